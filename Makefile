@@ -1,0 +1,46 @@
+# Two commands on a fresh Debian machine:
+#   make run    set everything up, start proctorbot with a demo exam day, print the links
+#   make test   set everything up, run the whole test suite
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PIP := $(VENV)/bin/pip
+# Debian packages the product and its tests use.
+APT_PACKAGES := ffmpeg chromium espeak-ng sox libsox-fmt-all tesseract-ocr tesseract-ocr-rus \
+	tesseract-ocr-eng fonts-dejavu-core
+APT_COMMANDS := ffmpeg ffprobe chromium espeak-ng sox tesseract
+
+.PHONY: run test setup system-packages lint bench clean
+
+run: setup
+	$(VENV)/bin/proctorbot serve --demo
+
+test: setup
+	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+
+setup: system-packages $(VENV)/.installed
+
+system-packages:
+	@missing=""; for c in $(APT_COMMANDS); do command -v $$c >/dev/null || missing="$$missing $$c"; done; \
+	dpkg -s tesseract-ocr-rus >/dev/null 2>&1 || missing="$$missing tesseract-ocr-rus"; \
+	if [ -n "$$missing" ]; then \
+		echo "installing system packages (missing:$$missing)"; \
+		SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+		$$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q $(APT_PACKAGES); \
+	fi
+
+$(VENV)/.installed: pyproject.toml requirements-nodeps.txt
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip wheel "setuptools<81"
+	$(PIP) install -q -e ".[test,postgres]"
+	$(PIP) install -q --no-deps -r requirements-nodeps.txt
+	touch $@
+
+lint: setup
+	$(VENV)/bin/ruff check .
+
+bench: setup
+	@for b in benchmarks/*.py; do echo "== $$b"; $(VENV)/bin/python $$b --json || exit 1; done
+
+clean:
+	rm -rf $(VENV) var

@@ -1,0 +1,1 @@
+"""Settings (one typed object), rule profiles and the text catalogues (ru, en)."""

