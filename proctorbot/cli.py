@@ -23,8 +23,11 @@ COMMAND_MODULES = (
     "proctorbot.conference.commands",
     "proctorbot.bot.commands",
     "proctorbot.recording.commands",
-    "proctorbot.detection.commands",
+    "proctorbot.detection.audio_commands",
+    "proctorbot.detection.vision_commands",
     "proctorbot.scheduling.commands",
+    "proctorbot.notifications.commands",
+    "proctorbot.checklist.commands",
     "proctorbot.report.commands",
 )
 

@@ -21,6 +21,8 @@ TABLE_MODULES = (
     "proctorbot.detection.tables",
     "proctorbot.scheduling.tables",
     "proctorbot.report.tables",
+    "proctorbot.notifications.tables",
+    "proctorbot.checklist.tables",
 )
 
 

@@ -1,0 +1,1 @@
+"""Notifications to organizers, examiners and students: an outbox, Telegram, e-mail."""
