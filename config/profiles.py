@@ -29,16 +29,9 @@ SEVERITIES: tuple[str, ...] = ("note", "minor", "violation", "gross")
 Recipient = Literal["organizer", "examiner", "expert", "student", "technician"]
 Channel = Literal["telegram", "email"]
 Language = Literal["ru", "en"]
+# The same names as checklist.records.StepKind.
 StepId = Literal[
-    "consent",
-    "equipment",
-    "recording",
-    "room_scan",
-    "desk",
-    "id_document",
-    "name_aloud",
-    "screen_share",
-    "instruction",
+    "consent", "equipment", "room_scan", "desk", "id_document", "name_aloud", "instruction"
 ]
 
 
@@ -53,10 +46,19 @@ class _Part(BaseModel):
 
 
 class ChecklistStep(_Part):
-    id: StepId
+    """One step; unset limits fall back to the checklist engine's defaults."""
+
+    kind: StepId
+    # False: a failure is recorded but does not block admission.
     required: bool = True
-    # Seconds the checklist engine gives the step before asking the examiner.
-    timeout_seconds: float = Field(default=120.0, gt=0)
+    time_limit_s: float | None = Field(default=None, gt=0)
+    max_attempts: int | None = Field(default=None, ge=1)
+    # True: even a passed automatic check waits for an examiner's confirmation.
+    requires_confirmation: bool | None = None
+
+    @property
+    def id(self) -> str:
+        return self.kind
 
 
 class Checklist(_Part):
@@ -64,6 +66,12 @@ class Checklist(_Part):
     start_minutes_before: float = Field(default=15.0, ge=0)
     # Identity not confirmed = not admitted [004 §4.2, 002 §5.8].
     identity_required: bool = True
+    # The equipment step confirms every source is recording [002 §5.9]; with this on,
+    # the screen is one of them [004 §4.4, 001 §4.2].
+    record_screen: bool = False
+    # Refusing biometrics: the exam goes on without automated proctoring [001 §1.8].
+    non_biometric_allowed: bool = True
+    consent_text_version: str = "2026-1"
 
     @field_validator("steps")
     @classmethod
@@ -72,20 +80,14 @@ class Checklist(_Part):
             raise ValueError("the checklist needs at least one step")
         seen: set[str] = set()
         for step in steps:
-            if step.id in seen:
-                raise ValueError(f"step {step.id!r} appears twice")
-            seen.add(step.id)
+            if step.kind in seen:
+                raise ValueError(f"step {step.kind!r} appears twice")
+            seen.add(step.kind)
         return steps
 
     @property
     def step_ids(self) -> tuple[str, ...]:
-        return tuple(step.id for step in self.steps)
-
-
-class Consent(_Part):
-    # Refusing biometrics keeps the exam but without automated proctoring [001 §1.8].
-    required: bool = True
-    allow_exam_without_biometrics: bool = True
+        return tuple(step.kind for step in self.steps)
 
 
 class Thresholds(_Part):
@@ -206,7 +208,6 @@ class RuleProfile(_Part):
     source: str = ""
     language: Language = "ru"
     checklist: Checklist
-    consent: Consent = Consent()
     thresholds: Thresholds = Thresholds()
     severity: SeverityMap = SeverityMap()
     score: ScoreWeights = ScoreWeights()

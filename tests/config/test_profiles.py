@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 from proctorbot.config.profiles import ProfileError, load_profile, profile_names
+from pydantic import ValidationError
 
 PRESETS = ("school-interview", "university-admission", "dpo-attestation", "examus-like")
 
@@ -16,7 +17,7 @@ def test_all_presets_load() -> None:
         assert profile.language in ("ru", "en")
         assert profile.verdict.auto_fail is False  # the examiner decides by default
         assert "id_document" in profile.checklist.step_ids
-        assert profile.checklist.step_ids.index("recording") < profile.checklist.step_ids.index(
+        assert profile.checklist.step_ids.index("equipment") < profile.checklist.step_ids.index(
             "id_document"
         )
 
@@ -33,11 +34,11 @@ def test_preset_numbers_from_the_seeds() -> None:
     assert examus.checklist.step_ids[0] == "consent"
     dpo = load_profile("dpo-attestation")
     assert dpo.thresholds.min_face_share == pytest.approx(0.20)
-    assert dpo.consent.allow_exam_without_biometrics is True
+    assert dpo.checklist.non_biometric_allowed is True
+    assert examus.checklist.non_biometric_allowed is False
     school = load_profile("school-interview")
     assert school.checklist.step_ids == (
         "equipment",
-        "recording",
         "room_scan",
         "desk",
         "id_document",
@@ -74,7 +75,7 @@ def test_bad_values_are_clear(tmp_path: Path) -> None:
     path.write_text(text.replace('looking_away = "violation"', 'looking_away = "fatal"'))
     with pytest.raises(ProfileError, match="severity.looking_away"):
         load_profile(path)
-    path.write_text(text.replace('{ id = "desk" }', '{ id = "desks" }'))
+    path.write_text(text.replace('{ kind = "desk" }', '{ kind = "desks" }'))
     with pytest.raises(ProfileError, match="checklist.steps"):
         load_profile(path)
     path.write_text(
@@ -94,5 +95,5 @@ def test_unknown_profile_name_lists_known() -> None:
 
 def test_profile_is_frozen() -> None:
     profile = load_profile("examus-like")
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError):
         profile.thresholds.look_away_seconds = 1  # type: ignore[misc]
