@@ -63,6 +63,12 @@ class DetectionSettings(Section):
     whisper_engine: str = "faster-whisper"  # or "openai-whisper"
     faster_whisper_model: Path | None = None
     openai_whisper_model: str | None = None  # a path to a .pt file or a model name
+    # audio detection (detection/third_party_voice.py); 0 threads = torch's default
+    torch_threads: int = 2
+    min_enroll_seconds: float = 3.0
+    voice_similarity_threshold: float = 0.35  # cosine to the voiceprint below = another voice
+    overlap_threshold: float = 0.5
+    model_cache_dir: Path | None = None  # joined Whisper model etc.; empty = ~/.cache/proctorbot
     tesseract_cmd: str = "tesseract"
     live_video_fps: float = 2.0
 
@@ -73,6 +79,12 @@ class TelegramSettings(Section):
     base_url: str = "https://api.telegram.org/bot"
     base_file_url: str = "https://api.telegram.org/file/bot"
     max_file_mb: int = 50
+    # Outbox pacing (Telegram allows ~1 message/s per chat and 30/s overall).
+    chat_interval_seconds: float = 1.0
+    messages_per_second: float = 30.0
+    retry_base_seconds: float = 2.0
+    retry_max_seconds: float = 600.0
+    outbox_poll_seconds: float = 1.0
 
 
 class SmtpSettings(Section):
@@ -88,6 +100,16 @@ class SchedulingSettings(Section):
     timezone: str = "Europe/Moscow"
     misfire_grace_seconds: int = 6 * 3600
     bot_join_minutes_before: int = 15
+    # Job store for APScheduler; empty = the main database.
+    jobstore_url: str = ""
+    # Reminders before a session, when the rule profile sets none: 14 d, 3 d, 1 d, 15 min.
+    reminder_offsets_minutes: list[int] = Field(default_factory=lambda: [20160, 4320, 1440, 15])
+    # One slot = instruction + technical procedures + exam + buffer.
+    instruction_minutes: int = 5
+    technical_minutes: int = 10
+    exam_minutes: int = 20
+    buffer_minutes: int = 5
+    retention_check_hours: float = 24.0
 
 
 class Settings(BaseSettings):
