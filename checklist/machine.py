@@ -250,7 +250,10 @@ class ChecklistMachine:
         step.status = StepStatus.FAILED
         step.failure = failure
         step.finished_at = self._now().isoformat()
-        return [self._record(step, "failed", BOT, previous, step.status, detail)]
+        made = [self._record(step, "failed", BOT, previous, step.status, detail)]
+        if not step.required:  # recorded, and the checklist goes on
+            made.extend(self._admit_if_complete())
+        return made
 
     def _finish(
         self,

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from proctorbot.checklist.records import StepKind, StepRecord
+from proctorbot.checklist.records import IDENTITY_STEPS, StepKind, StepRecord
 
 DEFAULT_ORDER: tuple[StepKind, ...] = (
     StepKind.CONSENT,
@@ -48,6 +48,8 @@ class StepPlan:
     max_attempts: int = 2
     # True: even a passed automatic check waits for an examiner's confirmation.
     requires_confirmation: bool = False
+    # False: a final failure is recorded but does not block admission.
+    required: bool = True
 
     def new_record(self) -> StepRecord:
         return StepRecord(
@@ -55,6 +57,7 @@ class StepPlan:
             time_limit_s=self.time_limit_s,
             max_attempts=self.max_attempts,
             requires_confirmation=self.requires_confirmation,
+            required=self.required,
         )
 
 
@@ -112,14 +115,16 @@ class ChecklistPlan:
         """Read ``profile.checklist`` (an object or a mapping) as written by config/profiles.py.
 
         Understood fields: ``steps`` (names, or objects/mappings with ``kind``/``name``,
-        ``time_limit_s``, ``max_attempts``, ``requires_confirmation``),
-        ``non_biometric_allowed``, ``consent_text_version``, ``time_limits`` (name → s).
+        ``time_limit_s``, ``max_attempts``, ``requires_confirmation``, ``required``),
+        ``identity_required``, ``non_biometric_allowed``, ``consent_text_version``,
+        ``time_limits`` (name → s).
         """
         section = _get(profile, "checklist", None)
         if section is None:
             return cls.default()
         raw_steps = _get(section, "steps", None) or [str(k) for k in DEFAULT_ORDER]
         time_limits = dict(_get(section, "time_limits", None) or {})
+        identity_required = _get(section, "identity_required", True) is not False
         steps: list[StepPlan] = []
         for raw in raw_steps:
             if isinstance(raw, str):
@@ -128,7 +133,7 @@ class ChecklistPlan:
                 name = _get(raw, "kind", None) or _get(raw, "name", None)
                 extra = {
                     key: _get(raw, key, None)
-                    for key in ("time_limit_s", "max_attempts", "requires_confirmation")
+                    for key in ("time_limit_s", "max_attempts", "requires_confirmation", "required")
                 }
             base = cls.from_step_names([str(name)]).steps[0]
             limit = extra.get("time_limit_s") or time_limits.get(str(base.kind))
@@ -142,6 +147,8 @@ class ChecklistPlan:
                         if extra.get("requires_confirmation") is not None
                         else base.requires_confirmation
                     ),
+                    required=extra.get("required") is not False
+                    and (identity_required or base.kind not in IDENTITY_STEPS),
                 )
             )
         options: dict[str, Any] = {}

@@ -108,6 +108,8 @@ class StepRecord:
     time_limit_s: float
     max_attempts: int
     requires_confirmation: bool
+    # False: a final failure is recorded but does not block admission.
+    required: bool = True
     status: StepStatus = StepStatus.PENDING
     attempts: int = 0
     started_at: str | None = None  # ISO 8601 UTC of the current attempt
@@ -128,6 +130,7 @@ class StepRecord:
             "time_limit_s": self.time_limit_s,
             "max_attempts": self.max_attempts,
             "requires_confirmation": self.requires_confirmation,
+            "required": self.required,
             "status": str(self.status),
             "attempts": self.attempts,
             "started_at": self.started_at,
@@ -146,6 +149,7 @@ class StepRecord:
             time_limit_s=float(data["time_limit_s"]),
             max_attempts=int(data["max_attempts"]),
             requires_confirmation=bool(data["requires_confirmation"]),
+            required=bool(data.get("required", True)),
             status=StepStatus(data["status"]),
             attempts=int(data["attempts"]),
             started_at=data.get("started_at"),
@@ -255,8 +259,13 @@ class ChecklistRun:
         return None
 
     def settled(self, step: StepRecord) -> bool:
-        """Done, or consent refused where the exam goes on without biometrics."""
-        return step.done or (step.kind is StepKind.CONSENT and self.mode is ExamMode.NON_BIOMETRIC)
+        """Nothing more to do for it: done, an optional step failed, or consent refused
+        where the exam goes on without biometrics."""
+        if step.done:
+            return True
+        if step.status is StepStatus.FAILED and not step.required:
+            return True
+        return step.kind is StepKind.CONSENT and self.mode is ExamMode.NON_BIOMETRIC
 
     def step(self, kind: StepKind) -> StepRecord:
         for step in self.steps:

@@ -273,3 +273,35 @@ def test_json_round_trip_is_lossless() -> None:
     m.record_auto(StepKind.EQUIPMENT, 1, FAIL)
     data = m.run.to_json()
     assert ChecklistRun.from_json(data).to_json() == data
+
+
+def test_plan_from_each_shipped_profile() -> None:
+    from proctorbot.config.profiles import load_profile
+
+    for name in ("school-interview", "university-admission", "dpo-attestation", "examus-like"):
+        plan = ChecklistPlan.from_profile(load_profile(name))
+        assert plan.steps[-1].kind in (StepKind.INSTRUCTION, StepKind.DESK)
+        id_step = next(s for s in plan.steps if s.kind is StepKind.ID_DOCUMENT)
+        assert id_step.time_limit_s == 180 and id_step.required
+    plan = ChecklistPlan.from_profile(load_profile("university-admission"))
+    assert next(s for s in plan.steps if s.kind is StepKind.NAME_ALOUD).required is False
+
+
+def test_optional_step_failure_is_recorded_and_does_not_block() -> None:
+    plan = ChecklistPlan.from_profile(
+        {
+            "checklist": {
+                "steps": [
+                    {"kind": "name_aloud", "required": False, "max_attempts": 1},
+                    "instruction",
+                ]
+            }
+        }
+    )
+    m = make(plan)
+    m.begin()
+    m.record_auto(
+        StepKind.NAME_ALOUD, 1, AutoResult(available=True, passed=False, summary="name_mismatch")
+    )
+    assert m.run.step(StepKind.NAME_ALOUD).status is StepStatus.FAILED
+    assert m.run.current.kind is StepKind.INSTRUCTION
