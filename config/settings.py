@@ -49,6 +49,18 @@ class ConferenceSettings(Section):
     max_participants_per_room: int = 8
 
 
+class BotSettings(Section):
+    # A participant the bot offered to must answer within this time.
+    answer_timeout_seconds: float = 20.0
+    # ICE + DTLS must connect within this time after the answer.
+    connect_timeout_seconds: float = 30.0
+    # No media for this long from a connected participant opens a gap in the recording
+    # (aiortc has no "disconnected" state, so silence on the wire is the signal).
+    media_timeout_seconds: float = 5.0
+    # Wait between reconnects to the signaling server.
+    reconnect_delay_seconds: float = 2.0
+
+
 class RecordingSettings(Section):
     segment_seconds: float = 10.0
     analysis_sample_rate: int = 16000
@@ -127,6 +139,7 @@ class Settings(BaseSettings):
     default_profile: str = "university-admission"
     server: ServerSettings = Field(default_factory=ServerSettings)
     conference: ConferenceSettings = Field(default_factory=ConferenceSettings)
+    bot: BotSettings = Field(default_factory=BotSettings)
     recording: RecordingSettings = Field(default_factory=RecordingSettings)
     detection: DetectionSettings = Field(default_factory=DetectionSettings)
     telegram: TelegramSettings = Field(default_factory=TelegramSettings)

@@ -1,0 +1,40 @@
+"""Opus → 16 kHz mono PCM for the analysis WAV and the live detectors (worker thread)."""
+
+from __future__ import annotations
+
+import logging
+
+import av
+import numpy as np
+
+from proctorbot.recording.frames import EncodedFrame
+
+logger = logging.getLogger(__name__)
+
+
+class OpusToPcm:
+    """Decodes one connection's Opus packets; returns (wall-clock time, int16 mono)."""
+
+    def __init__(self, sample_rate: int = 16000) -> None:
+        self._decoder = av.CodecContext.create("opus", "r")
+        self._decoder.sample_rate = 48000
+        self._decoder.layout = "stereo"
+        self._resampler = av.AudioResampler(format="s16", layout="mono", rate=sample_rate)
+        self._origin: float | None = None
+
+    def decode(self, frame: EncodedFrame) -> tuple[float, np.ndarray] | None:
+        if self._origin is None:
+            self._origin = frame.arrival - frame.seconds
+        try:
+            decoded = self._decoder.decode(av.Packet(frame.data))
+        except av.FFmpegError as exc:
+            logger.debug("opus packet not decodable: %s", exc)
+            return None
+        chunks = [
+            out.to_ndarray().reshape(-1)
+            for audio in decoded
+            for out in self._resampler.resample(audio)
+        ]
+        if not chunks:
+            return None
+        return self._origin + frame.seconds, np.concatenate(chunks).astype(np.int16, copy=False)

@@ -1,0 +1,165 @@
+"""The one place that reaches inside aiortc: encoded frames taken off RTCRtpReceiver.
+
+aiortc 1.16's ``RTCRtpReceiver._handle_rtp_packet`` depacketizes RTP, reassembles a
+frame in its jitter buffer and hands ``(codec, JitterFrame)`` to a ``queue.Queue``
+that its decoder thread reads (``RTCRtpReceiver.__decoder_queue``). We replace that
+queue, before ``receive()`` starts the thread, with ``EncodedFrameTap``: every
+reassembled frame goes to our sink as it was encoded, nothing is decoded and the
+unread ``RemoteStreamTrack`` queue never grows. The ``None`` that stops the decoder
+still goes through, so aiortc shuts down as usual.
+
+Keyframes are requested with the receiver's own PLI sender (``_send_rtcp_pli``) at
+the start, when packets stay missing (NACKs did not repair them), and when a new
+segment is due. Checked against aiortc 1.16.0; ``tap_receiver`` fails loudly if the
+private names change.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import time
+from collections.abc import Callable
+from typing import Any
+
+from aiortc import RTCRtpReceiver
+from aiortc.rtcrtpparameters import RTCRtpCodecParameters
+
+from proctorbot.recording.frames import EncodedFrame
+from proctorbot.recording.ivf import is_keyframe
+
+logger = logging.getLogger(__name__)
+
+_QUEUE = "_RTCRtpReceiver__decoder_queue"
+_THREAD = "_RTCRtpReceiver__decoder_thread"
+_NACK = "_RTCRtpReceiver__nack_generator"
+_RTX = "_RTCRtpReceiver__rtx_ssrc"
+
+FrameSink = Callable[[EncodedFrame], None]
+
+
+class EncodedFrameTap(queue.Queue):
+    """Stands in for the receiver's decoder queue and diverts frames to a sink."""
+
+    def __init__(self, kind: str, sink: Callable[[RTCRtpCodecParameters, Any], None]) -> None:
+        super().__init__()
+        self.kind = kind
+        self._sink = sink
+
+    def put(self, item: Any, block: bool = True, timeout: float | None = None) -> None:
+        if item is None:  # end of track: let aiortc's decoder thread finish
+            super().put(None, block, timeout)
+            return
+        codec, jitter_frame = item
+        self._sink(codec, jitter_frame)
+
+
+class ReceivedTrack:
+    """One remote track as a stream of ``EncodedFrame``s, with keyframe requests."""
+
+    def __init__(
+        self,
+        receiver: RTCRtpReceiver,
+        kind: str,
+        *,
+        segment_seconds: float = 10.0,
+        min_pli_interval: float = 1.0,
+    ) -> None:
+        if not hasattr(receiver, _QUEUE) or not hasattr(receiver, _THREAD):
+            raise RuntimeError("aiortc's RTCRtpReceiver changed: cannot tap encoded frames")
+        if getattr(receiver, _THREAD) is not None:
+            raise RuntimeError("the receiver already started decoding; tap it on 'track'")
+        self.receiver = receiver
+        self.kind = kind
+        self.codec: str | None = None
+        self.frames = 0
+        self.keyframes = 0
+        self.last_arrival: float | None = None
+        self.sinks: list[FrameSink] = []
+        self.segment_seconds = segment_seconds
+        self.min_pli_interval = min_pli_interval
+        self.plis_sent = 0
+        self._last_pli = 0.0
+        self._last_key_ts: int | None = None
+        self._segment_start_ts: int | None = None
+        self._last_ts = 0
+        self._clock = 90000
+        self._missing_before: set[int] = set()
+        setattr(receiver, _QUEUE, EncodedFrameTap(kind, self._on_jitter_frame))
+
+    # event loop: called from aiortc's RTP handler
+    def _on_jitter_frame(self, codec: RTCRtpCodecParameters, jitter_frame: Any) -> None:
+        name = codec.name.lower()
+        data: bytes = jitter_frame.data
+        keyframe = True if self.kind == "audio" else is_keyframe(name, data)
+        frame = EncodedFrame(
+            kind=self.kind,
+            codec=name,
+            clock_rate=codec.clockRate,
+            timestamp=jitter_frame.timestamp,
+            arrival=time.time(),
+            data=data,
+            keyframe=keyframe,
+        )
+        self.codec = name
+        self._clock = codec.clockRate
+        self._last_ts = frame.timestamp
+        self.frames += 1
+        self.last_arrival = frame.arrival
+        if keyframe and self.kind == "video":
+            self.keyframes += 1
+            self._last_key_ts = frame.timestamp
+            # mirror SegmentedTrackWriter: a segment starts at the first keyframe that
+            # comes segment_seconds or more after the current segment's start
+            start = self._segment_start_ts
+            if start is None or (frame.timestamp - start) / self._clock >= self.segment_seconds:
+                self._segment_start_ts = frame.timestamp
+        for sink in self.sinks:
+            sink(frame)
+
+    # keyframe policy ---------------------------------------------------------------
+    def request_keyframe(self, reason: str) -> bool:
+        """Send a PLI for each media SSRC, at most once per ``min_pli_interval``."""
+        if self.kind != "video":
+            return False
+        now = time.monotonic()
+        if now - self._last_pli < self.min_pli_interval:
+            return False
+        rtx = set(getattr(self.receiver, _RTX, {}))
+        sources = [s.source for s in self.receiver.getSynchronizationSources() if s.source not in rtx]
+        if not sources:
+            return False
+        self._last_pli = now
+        self.plis_sent += 1
+        logger.debug("PLI (%s) for %s", reason, sources)
+        for ssrc in sources:
+            asyncio.ensure_future(self.receiver._send_rtcp_pli(ssrc))
+        return True
+
+    def check_keyframe_needs(self) -> str | None:
+        """Called ~4 times a second; returns why a keyframe was requested, if it was."""
+        if self.kind != "video":
+            return None
+        reason = None
+        if self._last_key_ts is None:
+            reason = "start"
+        elif (
+            self._segment_start_ts is not None
+            and (self._last_ts - self._segment_start_ts) / self._clock >= self.segment_seconds
+        ):
+            reason = "segment"
+        else:
+            nack = getattr(self.receiver, _NACK, None)
+            missing = set(nack.missing) if nack is not None else set()
+            if missing & self._missing_before:  # still missing after a NACK round
+                reason = "loss"
+            self._missing_before = missing
+        if reason and self.request_keyframe(reason):
+            return reason
+        return None
+
+    async def run_keyframe_policy(self, interval: float = 0.25) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            self.check_keyframe_needs()

@@ -1,0 +1,166 @@
+"""Per-track writers that cut the stream into ~10 s files as it arrives.
+
+A video segment always starts on a keyframe (the track recorder asks the browser
+for one when a segment is due); an audio segment starts on any packet. Each closed
+segment becomes a ``RecordedFile`` with its SHA-256 for the manifest.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+from proctorbot.recording.frames import EncodedFrame
+from proctorbot.recording.ivf import IvfWriter, vp8_dimensions
+from proctorbot.recording.manifest import RecordedFile, sha256_of
+from proctorbot.recording.ogg_opus import OggOpusWriter
+
+logger = logging.getLogger(__name__)
+
+SegmentClosed = Callable[[RecordedFile], None]
+
+
+class _Segment:
+    def __init__(self, path: Path, first: EncodedFrame) -> None:
+        self.path = path
+        self.first_ts = first.timestamp
+        self.last_ts = first.timestamp
+        self.last_delta = 0
+        self.started_at = first.arrival - 0.0
+        self.frames = 0
+
+
+class SegmentedTrackWriter:
+    """Writes one received track of one participant (one connection) to segment files."""
+
+    def __init__(
+        self,
+        session_dir: Path,
+        folder: str,
+        stem: str,
+        *,
+        participant: str,
+        role: str,
+        codec: str,
+        segment_seconds: float,
+        on_closed: SegmentClosed,
+    ) -> None:
+        self.session_dir = session_dir
+        self.folder = folder
+        self.stem = stem
+        self.participant = participant
+        self.role = role
+        self.codec = codec
+        self.kind = "audio" if codec == "opus" else "video"
+        self.segment_seconds = segment_seconds
+        self.on_closed = on_closed
+        self.frames_written = 0
+        self.failed: str | None = None
+        self._index = 0
+        self._segment: _Segment | None = None
+        self._writer: IvfWriter | OggOpusWriter | None = None
+        self._run_origin: float | None = None  # wall clock of RTP timestamp 0
+        self._size = (0, 0)
+        (session_dir / folder).mkdir(parents=True, exist_ok=True)
+
+    def write(self, frame: EncodedFrame) -> None:
+        if self.failed:
+            return
+        if self._run_origin is None:
+            if self.kind == "video" and not frame.keyframe:
+                return  # undecodable until the first keyframe; one was requested
+            self._run_origin = frame.arrival - frame.seconds
+        try:
+            self._write(frame)
+        except OSError as exc:
+            self._fail(exc)
+
+    def _write(self, frame: EncodedFrame) -> None:
+        segment = self._segment
+        if segment is not None:
+            age = (frame.timestamp - segment.first_ts) / frame.clock_rate
+            due = age >= self.segment_seconds and (self.kind == "audio" or frame.keyframe)
+            if due:
+                self._close_segment(complete=True)
+                segment = None
+        if segment is None:
+            segment = self._open_segment(frame)
+        if self.kind == "video":
+            size = vp8_dimensions(frame.data) if self.codec == "vp8" else None
+            if size:
+                self._size = size
+            assert isinstance(self._writer, IvfWriter)
+            self._writer.write(frame.timestamp - segment.first_ts, frame.data)
+        else:
+            assert isinstance(self._writer, OggOpusWriter)
+            self._writer.write(frame.timestamp, frame.data)
+        if frame.timestamp > segment.last_ts:
+            segment.last_delta = frame.timestamp - segment.last_ts
+        segment.last_ts = frame.timestamp
+        segment.frames += 1
+        self.frames_written += 1
+
+    def _open_segment(self, frame: EncodedFrame) -> _Segment:
+        extension = "ogg" if self.kind == "audio" else "ivf"
+        relative = f"{self.folder}/{self.stem}-{self._index:04d}.{extension}"
+        self._index += 1
+        path = self.session_dir / relative
+        segment = _Segment(path, frame)
+        assert self._run_origin is not None
+        segment.started_at = self._run_origin + frame.seconds
+        if self.kind == "video":
+            width, height = vp8_dimensions(frame.data) or self._size
+            self._writer = IvfWriter(path, self.codec, width, height)
+        else:
+            self._writer = OggOpusWriter(path)
+        self._segment = segment
+        return segment
+
+    def _close_segment(self, *, complete: bool) -> None:
+        segment, writer = self._segment, self._writer
+        self._segment, self._writer = None, None
+        if segment is None or writer is None:
+            return
+        try:
+            writer.close()
+        except OSError as exc:
+            complete = False
+            logger.error("closing %s failed: %s; the frames written so far are kept", segment.path, exc)
+        clock = 48000 if self.kind == "audio" else 90000
+        if isinstance(writer, OggOpusWriter):
+            duration = writer.samples / clock
+        else:
+            duration = (segment.last_ts - segment.first_ts + segment.last_delta) / clock
+        self.on_closed(
+            RecordedFile(
+                path=str(segment.path.relative_to(self.session_dir)),
+                kind=self.kind,
+                codec=self.codec,
+                participant=self.participant,
+                role=self.role,
+                started_at=segment.started_at,
+                duration=round(duration, 3),
+                frames=segment.frames,
+                width=self._size[0],
+                height=self._size[1],
+                sha256=sha256_of(segment.path),
+                size_bytes=segment.path.stat().st_size,
+                complete=complete,
+            )
+        )
+
+    def _fail(self, exc: OSError) -> None:
+        self.failed = str(exc)
+        logger.error(
+            "recording of %s %s stopped: %s while writing %s; files written so far are kept, "
+            "other participants keep recording",
+            self.participant,
+            self.kind,
+            exc.strerror or exc,
+            self._segment.path if self._segment else self.folder,
+        )
+        self._close_segment(complete=False)
+
+    def close(self) -> None:
+        self._close_segment(complete=self.failed is None)
