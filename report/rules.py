@@ -1,0 +1,246 @@
+"""Detector events → findings, counted against the session's rule profile.
+
+Three kinds of rule:
+
+* **cumulative** (time away from the workplace, technical interruptions): episodes are
+  summed; episodes within the allowance are notes, the one that crosses it and every
+  later one is a finding [004 §4.8, §4.9];
+* **duration** (looking away, other voices, lighting ...): an episode longer than the
+  profile's minimum is a finding, a shorter one a note; short glances are counted and
+  too many in a window is a finding of their own [002 §7];
+* **always** (a different person after identification): gross at once [002 §6.3.4].
+
+Then **repetition**: the bot warns the student at each finding of severity
+"violation"; the profile's ``repeated_offence_count``-th finding of the same rule and
+every later one becomes gross [002 §6.3.4].
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+
+from proctorbot.config.profiles import RuleProfile
+from proctorbot.detection.events import DetectorEvent, EventKind
+from proctorbot.report.findings import Finding, finding_id
+
+AWAY_KINDS = frozenset({EventKind.FACE_ABSENT, EventKind.PARTICIPANT_LEFT})
+TECHNICAL_KINDS = frozenset({EventKind.VIDEO_LOST, EventKind.FROZEN_VIDEO, EventKind.BLACK_VIDEO})
+# Event kind → (rule name, the Thresholds field with the minimum episode length).
+DURATION_RULES: dict[EventKind, tuple[str, str]] = {
+    EventKind.THIRD_PARTY_VOICE: ("third_party_voice", "third_party_min_seconds"),
+    EventKind.OVERLAPPED_SPEECH: ("overlapped_speech", "third_party_min_seconds"),
+    EventKind.EXTRA_PERSON: ("extra_person", "third_party_min_seconds"),
+    EventKind.NO_AUDIO: ("no_audio", "no_audio_seconds"),
+    EventKind.FACE_TOO_SMALL: ("face_too_small", "face_too_small_min_seconds"),
+    EventKind.FACE_COVERED: ("face_covered", "condition_min_seconds"),
+    EventKind.TOO_DARK: ("too_dark", "condition_min_seconds"),
+    EventKind.BACKLIT: ("backlit", "condition_min_seconds"),
+    EventKind.INACTIVITY: ("inactivity", "inactivity_seconds"),
+}
+# Severities that repetition escalates; minor findings and notes never become gross.
+ESCALATING = frozenset({"violation"})
+
+
+@dataclass(frozen=True)
+class Episode:
+    """Events of one kind group on one track, overlapping ones merged."""
+
+    start: float
+    end: float
+    track: str
+    kinds: tuple[str, ...]
+    evidence: tuple[str, ...]
+    details: dict
+
+    @property
+    def duration(self) -> float:
+        return max(0.0, self.end - self.start)
+
+
+def merge_episodes(events: Iterable[DetectorEvent], gap: float = 0.0) -> list[Episode]:
+    """Merge overlapping (or touching within ``gap``) events of the same track."""
+    episodes: list[Episode] = []
+    by_track: dict[str, list[DetectorEvent]] = {}
+    for event in events:
+        by_track.setdefault(event.track, []).append(event)
+    for track, items in by_track.items():
+        items.sort(key=lambda e: (e.start, e.end))
+        current: list[DetectorEvent] = []
+        end = float("-inf")
+        for event in items:
+            if current and event.start > end + gap:
+                episodes.append(_episode(track, current))
+                current = []
+            current.append(event)
+            end = max(end, event.end) if len(current) > 1 else event.end
+        if current:
+            episodes.append(_episode(track, current))
+    episodes.sort(key=lambda ep: (ep.start, ep.track))
+    return episodes
+
+
+def _episode(track: str, events: Sequence[DetectorEvent]) -> Episode:
+    evidence: list[str] = []
+    kinds: list[str] = []
+    details: dict = {}
+    for event in events:
+        evidence.extend(p for p in event.evidence if p not in evidence)
+        if str(event.kind) not in kinds:
+            kinds.append(str(event.kind))
+        details.update(event.details)
+    return Episode(
+        start=min(e.start for e in events),
+        end=max(e.end for e in events),
+        track=track,
+        kinds=tuple(kinds),
+        evidence=tuple(evidence),
+        details=details,
+    )
+
+
+def evaluate(events: Iterable[DetectorEvent], profile: RuleProfile) -> list[Finding]:
+    """All findings of a session, in time order, severities final (after repetition)."""
+    events = list(events)
+    findings: list[Finding] = []
+    findings += _cumulative(
+        [e for e in events if e.kind in AWAY_KINDS],
+        rule="away",
+        limit=profile.thresholds.away_total_seconds,
+        severity="gross" if profile.thresholds.away_is_gross else profile.severity.away,
+    )
+    findings += _cumulative(
+        [e for e in events if e.kind in TECHNICAL_KINDS],
+        rule="technical_interruption",
+        limit=profile.thresholds.technical_interruption_total_seconds,
+        severity=profile.severity.technical_interruption,
+    )
+    for kind, (rule, threshold_field) in DURATION_RULES.items():
+        minimum = float(getattr(profile.thresholds, threshold_field))
+        chosen = [e for e in events if e.kind == kind]
+        if kind == EventKind.FACE_TOO_SMALL:
+            chosen = [e for e in chosen if _face_share(e) < profile.thresholds.min_face_share]
+        findings += _by_duration(chosen, rule, minimum, getattr(profile.severity, rule), profile)
+    findings += _looking_away([e for e in events if e.kind == EventKind.LOOKING_AWAY], profile)
+    for episode in merge_episodes(e for e in events if e.kind == EventKind.PERSON_REPLACED):
+        findings.append(
+            _finding("person_replaced", profile.severity.person_replaced, episode, "replaced", {})
+        )
+    findings.sort(key=lambda f: (f.start, f.rule))
+    return _escalate_repeats(findings, profile.thresholds.repeated_offence_count)
+
+
+def _face_share(event: DetectorEvent) -> float:
+    for key in ("face_share", "share", "min_share"):
+        if key in event.details:
+            try:
+                return float(event.details[key])
+            except (TypeError, ValueError):
+                break
+    return 0.0  # the detector said "too small" and gave no number: trust it
+
+
+def _cumulative(
+    events: list[DetectorEvent], *, rule: str, limit: float, severity: str
+) -> list[Finding]:
+    findings = []
+    total = 0.0
+    for episode in merge_episodes(events):
+        before = total
+        total += episode.duration
+        values = {"total": round(total, 1), "limit": round(limit, 1), "episode": episode.duration}
+        if total > limit:
+            reason = "cumulative_over" if before <= limit else "cumulative_again"
+            findings.append(_finding(rule, severity, episode, reason, values))
+        else:
+            findings.append(_finding(rule, "note", episode, "cumulative_within", values))
+    return findings
+
+
+def _by_duration(
+    events: list[DetectorEvent], rule: str, minimum: float, severity: str, profile: RuleProfile
+) -> list[Finding]:
+    findings = []
+    for episode in merge_episodes(events):
+        values = {"duration": round(episode.duration, 1), "limit": round(minimum, 1)}
+        if rule == "face_too_small":
+            values["share"] = round(100 * profile.thresholds.min_face_share)
+        if episode.duration >= minimum:
+            findings.append(_finding(rule, severity, episode, rule, values))
+        else:
+            findings.append(_finding(rule, "note", episode, "short", values))
+    return findings
+
+
+def _looking_away(events: list[DetectorEvent], profile: RuleProfile) -> list[Finding]:
+    limits = profile.thresholds
+    findings = []
+    glances: list[Episode] = []
+    for episode in merge_episodes(events):
+        if episode.duration > limits.look_away_seconds:
+            values = {"duration": round(episode.duration, 1), "limit": limits.look_away_seconds}
+            findings.append(
+                _finding(
+                    "looking_away", profile.severity.looking_away, episode, "looking_away", values
+                )
+            )
+        else:
+            glances.append(episode)
+    # Repeated short glances: a finding each time the count within the window is reached.
+    window_start = 0
+    for index, glance in enumerate(glances):
+        while glances[window_start].start < glance.start - limits.glance_window_seconds:
+            window_start += 1
+        in_window = glances[window_start : index + 1]
+        if len(in_window) >= limits.glance_count:
+            merged = Episode(
+                start=in_window[0].start,
+                end=glance.end,
+                track=glance.track,
+                kinds=(str(EventKind.LOOKING_AWAY),),
+                evidence=tuple(p for g in in_window for p in g.evidence),
+                details={},
+            )
+            values = {
+                "count": len(in_window),
+                "window": round(limits.glance_window_seconds / 60, 1),
+            }
+            findings.append(
+                _finding(
+                    "repeated_glances", profile.severity.repeated_glances, merged, "glances", values
+                )
+            )
+            window_start = index + 1  # the next finding needs a fresh set of glances
+    return findings
+
+
+def _finding(rule: str, severity: str, episode: Episode, reason: str, values: dict) -> Finding:
+    return Finding(
+        id=finding_id(rule, episode.track, episode.start),
+        rule=rule,
+        severity=severity,
+        start=episode.start,
+        end=episode.end,
+        track=episode.track,
+        reason=reason,
+        values=values,
+        evidence=episode.evidence,
+        event_kinds=episode.kinds,
+    )
+
+
+def _escalate_repeats(findings: list[Finding], repeat_count: int) -> list[Finding]:
+    counted: dict[str, int] = {}
+    result = []
+    for finding in findings:
+        if not finding.counts:
+            result.append(finding)
+            continue
+        number = counted.get(finding.rule, 0) + 1
+        counted[finding.rule] = number
+        updated = replace(finding, occurrence=number)
+        if finding.severity in ESCALATING and number >= repeat_count:
+            values = {**finding.values, "occurrence": number, "repeat_limit": repeat_count}
+            updated = replace(updated, severity="gross", values=values)
+        result.append(updated)
+    return result
