@@ -38,3 +38,7 @@ def check_config_command(ctx: click.Context) -> None:
 def register(group: click.Group) -> None:
     group.add_command(migrate_command)
     group.add_command(check_config_command)
+
+    from proctorbot.serve import serve_command
+
+    group.add_command(serve_command)

@@ -9,6 +9,9 @@ import pytest
 
 os.environ.setdefault("PYANNOTE_METRICS_ENABLED", "0")
 
+# running_server, fake_media, playwright_async ... (see tests/browser_helpers.py)
+pytest_plugins = ("tests.browser_helpers",)
+
 SHARED_DIR = Path(__file__).resolve().parents[2] / "shared"
 EVALDATA_DIR = SHARED_DIR / "evaldata"
 

@@ -1,0 +1,94 @@
+"""Who may enter a call: the token is checked, then the session and the membership.
+
+Both the call page and the WebSocket use `admit`, so a link that opens the page also
+opens the signaling, and a refused link is refused with the same reason in both.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from proctorbot.conference.tokens import TokenError
+from proctorbot.storage.models import ExamSession, Person, Role, SessionMember, SessionStatus
+from sqlalchemy import select
+
+from proctorbot.context import AppContext
+
+PEOPLE_ROLES = (Role.STUDENT, Role.EXAMINER, Role.EXPERT, Role.ORGANIZER)
+ALL_ROLES = (*PEOPLE_ROLES, Role.BOT)
+
+# HTTP status of the refusal page for each reason.
+REFUSAL_STATUS = {
+    "malformed": 400,
+    "forged": 403,
+    "wrong_purpose": 403,
+    "wrong_session": 403,
+    "wrong_role": 403,
+    "not_member": 403,
+    "expired": 410,
+    "session_closed": 410,
+    "unknown_session": 404,
+}
+
+
+class Refusal(Exception):
+    """A link that must not open the call; `reason` keys the refusal texts."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+
+    @property
+    def status(self) -> int:
+        return REFUSAL_STATUS.get(self.reason, 403)
+
+
+@dataclass(frozen=True)
+class Admission:
+    """A verified participant of a session, ready to join its room."""
+
+    session_id: str
+    session_title: str
+    language: str
+    role: str
+    person_id: str
+    name: str
+
+
+def admit(ctx: AppContext, token: str, roles: tuple[str, ...] = PEOPLE_ROLES) -> Admission:
+    """Check a call token against the database; raise Refusal with a reason otherwise."""
+    try:
+        claims = ctx.signer.verify(token, purpose="call", roles=tuple(roles))
+    except TokenError as exc:
+        raise Refusal(exc.reason, str(exc)) from None
+    with ctx.db() as db:
+        session = db.get(ExamSession, claims.session_id)
+        if session is None:
+            raise Refusal("unknown_session", f"no session {claims.session_id}")
+        if session.status in (SessionStatus.FINISHED, SessionStatus.CANCELLED):
+            raise Refusal("session_closed", f"session {session.id} is {session.status}")
+        if claims.role == Role.BOT:
+            name = "proctorbot"
+        else:
+            member = db.scalar(
+                select(SessionMember).where(
+                    SessionMember.session_id == session.id,
+                    SessionMember.person_id == claims.person_id,
+                )
+            )
+            if member is None:
+                raise Refusal("not_member", f"{claims.person_id} is not in session {session.id}")
+            if member.role != claims.role:
+                raise Refusal(
+                    "wrong_role", f"{claims.person_id} is a {member.role}, link says {claims.role}"
+                )
+            person = db.get(Person, claims.person_id)
+            name = person.full_name if person else claims.person_id
+        return Admission(
+            session_id=session.id,
+            session_title=session.title,
+            language=session.language,
+            role=claims.role,
+            person_id=claims.person_id,
+            name=name,
+        )

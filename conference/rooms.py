@@ -1,0 +1,111 @@
+"""Rooms: who is connected to which exam session right now (in memory, per server).
+
+A room exists while at least one peer is connected. The database knows the sessions;
+this registry knows only live WebSocket connections, so a restart empties it and the
+browsers simply reconnect.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Peer:
+    """One WebSocket connection in a room: a person's browser tab or the bot."""
+
+    peer_id: str
+    role: str
+    name: str
+    person_id: str
+    ws: web.WebSocketResponse
+    mic: bool = True
+    cam: bool = True
+
+    def describe(self) -> dict[str, Any]:
+        """The public view of a peer, as sent in `welcome` and `peer-joined`."""
+        return {
+            "peer_id": self.peer_id,
+            "role": self.role,
+            "name": self.name,
+            "mic": self.mic,
+            "cam": self.cam,
+        }
+
+    async def send(self, message: dict[str, Any]) -> bool:
+        """Send one JSON message; False when the socket is already gone."""
+        if self.ws.closed:
+            return False
+        try:
+            await self.ws.send_str(json.dumps(message, ensure_ascii=False))
+        except (ConnectionError, RuntimeError) as exc:
+            log.info("could not send %s to %s: %s", message.get("type"), self.peer_id, exc)
+            return False
+        return True
+
+
+@dataclass
+class Room:
+    """The live peers of one exam session."""
+
+    session_id: str
+    peers: dict[str, Peer] = field(default_factory=dict)
+
+    def others(self, peer_id: str) -> list[Peer]:
+        return [p for p in self.peers.values() if p.peer_id != peer_id]
+
+    def with_role(self, *roles: str) -> list[Peer]:
+        return [p for p in self.peers.values() if p.role in roles]
+
+    def people_count(self) -> int:
+        """Participants that count against the room's capacity (the bot does not)."""
+        return sum(1 for p in self.peers.values() if p.role != "bot")
+
+    def find_person(self, person_id: str, role: str) -> Peer | None:
+        for peer in self.peers.values():
+            if peer.person_id == person_id and peer.role == role:
+                return peer
+        return None
+
+    async def broadcast(self, message: dict[str, Any], *, exclude: str | None = None) -> None:
+        for peer in list(self.peers.values()):
+            if peer.peer_id != exclude:
+                await peer.send(message)
+
+
+@dataclass
+class RoomRegistry:
+    """All live rooms of one server process, keyed by session id."""
+
+    rooms: dict[str, Room] = field(default_factory=dict)
+
+    def get(self, session_id: str) -> Room | None:
+        return self.rooms.get(session_id)
+
+    def open(self, session_id: str) -> Room:
+        room = self.rooms.get(session_id)
+        if room is None:
+            room = self.rooms[session_id] = Room(session_id)
+        return room
+
+    def remove_peer(self, room: Room, peer_id: str) -> Peer | None:
+        peer = room.peers.pop(peer_id, None)
+        self.forget_if_empty(room)
+        return peer
+
+    def forget_if_empty(self, room: Room) -> None:
+        if not room.peers and self.rooms.get(room.session_id) is room:
+            del self.rooms[room.session_id]
+
+
+def new_peer_id(role: str) -> str:
+    """Readable and unguessable: `student-3f9a1c`."""
+    return f"{role}-{secrets.token_hex(3)}"

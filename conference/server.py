@@ -1,0 +1,32 @@
+"""Mounts the conference on the app: call page, signaling, static files."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from proctorbot.conference.keys import PANEL_SCRIPTS, ROOMS
+from proctorbot.conference.pages import STATIC_DIR, call_page
+from proctorbot.conference.rooms import RoomRegistry
+from proctorbot.conference.signaling import signaling_handler
+
+from proctorbot.context import AppContext
+
+
+async def index(request: web.Request) -> web.Response:
+    return web.Response(text="proctorbot: open the call link you received.\n")
+
+
+async def health(request: web.Request) -> web.Response:
+    rooms = request.app[ROOMS].rooms
+    return web.json_response(
+        {"ok": True, "rooms": len(rooms), "peers": sum(len(r.peers) for r in rooms.values())}
+    )
+
+
+async def setup(app: web.Application, ctx: AppContext) -> None:
+    app[ROOMS] = RoomRegistry()
+    app[PANEL_SCRIPTS] = []
+    app.router.add_get("/", index)
+    app.router.add_get("/healthz", health)
+    app.router.add_get("/call", call_page)
+    app.router.add_get("/ws", signaling_handler)
+    app.router.add_static("/static", STATIC_DIR)

@@ -1,0 +1,251 @@
+"""WebSocket signaling `/ws?t=<call token>`: one file, read it top to bottom.
+
+Life of a connection:
+1. `signaling_handler` checks the token (`admission.admit`), joins the room, sends
+   `welcome` to the newcomer and `peer-joined` to everyone else.
+2. Every text message goes through `handle_message`: parsed, checked, then relayed by
+   the function named after its type (`relay_to_peer`, `relay_media_state`, ...).
+   The server adds `from` and never looks inside SDP or ICE candidates.
+3. When the socket closes, the others get `peer-left`.
+
+A message from the browser to the bot, e.g. the student's offer:
+browser `{"type":"offer","to":"bot-1a2b3c","sdp":"v=0..."}` → `handle_message` →
+`relay_to_peer` → bot gets `{"type":"offer","to":"bot-1a2b3c","sdp":"...","from":"student-..."}`.
+Bad input never closes the connection: the sender gets `{"type":"error","code":...}`
+and the server logs one line.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import WSMsgType, web
+from proctorbot.conference.admission import ALL_ROLES, Admission, Refusal, admit
+from proctorbot.conference.keys import ROOMS
+from proctorbot.conference.rooms import Peer, Room, new_peer_id
+from proctorbot.config.settings import ConferenceSettings
+
+from proctorbot.app import CONTEXT
+
+log = logging.getLogger(__name__)
+
+# Close codes sent to a refused socket (4000 + the HTTP status of the refusal page).
+CLOSE_REFUSED = 4403
+CLOSE_ROOM_FULL = 4409
+CLOSE_REPLACED = 4001
+
+
+class BadMessage(Exception):
+    """A client message that cannot be relayed; `code` goes back in the `error`."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+async def signaling_handler(request: web.Request) -> web.WebSocketResponse:
+    ctx = request.app[CONTEXT]
+    limit = ctx.settings.server.max_message_bytes
+    # aiohttp itself closes the socket above max_msg_size; keep that far above our own
+    # limit so an oversized message gets a friendly `error` and the call goes on.
+    ws = web.WebSocketResponse(heartbeat=20.0, max_msg_size=max(4 * limit, 4 << 20))
+    await ws.prepare(request)
+
+    try:
+        admission = admit(ctx, request.query.get("t", ""), roles=ALL_ROLES)
+    except Refusal as refusal:
+        log.warning("ws refused (%s): %s", refusal.reason, refusal)
+        await send_error(ws, f"token_{refusal.reason}", str(refusal))
+        await ws.close(code=CLOSE_REFUSED, message=refusal.reason.encode())
+        return ws
+
+    room = request.app[ROOMS].open(admission.session_id)
+    peer = await join_room(room, admission, ws, ctx.settings.conference)
+    if peer is None:
+        request.app[ROOMS].forget_if_empty(room)
+        return ws
+    try:
+        async for msg in ws:
+            if msg.type == WSMsgType.TEXT:
+                await handle_message(room, peer, msg.data, limit)
+            elif msg.type == WSMsgType.BINARY:
+                await reject(peer, BadMessage("binary", "binary messages are not accepted"))
+            elif msg.type == WSMsgType.ERROR:
+                log.warning(
+                    "ws %s/%s closed with error: %s", room.session_id, peer.peer_id, ws.exception()
+                )
+    finally:
+        await leave_room(request.app, room, peer)
+    return ws
+
+
+async def join_room(
+    room: Room, admission: Admission, ws: web.WebSocketResponse, conf: ConferenceSettings
+) -> Peer | None:
+    """Add the newcomer, or refuse it when the room is full. Returns the peer or None."""
+    capacity = conf.max_participants_per_room
+    previous = room.find_person(admission.person_id, admission.role)
+    if previous is not None:
+        # The same person (or the bot) again: a reload or a network drop. The new
+        # connection wins; the old one leaves with reason "replaced".
+        log.info("%s replaces %s in %s", admission.role, previous.peer_id, room.session_id)
+        room.peers.pop(previous.peer_id, None)
+        await room.broadcast(
+            {"type": "peer-left", "peer_id": previous.peer_id, "reason": "replaced"}
+        )
+        await previous.ws.close(code=CLOSE_REPLACED, message=b"replaced")
+    if admission.role != "bot" and room.people_count() >= capacity:
+        log.warning("room %s full: %s refused", room.session_id, admission.name)
+        await send_error(ws, "room_full", f"the room holds at most {capacity} people")
+        await ws.close(code=CLOSE_ROOM_FULL, message=b"room_full")
+        return None
+
+    off = admission.role in ("expert", "bot")  # an expert joins with camera and mic off
+    peer = Peer(
+        peer_id=new_peer_id(admission.role),
+        role=admission.role,
+        name=admission.name,
+        person_id=admission.person_id,
+        ws=ws,
+        mic=not off,
+        cam=not off,
+    )
+    await peer.send(
+        {
+            "type": "welcome",
+            "peer_id": peer.peer_id,
+            "role": peer.role,
+            "name": peer.name,
+            "session_id": room.session_id,
+            "title": admission.session_title,
+            "peers": [p.describe() for p in room.peers.values()],
+            "ice_servers": [{"urls": url} for url in conf.ice_servers],
+            "language": admission.language,
+        }
+    )
+    room.peers[peer.peer_id] = peer
+    await room.broadcast({"type": "peer-joined", "peer": peer.describe()}, exclude=peer.peer_id)
+    log.info("%s %s (%s) joined %s", peer.role, peer.peer_id, peer.name, room.session_id)
+    return peer
+
+
+async def leave_room(app: web.Application, room: Room, peer: Peer) -> None:
+    if room.peers.get(peer.peer_id) is not peer:
+        return  # already replaced by a newer connection of the same person
+    app[ROOMS].remove_peer(room, peer.peer_id)
+    reason = "left" if peer.ws.close_code in (1000, 1001, None) else f"closed-{peer.ws.close_code}"
+    await room.broadcast({"type": "peer-left", "peer_id": peer.peer_id, "reason": reason})
+    log.info("%s %s left %s (%s)", peer.role, peer.peer_id, room.session_id, reason)
+
+
+async def handle_message(room: Room, sender: Peer, raw: str, limit: int) -> None:
+    """Parse one text message and relay it; any problem becomes an `error` to the sender."""
+    try:
+        if len(raw.encode()) > limit:
+            raise BadMessage("too_large", f"message of {len(raw.encode())} bytes, limit {limit}")
+        try:
+            message = json.loads(raw)
+        except ValueError:
+            raise BadMessage("bad_json", "the message is not valid JSON") from None
+        if not isinstance(message, dict) or not isinstance(message.get("type"), str):
+            raise BadMessage("not_object", "a message must be a JSON object with a string 'type'")
+        relay = RELAYS.get(message["type"])
+        if relay is None:
+            raise BadMessage("unknown_type", f"unknown message type {message['type'][:40]!r}")
+        message["from"] = sender.peer_id
+        await relay(room, sender, message)
+    except BadMessage as bad:
+        await reject(sender, bad)
+
+
+async def reject(sender: Peer, bad: BadMessage) -> None:
+    log.warning("bad message from %s (%s): %s", sender.peer_id, bad.code, bad)
+    await send_error(sender.ws, bad.code, str(bad))
+
+
+# --- one relay per message type ----------------------------------------------------
+
+
+async def relay_to_peer(room: Room, sender: Peer, message: dict[str, Any]) -> None:
+    """offer / answer / ice: to exactly one peer, named in `to`."""
+    if message["type"] in ("offer", "answer"):
+        require(message, "sdp", str)
+    elif "candidate" not in message or not isinstance(message["candidate"], dict | None):
+        raise BadMessage("bad_field", "'candidate' must be an RTCIceCandidateInit object or null")
+    await room_peer(room, message).send(message)
+
+
+async def relay_media_state(room: Room, sender: Peer, message: dict[str, Any]) -> None:
+    """media-state: remember the sender's mic/cam and tell everyone else."""
+    sender.mic = bool(require(message, "mic", bool))
+    sender.cam = bool(require(message, "cam", bool))
+    state = {"type": "media-state", "from": sender.peer_id, "mic": sender.mic, "cam": sender.cam}
+    await room.broadcast(state, exclude=sender.peer_id)
+
+
+async def relay_prompt(room: Room, sender: Peer, message: dict[str, Any]) -> None:
+    """prompt: only the bot speaks (in text) to one peer or to everyone."""
+    if sender.role != "bot":
+        raise BadMessage("forbidden", "only the bot sends prompts")
+    require(message, "text", str)
+    message.setdefault("key", "")
+    message.setdefault("level", "info")
+    await send_to_or_all(room, sender, message)
+
+
+async def relay_panel(room: Room, sender: Peer, message: dict[str, Any]) -> None:
+    """panel: area messages (checklist). People → bot and examiners; bot → `to` or all."""
+    require(message, "area", str)
+    require(message, "action", str)
+    if sender.role == "bot":
+        await send_to_or_all(room, sender, message)
+        return
+    for peer in room.with_role("bot", "examiner"):
+        if peer.peer_id != sender.peer_id:
+            await peer.send(message)
+    if not room.with_role("bot"):
+        raise BadMessage(
+            "bot_absent", "the bot is not in the room; the panel message reached only examiners"
+        )
+
+
+RELAYS: dict[str, Callable[[Room, Peer, dict[str, Any]], Awaitable[None]]] = {
+    "offer": relay_to_peer,
+    "answer": relay_to_peer,
+    "ice": relay_to_peer,
+    "media-state": relay_media_state,
+    "prompt": relay_prompt,
+    "panel": relay_panel,
+}
+
+
+# --- small helpers -------------------------------------------------------------------
+
+
+def require(message: dict[str, Any], field: str, kind: type) -> Any:
+    value = message.get(field)
+    if not isinstance(value, kind):
+        raise BadMessage("bad_field", f"'{field}' must be a {kind.__name__}")
+    return value
+
+
+def room_peer(room: Room, message: dict[str, Any]) -> Peer:
+    target = room.peers.get(require(message, "to", str))
+    if target is None:
+        raise BadMessage("unknown_peer", f"no peer {str(message['to'])[:40]!r} in this room")
+    return target
+
+
+async def send_to_or_all(room: Room, sender: Peer, message: dict[str, Any]) -> None:
+    if message.get("to") is None:
+        await room.broadcast(message, exclude=sender.peer_id)
+    else:
+        await room_peer(room, message).send(message)
+
+
+async def send_error(ws: web.WebSocketResponse, code: str, message: str) -> None:
+    if not ws.closed:
+        await ws.send_str(json.dumps({"type": "error", "code": code, "message": message}))

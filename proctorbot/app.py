@@ -1,0 +1,56 @@
+"""The composition root: one aiohttp application built from the settings.
+
+`build_app` mounts the conference (call page + signaling), then lets every area that
+runs inside the server plug itself in through `async def setup(app, ctx)` in its
+service module (docs/architecture.md, "Plugging into proctorbot serve"). A module
+that does not exist yet is skipped; one that fails to import fails loudly.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import logging
+
+from aiohttp import web
+
+from proctorbot.context import AppContext
+
+log = logging.getLogger(__name__)
+
+# The context every handler and area reads: `request.app[CONTEXT]`.
+CONTEXT = web.AppKey("proctorbot.context", AppContext)
+
+AREA_SETUP_MODULES = (
+    "proctorbot.bot.service",
+    "proctorbot.scheduling.service",
+    "proctorbot.notifications.service",
+    "proctorbot.checklist.service",
+    "proctorbot.report.dashboard",
+)
+
+
+def module_exists(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except ModuleNotFoundError:  # the parent package is missing
+        return False
+
+
+async def build_app(
+    ctx: AppContext, *, areas: tuple[str, ...] = AREA_SETUP_MODULES
+) -> web.Application:
+    """The whole server: conference first, then each area's `setup` in a fixed order."""
+    from proctorbot.conference.server import setup as setup_conference
+
+    app = web.Application(client_max_size=ctx.settings.server.max_message_bytes)
+    app[CONTEXT] = ctx
+    await setup_conference(app, ctx)
+    for name in areas:
+        if not module_exists(name):
+            log.debug("area %s absent, skipped", name)
+            continue
+        module = importlib.import_module(name)
+        await module.setup(app, ctx)
+        log.info("area %s plugged in", name)
+    return app
