@@ -79,8 +79,9 @@
     cam.textContent = t(state.cam ? "page.cam_on" : "page.cam_off");
     mic.setAttribute("aria-pressed", String(state.mic));
     cam.setAttribute("aria-pressed", String(state.cam));
-    $("self-state").textContent = (state.mic ? "🎤" : "🔇") + (state.cam ? " 📷" : " 🚫");
+    $("self-state").replaceChildren(...badges(state));
     $("self-tile").classList.toggle("cam-off", !state.cam);
+    $("self-tile").dataset.name = config.name;
   }
 
   // ---- signaling ----------------------------------------------------------------------
@@ -239,10 +240,23 @@
     }
     if (p.tile) {
       p.tile.classList.toggle("cam-off", !info.cam);
-      p.tile.querySelector("figcaption").textContent =
-        `${info.name} · ${t("role." + info.role)} ${info.mic ? "🎤" : "🔇"}${info.cam ? " 📷" : " 🚫"}`;
+      p.tile.dataset.name = info.name;
+      p.tile.querySelector("figcaption").replaceChildren(
+        `${info.name} · ${t("role." + info.role)}`, ...badges(info));
     }
     renderPeopleList();
+  }
+
+  function badges(media) {
+    // "microphone off" / "camera off" marks; nothing is shown for what is on.
+    return [[media.mic, "page.mic_off", "mic"], [media.cam, "page.cam_off", "cam"]]
+      .filter(([on]) => !on)
+      .map(([, key, kind]) => {
+        const b = document.createElement("span");
+        b.className = `badge ${kind}-off`;
+        b.textContent = t(key);
+        return b;
+      });
   }
 
   function renderPeopleList() {
@@ -255,8 +269,8 @@
     state.peers.forEach((p) => {
       const li = document.createElement("li");
       li.dataset.peerId = p.info.peer_id;
-      li.textContent = `${p.info.name} · ${t("role." + p.info.role)}` +
-        (p.info.role === "bot" ? "" : ` ${p.info.mic ? "🎤" : "🔇"}${p.info.cam ? " 📷" : " 🚫"}`);
+      li.append(`${p.info.name} · ${t("role." + p.info.role)}`);
+      if (p.info.role !== "bot") li.append(...badges(p.info));
       list.append(li);
       bot = bot || p.info.role === "bot";
     });

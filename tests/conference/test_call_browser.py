@@ -1,0 +1,83 @@
+"""Real headless Chromium: a student and an examiner see each other, an expert joins
+silently, and a prompt from a WebSocket "bot" appears in the student's text panel."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.browser_helpers import (
+    PHONE_VIEWPORT,
+    launch_chromium,
+    make_fake_media,
+    open_call,
+    signaling_client,
+    wait_remote_video,
+)
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
+
+
+async def test_two_people_see_each_other_and_get_prompts(
+    running_server, fake_media, playwright_async, tmp_path: Path
+) -> None:
+    examiner_media = make_fake_media(tmp_path / "examiner", text="Добрый день.", name="examiner")
+    student_browser = await launch_chromium(playwright_async, fake_media)
+    examiner_browser = await launch_chromium(playwright_async, examiner_media)
+    try:
+        student = await open_call(student_browser, running_server.link("student"))
+        examiner = await open_call(examiner_browser, running_server.link("examiner"))
+
+        # The examiner joined later, so it offered; each sees the other's video play.
+        seen_by_student = await wait_remote_video(student, "examiner")
+        seen_by_examiner = await wait_remote_video(examiner, "student")
+        assert seen_by_student["width"] > 0 and seen_by_examiner["width"] == 320
+
+        # The expert joins with camera and microphone off, as the others see too.
+        expert = await open_call(examiner_browser, running_server.link("expert"))
+        assert await expert.evaluate("window.proctorbot.media()") == {"mic": False, "cam": False}
+        assert await expert.get_attribute("#toggle-cam", "aria-pressed") == "false"
+        await student.wait_for_function(
+            """() => window.proctorbot.peers().some(
+                   (p) => p.role === "expert" && !p.mic && !p.cam)"""
+        )
+
+        # A prompt from the bot lands in the student's text panel only.
+        async with signaling_client(running_server, "bot") as bot:
+            student_id = await student.evaluate("window.proctorbot.peerId")
+            await bot.send(
+                {
+                    "type": "prompt",
+                    "to": student_id,
+                    "key": "show_id",
+                    "text": "Поднесите паспорт к камере",
+                    "level": "info",
+                }
+            )
+            await student.wait_for_selector("#prompts li.prompt >> text=Поднесите паспорт к камере")
+            assert await examiner.locator("#prompts li").count() == 0
+            await student.wait_for_selector("#recording:not([hidden])")
+
+        # Language switch without reload; then the phone-width layout.
+        await student.click("[data-lang=en]")
+        assert await student.text_content("#toggle-mic") == "Microphone on"
+        await student.set_viewport_size(PHONE_VIEWPORT)
+        await asyncio.sleep(0.5)
+        shots = Path(os.environ.get("PROCTORBOT_SCREENSHOTS", tmp_path))
+        shots.mkdir(parents=True, exist_ok=True)
+        await student.screenshot(path=str(shots / "call-student-phone.png"), full_page=True)
+        await examiner.screenshot(path=str(shots / "call-examiner-desktop.png"))
+        width = await student.evaluate("document.documentElement.scrollWidth")
+        assert width <= PHONE_VIEWPORT["width"], "the page must not scroll sideways on a phone"
+
+        # Leaving: the examiner's tile disappears from the student's page.
+        await examiner.click("#leave")
+        await student.wait_for_function(
+            """() => !document.querySelector('.tile.remote[data-role="examiner"]')"""
+        )
+    finally:
+        await student_browser.close()
+        await examiner_browser.close()
