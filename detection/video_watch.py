@@ -1,0 +1,327 @@
+"""The live video watcher: fed ``(t, BGR frame)`` at a few fps, emits DetectorEvents.
+
+Each rule is a condition per frame (two faces, no face, head turned, ...) kept by a
+``ConditionSpan``: a span opens on the first frame the condition holds and closes on
+the first frame it does not; spans shorter than the rule's minimum are dropped. The
+numbers come from ``VideoThresholds``, which the rule profile fills.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+from proctorbot.detection.events import DetectorEvent, EventKind
+from proctorbot.detection.faces import FaceAnalyzer, face_distance
+from proctorbot.detection.frame_analysis import FrameAnalysis, analyze_frame
+from proctorbot.detection.image_input import as_bgr
+from proctorbot.detection.lighting import LightingThresholds, frame_difference
+
+
+@dataclass(frozen=True)
+class VideoThresholds:
+    """Numbers of the video rules; the rule profile sets them (defaults follow the seeds)."""
+
+    max_faces: int = 1
+    extra_person_min_s: float = 1.0
+    absence_min_s: float = 2.0  # shorter gaps (a blink of the detector) are not counted
+    absence_total_limit_s: float = 300.0  # 5 min in total [004 §4.8]
+    min_face_height_share: float = 0.10  # face box height / frame height [001 §4.3: 10 %]
+    face_small_min_s: float = 5.0
+    look_away_limit_s: float = 5.0  # [002 §7]
+    glance_min_s: float = 1.0  # shorter turns are not reported; between this and the limit = glance
+    max_yaw_ratio: float = 0.22  # nose offset from the face midline / face width
+    max_yaw_deg: float = 40.0
+    max_pitch_up_deg: float = 25.0
+    max_pitch_down_deg: float = 40.0
+    covered_min_s: float = 3.0
+    min_eye_visibility: float = 0.35
+    lighting_min_s: float = 5.0
+    black_min_s: float = 3.0
+    frozen_min_s: float = 10.0
+    frozen_max_difference: float = 0.25  # mean abs luma change (0-255) of a frozen picture
+    replaced_distance: float = 0.6  # dlib encodings: same person < 0.6
+    replaced_min_s: float = 3.0
+    identity_interval_s: float = 5.0  # an encoding costs ~75 ms: not on every frame
+    small_face_search_s: float = 3.0  # when no face: search again for small faces this often
+    lighting: LightingThresholds = field(default_factory=LightingThresholds)
+
+
+@dataclass
+class ConditionSpan:
+    """An open span of one condition and what the frames inside it said."""
+
+    start: float
+    last: float
+    frames: int = 1
+    peak: float = 0.0
+    evidence: tuple[str, ...] = ()
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+class VideoWatcher:
+    """Watches one participant's camera; ``feed`` returns the events that just closed."""
+
+    def __init__(
+        self,
+        thresholds: VideoThresholds | None = None,
+        analyzer: FaceAnalyzer | None = None,
+        track: str = "",
+        evidence_dir: Path | None = None,
+        evidence_prefix: str = "evidence",
+    ) -> None:
+        self.thresholds = thresholds or VideoThresholds()
+        self.analyzer = analyzer or FaceAnalyzer()
+        self.track = track
+        self.evidence_dir = Path(evidence_dir) if evidence_dir else None
+        self.evidence_prefix = evidence_prefix
+        self.enrolled: np.ndarray | None = None
+        self.total_absent_s = 0.0
+        self.glances = 0
+        self.frames_seen = 0
+        self.last_analysis: FrameAnalysis | None = None
+        self._open: dict[EventKind, ConditionSpan] = {}
+        self._previous: np.ndarray | None = None
+        self._last_t: float | None = None
+        self._last_identity_t = -1e9
+        self._last_deep_t = -1e9
+        self._small_face_seen = False
+        self._identity_mismatch = False
+        self._last_distance: float | None = None
+
+    # -- identity ------------------------------------------------------------
+    def enroll(self, encoding: np.ndarray) -> None:
+        """The identified student's face encoding (from the ID step); enables PERSON_REPLACED."""
+        self.enrolled = np.asarray(encoding, dtype=np.float64)
+
+    def enroll_from_frame(self, frame: np.ndarray) -> bool:
+        encoding = self.analyzer.encode_largest(as_bgr(frame), thorough=False)
+        if encoding is None:
+            return False
+        self.enroll(encoding)
+        return True
+
+    @property
+    def active(self) -> dict[EventKind, float]:
+        """Conditions holding right now and since when (for live prompts)."""
+        return {kind: span.start for kind, span in self._open.items()}
+
+    # -- frames --------------------------------------------------------------
+    def feed(self, t: float, frame: np.ndarray) -> list[DetectorEvent]:
+        frame = as_bgr(frame)
+        th = self.thresholds
+        analysis = analyze_frame(self.analyzer, frame, thorough=False, lighting=th.lighting)
+        if analysis.face_count == 0 and t - self._last_deep_t >= th.small_face_search_s:
+            # The live pass finds faces >= ~80 px; look for a small (far) face now and then.
+            self._last_deep_t = t
+            analysis = analyze_frame(
+                self.analyzer, frame, thorough=False, lighting=th.lighting, upsample=1
+            )
+            self._small_face_seen = analysis.face_count > 0
+        elif analysis.face_count == 0 and self._small_face_seen:
+            analysis.extra["small_face_assumed"] = True
+        elif analysis.face_count > 0:
+            self._small_face_seen = False
+        self.last_analysis = analysis
+        self.frames_seen += 1
+        conditions: dict[EventKind, tuple[float, dict[str, Any]]] = {}
+        light = analysis.lighting
+
+        if light.black:
+            conditions[EventKind.BLACK_VIDEO] = (1.0, {"brightness": round(light.brightness, 1)})
+        else:
+            if self._previous is not None:
+                diff = frame_difference(self._previous, frame)
+                if diff <= th.frozen_max_difference:
+                    conditions[EventKind.FROZEN_VIDEO] = (1.0, {"difference": round(diff, 3)})
+            if light.too_dark:
+                conditions[EventKind.TOO_DARK] = (
+                    1.0 - light.brightness / 255.0,
+                    {"brightness": round(light.brightness, 1)},
+                )
+            elif light.backlit or light.light_into_camera:
+                cause = "backlit" if light.backlit else "light_into_camera"
+                conditions[EventKind.BACKLIT] = (1.0, {"cause": cause})
+            self._face_conditions(t, frame, analysis, conditions)
+        self._previous = frame
+
+        events: list[DetectorEvent] = []
+        for kind in list(self._open):
+            if kind not in conditions:
+                events.extend(self._close(kind, t))
+        for kind, (score, details) in conditions.items():
+            span = self._open.get(kind)
+            if span is None:
+                span = ConditionSpan(start=t, last=t, peak=score, details=dict(details))
+                span.evidence = self._save_evidence(kind, t, frame)
+                self._open[kind] = span
+            else:
+                span.last = t
+                span.frames += 1
+                span.peak = max(span.peak, score)
+                span.details.update(details)
+        self._last_t = t
+        return events
+
+    def _face_conditions(
+        self,
+        t: float,
+        frame: np.ndarray,
+        analysis: FrameAnalysis,
+        conditions: dict[EventKind, tuple[float, dict[str, Any]]],
+    ) -> None:
+        th = self.thresholds
+        count = analysis.face_count
+        if count == 0 and analysis.extra.get("small_face_assumed"):
+            # Between two deep searches: the far face is still taken to be there.
+            conditions[EventKind.FACE_TOO_SMALL] = (1.0, {"small_face_assumed": True})
+            return
+        if count == 0:
+            conditions[EventKind.FACE_ABSENT] = (1.0, {})
+            return
+        if count > th.max_faces:
+            conditions[EventKind.EXTRA_PERSON] = (
+                1.0,
+                {"faces": count, "boxes": [f.box.as_list() for f in analysis.faces]},
+            )
+        share = analysis.face_height_share
+        if share < th.min_face_height_share:
+            conditions[EventKind.FACE_TOO_SMALL] = (
+                1.0 - share / th.min_face_height_share,
+                {"face_height_share": round(share, 3)},
+            )
+        pose = analysis.pose
+        turned = False
+        if analysis.yaw_ratio is not None and abs(analysis.yaw_ratio) > th.max_yaw_ratio:
+            turned = True
+        if pose is not None and (
+            abs(pose.yaw) > th.max_yaw_deg
+            or pose.pitch > th.max_pitch_down_deg
+            or pose.pitch < -th.max_pitch_up_deg - 15.0  # generic model reads ~-12 when frontal
+        ):
+            turned = True
+        if turned:
+            conditions[EventKind.LOOKING_AWAY] = (
+                1.0,
+                {
+                    "yaw_ratio": None
+                    if analysis.yaw_ratio is None
+                    else round(analysis.yaw_ratio, 3),
+                    "yaw": None if pose is None else round(pose.yaw, 1),
+                    "pitch": None if pose is None else round(pose.pitch, 1),
+                },
+            )
+        elif (
+            analysis.eye_visibility is not None and analysis.eye_visibility < th.min_eye_visibility
+        ):
+            conditions[EventKind.FACE_COVERED] = (
+                1.0 - analysis.eye_visibility,
+                {"eye_visibility": round(analysis.eye_visibility, 3)},
+            )
+        self._identity_condition(t, frame, analysis, conditions)
+
+    def _identity_condition(
+        self,
+        t: float,
+        frame: np.ndarray,
+        analysis: FrameAnalysis,
+        conditions: dict[EventKind, tuple[float, dict[str, Any]]],
+    ) -> None:
+        th = self.thresholds
+        main = analysis.main_face
+        if self.enrolled is None or main is None or main.source != "hog":
+            return
+        if t - self._last_identity_t >= th.identity_interval_s:
+            self._last_identity_t = t
+            encoding = self.analyzer.add_encoding(frame, main)
+            self._last_distance = face_distance(encoding, self.enrolled)
+            self._identity_mismatch = self._last_distance > th.replaced_distance
+        if self._identity_mismatch and self._last_distance is not None:
+            conditions[EventKind.PERSON_REPLACED] = (
+                min(1.0, self._last_distance),
+                {"distance": round(self._last_distance, 3), "threshold": th.replaced_distance},
+            )
+
+    # -- spans → events --------------------------------------------------------
+    def _min_duration(self, kind: EventKind) -> float:
+        th = self.thresholds
+        return {
+            EventKind.EXTRA_PERSON: th.extra_person_min_s,
+            EventKind.FACE_ABSENT: th.absence_min_s,
+            EventKind.FACE_TOO_SMALL: th.face_small_min_s,
+            EventKind.LOOKING_AWAY: th.glance_min_s,
+            EventKind.FACE_COVERED: th.covered_min_s,
+            EventKind.TOO_DARK: th.lighting_min_s,
+            EventKind.BACKLIT: th.lighting_min_s,
+            EventKind.BLACK_VIDEO: th.black_min_s,
+            EventKind.FROZEN_VIDEO: th.frozen_min_s,
+            EventKind.PERSON_REPLACED: th.replaced_min_s,
+        }.get(kind, 0.0)
+
+    def _close(self, kind: EventKind, end: float) -> list[DetectorEvent]:
+        span = self._open.pop(kind)
+        duration = end - span.start
+        if duration < self._min_duration(kind):
+            return []
+        details = dict(span.details)
+        details["frames"] = span.frames
+        score = span.peak
+        th = self.thresholds
+        if kind is EventKind.FACE_ABSENT:
+            self.total_absent_s += duration
+            details.update(
+                total_absent_s=round(self.total_absent_s, 2),
+                limit_s=th.absence_total_limit_s,
+                over_limit=self.total_absent_s > th.absence_total_limit_s,
+            )
+            score = min(1.0, self.total_absent_s / th.absence_total_limit_s)
+        elif kind is EventKind.LOOKING_AWAY:
+            glance = duration < th.look_away_limit_s
+            self.glances += int(glance)
+            details.update(glance=glance, limit_s=th.look_away_limit_s, glances=self.glances)
+            score = min(1.0, duration / th.look_away_limit_s)
+        return [
+            DetectorEvent(
+                kind=kind,
+                start=round(span.start, 3),
+                end=round(end, 3),
+                score=round(float(score), 3),
+                track=self.track,
+                evidence=span.evidence,
+                details=details,
+            )
+        ]
+
+    def finish(self, t: float | None = None) -> list[DetectorEvent]:
+        """Close every open span (end of the session or of the track)."""
+        end = t if t is not None else (self._last_t or 0.0)
+        events: list[DetectorEvent] = []
+        for kind in list(self._open):
+            events.extend(self._close(kind, end))
+        return events
+
+    def _save_evidence(self, kind: EventKind, t: float, frame: np.ndarray) -> tuple[str, ...]:
+        if self.evidence_dir is None:
+            return ()
+        self.evidence_dir.mkdir(parents=True, exist_ok=True)
+        name = f"{self.track or 'video'}_{kind}_{t:09.2f}.jpg"
+        cv2.imwrite(str(self.evidence_dir / name), frame, [cv2.IMWRITE_JPEG_QUALITY, 85])
+        return (f"{self.evidence_prefix}/{name}",)
+
+
+def watch_frames(
+    frames: Iterable[tuple[float, np.ndarray]], watcher: VideoWatcher | None = None
+) -> list[DetectorEvent]:
+    """Run a watcher over (t, frame) pairs (a file, a test) and return every event."""
+    watcher = watcher or VideoWatcher()
+    events: list[DetectorEvent] = []
+    last_t = 0.0
+    for t, frame in frames:
+        events.extend(watcher.feed(t, frame))
+        last_t = t
+    events.extend(watcher.finish(last_t))
+    return sorted(events, key=lambda e: (e.start, str(e.kind)))
