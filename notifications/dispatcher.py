@@ -1,0 +1,189 @@
+"""Sending the outbox: in order per chat, paced, retried with backoff, never lost.
+
+Each chat is a queue: its oldest pending message goes first, and while that one waits
+for a retry nothing newer overtakes it. Chats are served concurrently. Delivery is
+at-least-once: a crash between Telegram's answer and the database update can repeat
+one message, but never lose one. Run one dispatcher per database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from proctorbot.notifications.delivery import (
+    ChannelSender,
+    ChannelUnavailable,
+    OutgoingMessage,
+    PermanentFailure,
+    RecipientBlocked,
+    TemporaryFailure,
+)
+from proctorbot.notifications.outbox import backoff
+from proctorbot.notifications.pacing import Pacing, RateLimiter
+from proctorbot.notifications.tables import OutboxMessage, OutboxStatus
+from proctorbot.storage.db import utcnow
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+log = logging.getLogger(__name__)
+
+BlockedHandler = Callable[[Session, int], None]
+
+
+@dataclass
+class DispatchReport:
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    blocked: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+class OutboxDispatcher:
+    def __init__(
+        self,
+        db: sessionmaker,
+        senders: Mapping[str, ChannelSender],
+        pacing: Pacing | None = None,
+        *,
+        on_blocked: BlockedHandler | None = None,
+        max_parallel_chats: int = 16,
+    ) -> None:
+        self.db = db
+        self.senders = dict(senders)
+        self.pacing = pacing or Pacing()
+        self.limiter = RateLimiter(self.pacing)
+        self.on_blocked = on_blocked
+        self._parallel = asyncio.Semaphore(max_parallel_chats)
+        self._unavailable: dict[str, str] = {}
+
+    async def run_once(self) -> DispatchReport:
+        """Deliver everything due now; returns what happened."""
+        report = DispatchReport()
+        self._unavailable.clear()
+        chats = self._due_chats()
+        await asyncio.gather(*(self._drain(channel, address, report) for channel, address in chats))
+        return report
+
+    async def run(self, stop: asyncio.Event, poll_seconds: float = 1.0) -> None:
+        """Deliver until ``stop`` is set; a failing round is logged, never fatal."""
+        while not stop.is_set():
+            try:
+                await self.run_once()
+            except Exception:  # the loop must survive a broken database moment
+                log.exception("outbox round failed")
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=poll_seconds)
+            except TimeoutError:
+                pass
+
+    def _due_chats(self) -> list[tuple[str, str]]:
+        with self.db() as db:
+            rows = db.execute(
+                select(OutboxMessage.channel, OutboxMessage.address, OutboxMessage.next_attempt_at)
+                .where(OutboxMessage.status == OutboxStatus.PENDING)
+                .order_by(OutboxMessage.id)
+            ).all()
+        now = utcnow()
+        heads: dict[tuple[str, str], dt.datetime] = {}
+        for channel, address, due in rows:
+            heads.setdefault((channel, address), due)
+        return [key for key, due in heads.items() if due <= now and key[0] in self.senders]
+
+    async def _drain(self, channel: str, address: str, report: DispatchReport) -> None:
+        async with self._parallel:
+            key = f"{channel}:{address}"
+            while channel not in self._unavailable:
+                message = self._head(channel, address)
+                if message is None or message.next_attempt_at > utcnow():
+                    return
+                await self.limiter.acquire(key)
+                try:
+                    await self.senders[channel].send(_outgoing(message))
+                except TemporaryFailure as exc:
+                    self._retry(message.id, str(exc), exc.retry_after)
+                    if exc.retry_after:
+                        self.limiter.pause(key, exc.retry_after)
+                    report.retried += 1
+                    return
+                except ChannelUnavailable as exc:
+                    if channel not in self._unavailable:
+                        log.error("%s channel unavailable, messages stay queued: %s", channel, exc)
+                    self._unavailable[channel] = str(exc)
+                    self._retry(message.id, str(exc), None)
+                    report.errors.append(str(exc))
+                    return
+                except RecipientBlocked as exc:
+                    self._blocked(message.id, int(address), str(exc))
+                    report.blocked += 1
+                    return
+                except PermanentFailure as exc:
+                    self._finish(message.id, OutboxStatus.FAILED, str(exc))
+                    log.warning("message %s refused for good: %s", message.id, exc)
+                    report.failed += 1
+                    continue
+                self._finish(message.id, OutboxStatus.SENT, None)
+                report.sent += 1
+
+    def _head(self, channel: str, address: str) -> OutboxMessage | None:
+        with self.db() as db:
+            return db.scalar(
+                select(OutboxMessage)
+                .where(
+                    OutboxMessage.channel == channel,
+                    OutboxMessage.address == address,
+                    OutboxMessage.status == OutboxStatus.PENDING,
+                )
+                .order_by(OutboxMessage.id)
+                .limit(1)
+            )
+
+    def _retry(self, message_id: int, error: str, retry_after: float | None) -> None:
+        with self.db.begin() as db:
+            message = db.get(OutboxMessage, message_id)
+            message.attempts += 1
+            delay = backoff(message.attempts, self.pacing.retry_base, self.pacing.retry_max)
+            if retry_after:
+                delay = max(delay, dt.timedelta(seconds=retry_after))
+            message.next_attempt_at = utcnow() + delay
+            message.last_error = error
+
+    def _finish(self, message_id: int, status: str, error: str | None) -> None:
+        with self.db.begin() as db:
+            message = db.get(OutboxMessage, message_id)
+            message.attempts += 1
+            message.status = status
+            message.last_error = error
+            if status == OutboxStatus.SENT:
+                message.sent_at = utcnow()
+
+    def _blocked(self, message_id: int, chat_id: int, error: str) -> None:
+        log.warning("chat %s blocked the bot: %s", chat_id, error)
+        with self.db.begin() as db:
+            message = db.get(OutboxMessage, message_id)
+            message.attempts += 1
+            message.last_error = error
+            if self.on_blocked is not None:
+                self.on_blocked(db, chat_id)
+            else:
+                message.status = OutboxStatus.BLOCKED
+
+
+def _outgoing(message: OutboxMessage) -> OutgoingMessage:
+    return OutgoingMessage(
+        id=message.id,
+        channel=message.channel,
+        address=message.address,
+        kind=message.kind,
+        language=message.language,
+        subject=message.subject,
+        text=message.text,
+        attachment_path=Path(message.attachment_path) if message.attachment_path else None,
+        attachment_kind=message.attachment_kind,
+        link=message.link,
+    )
