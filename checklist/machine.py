@@ -172,14 +172,14 @@ class ChecklistMachine:
 
     def retry(self, kind: StepKind, actor: Actor) -> list[Transition]:
         """Give the student another attempt, beyond the profile's number if need be."""
-        step = self._examiner_step(kind, actor)
+        step = self._examiner_step(kind, actor, decides=False)
         if step.status is StepStatus.PENDING:
             raise ChecklistConflict("stale", f"step {kind} has not started yet")
         return [self._start_attempt(step, actor, "retry")]
 
     def reject(self, kind: StepKind, actor: Actor, reason: str) -> list[Transition]:
         """The examiner ends the checklist here: the student is not admitted."""
-        step = self._examiner_step(kind, actor)
+        step = self._examiner_step(kind, actor, decides=False)
         reason = _require_reason(reason)
         previous = step.status
         step.status = StepStatus.FAILED
@@ -219,11 +219,11 @@ class ChecklistMachine:
             )
         return step
 
-    def _examiner_step(self, kind: StepKind, actor: Actor) -> StepRecord:
+    def _examiner_step(self, kind: StepKind, actor: Actor, *, decides: bool = True) -> StepRecord:
         if actor.role not in DECIDING_ROLES:
             raise ChecklistConflict("not_allowed", f"a {actor.role} cannot decide checklist steps")
         step = self._current_or_raise(kind)
-        if kind is StepKind.CONSENT:
+        if decides and kind is StepKind.CONSENT:
             raise ChecklistConflict("student_only", "only the student can give or refuse consent")
         return step
 

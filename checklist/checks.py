@@ -1,0 +1,341 @@
+"""The automatic check of each step: capture from the student's tracks, ask a detector,
+keep the evidence, and say passed / failed / unavailable.
+
+Every check is an async function ``(CheckContext) -> AutoResult``. Heavy work (OCR,
+faces, speech) runs in a thread; the frames and audio come from the SessionBot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import wave
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+from proctorbot.checklist.detectors import (
+    AudioChunk,
+    ChecklistDetectors,
+    IdReading,
+    SessionBotLike,
+    VideoFrame,
+)
+from proctorbot.checklist.names import match_name
+from proctorbot.checklist.records import AutoResult, StepKind
+from proctorbot.detection.events import DetectorEvent, EventKind
+
+EVIDENCE_SUBDIR = Path("evidence") / "checklist"
+SAMPLE_RATE = 16000
+
+
+@dataclass(frozen=True)
+class CheckThresholds:
+    min_width: int = 640
+    min_height: int = 480
+    min_fps: float = 15.0
+    silence_dbfs: float = -50.0
+    room_coverage: float = 0.6  # share of a full turn
+    id_min_confidence: float = 0.3
+    face_similarity: float = 0.5
+
+
+@dataclass
+class CheckContext:
+    bot: SessionBotLike
+    peer_id: str
+    kind: StepKind
+    attempt: int
+    student_name: str
+    language: str
+    capture_s: float
+    detectors: ChecklistDetectors
+    thresholds: CheckThresholds = field(default_factory=CheckThresholds)
+
+    @property
+    def session_dir(self) -> Path:
+        return Path(self.bot.session_dir)
+
+    def evidence_path(self, name: str) -> tuple[Path, str]:
+        """(absolute path, path relative to the session folder) of a new evidence file."""
+        relative = EVIDENCE_SUBDIR / f"{self.kind}-{self.attempt}-{name}"
+        absolute = self.session_dir / relative
+        absolute.parent.mkdir(parents=True, exist_ok=True)
+        return absolute, relative.as_posix()
+
+    async def save_image(self, name: str, image: np.ndarray) -> str:
+        absolute, relative = self.evidence_path(name)
+        await asyncio.to_thread(_write_jpeg, absolute, image)
+        return relative
+
+
+StepCheck = Callable[[CheckContext], Awaitable[AutoResult]]
+
+
+# --- capture ---------------------------------------------------------------------------
+
+
+async def capture_frames(
+    bot: SessionBotLike, peer_id: str, fps: float, seconds: float
+) -> list[VideoFrame]:
+    """Every frame the bot decodes at ``fps`` during ``seconds`` (none if the camera is off)."""
+    return await _collect(bot.video_frames(peer_id, fps), seconds)
+
+
+async def capture_audio(bot: SessionBotLike, peer_id: str, seconds: float) -> np.ndarray:
+    chunks: list[AudioChunk] = await _collect(bot.audio_chunks(peer_id), seconds)
+    if not chunks:
+        return np.zeros(0, dtype=np.int16)
+    return np.concatenate([np.asarray(c, dtype=np.int16).reshape(-1) for _, c in chunks])
+
+
+async def _collect(source: AsyncIterator[Any], seconds: float) -> list[Any]:
+    items: list[Any] = []
+    try:
+        async with asyncio.timeout(seconds):
+            async for item in source:
+                items.append(item)
+    except TimeoutError:
+        pass
+    finally:
+        closer = getattr(source, "aclose", None)
+        if closer is not None:
+            with contextlib.suppress(Exception):
+                await closer()
+    return items
+
+
+def level_dbfs(samples: np.ndarray) -> float:
+    if samples.size == 0:
+        return -120.0
+    rms = float(np.sqrt(np.mean(samples.astype(np.float64) ** 2)))
+    return 20.0 * np.log10(max(rms, 1e-6) / 32768.0)
+
+
+# --- the checks, one per step ----------------------------------------------------------
+
+
+async def check_equipment(ctx: CheckContext) -> AutoResult:
+    frames, audio = await asyncio.gather(
+        capture_frames(ctx.bot, ctx.peer_id, 30.0, ctx.capture_s),
+        capture_audio(ctx.bot, ctx.peer_id, ctx.capture_s),
+    )
+    th = ctx.thresholds
+    details: dict[str, Any] = {"frames": len(frames)}
+    evidence: list[str] = []
+    problems: list[str] = []
+    if frames:
+        height, width = frames[-1][1].shape[:2]
+        span = frames[-1][0] - frames[0][0]
+        fps = (len(frames) - 1) / span if span > 0 else 0.0
+        details.update(width=width, height=height, fps=round(fps, 1))
+        evidence.append(await ctx.save_image("camera.jpg", frames[-1][1]))
+        if width < th.min_width or height < th.min_height:
+            problems.append("low_resolution")
+        if fps < th.min_fps:
+            problems.append("low_fps")
+    else:
+        problems.append("no_video")
+    # The loudest 0.5 s: a quiet room between words is fine, a dead microphone is not.
+    loudest = max(
+        (
+            level_dbfs(audio[i : i + SAMPLE_RATE // 2])
+            for i in range(0, max(audio.size, 1), SAMPLE_RATE // 2)
+        ),
+        default=-120.0,
+    )
+    details.update(audio_seconds=round(audio.size / SAMPLE_RATE, 2), audio_dbfs=round(loudest, 1))
+    if audio.size == 0:
+        problems.append("no_audio")
+    elif loudest < th.silence_dbfs:
+        problems.append("silent_microphone")
+    if ctx.detectors.recording is not None:
+        sources = await asyncio.to_thread(ctx.detectors.recording.sources_recording, ctx.peer_id)
+        details["recording"] = sources
+        if not sources or not all(sources.values()):
+            problems.append("not_recording")
+    else:
+        details["recording"] = "unavailable"
+    details["network"] = "unavailable"
+    details["problems"] = problems
+    summary = problems[0] if problems else "equipment_ok"
+    return AutoResult(True, not problems, summary, details, tuple(evidence))
+
+
+async def check_room_scan(ctx: CheckContext) -> AutoResult:
+    frames = await capture_frames(ctx.bot, ctx.peer_id, 4.0, ctx.capture_s)
+    if not frames:
+        return AutoResult(True, False, "no_video", {"frames": 0})
+    images = [image for _, image in frames]
+    evidence = [await ctx.save_image("sheet.jpg", contact_sheet(images))]
+    analyzer = ctx.detectors.room_scan
+    if analyzer is None:
+        return AutoResult(False, None, "unavailable", {"frames": len(images)}, tuple(evidence))
+    findings = await asyncio.to_thread(analyzer.analyze, images)
+    details = {
+        "frames": len(images),
+        "coverage": round(findings.coverage, 3),
+        "max_faces": findings.max_faces,
+        **findings.details,
+    }
+    if findings.extra_face_frames:
+        index = findings.extra_face_frames[0]
+        evidence.append(await ctx.save_image("second-face.jpg", images[index]))
+        t = frames[index][0]
+        ctx.bot.emit(
+            DetectorEvent(
+                kind=EventKind.EXTRA_PERSON,
+                start=t,
+                end=t,
+                track=ctx.peer_id,
+                evidence=(evidence[-1],),
+                details={"during": "checklist.room_scan", "faces": findings.max_faces},
+            )
+        )
+    if findings.max_faces > 1:
+        return AutoResult(True, False, "second_face", details, tuple(evidence))
+    if findings.coverage < ctx.thresholds.room_coverage:
+        return AutoResult(True, False, "room_not_covered", details, tuple(evidence))
+    return AutoResult(True, True, "room_ok", details, tuple(evidence))
+
+
+async def check_desk(ctx: CheckContext) -> AutoResult:
+    frames = await capture_frames(ctx.bot, ctx.peer_id, 2.0, ctx.capture_s)
+    if not frames:
+        return AutoResult(True, False, "no_video", {"frames": 0})
+    snapshot = frames[-1][1]
+    evidence = (await ctx.save_image("desk.jpg", snapshot),)
+    if ctx.detectors.desk is None:
+        return AutoResult(False, None, "unavailable", {}, evidence)
+    objects = await asyncio.to_thread(ctx.detectors.desk.forbidden_objects, snapshot)
+    details = {"objects": objects}
+    if objects:
+        return AutoResult(True, False, "forbidden_objects", details, evidence)
+    return AutoResult(True, True, "desk_ok", details, evidence)
+
+
+async def check_id_document(ctx: CheckContext) -> AutoResult:
+    frames = await capture_frames(ctx.bot, ctx.peer_id, 2.0, ctx.capture_s)
+    if not frames:
+        return AutoResult(True, False, "no_video", {"frames": 0})
+    reader = ctx.detectors.id_reader
+    if reader is None:
+        evidence = (await ctx.save_image("frame.jpg", frames[-1][1]),)
+        return AutoResult(False, None, "unavailable", {}, evidence)
+    best: tuple[IdReading, np.ndarray] | None = None
+    # Newest first: the card is most likely held still at the end of the capture.
+    for _, image in reversed(frames):
+        reading = await asyncio.to_thread(reader.read, image)
+        if best is None or reading.confidence > best[0].confidence:
+            best = (reading, image)
+        if reading.full_name and match_name(ctx.student_name, reading.full_name).matched:
+            best = (reading, image)
+            break
+    assert best is not None
+    reading, image = best
+    evidence = [await ctx.save_image("frame.jpg", image)]
+    if reading.photo is not None and reading.photo.size:
+        evidence.append(await ctx.save_image("photo.jpg", reading.photo))
+    details: dict[str, Any] = {
+        "read_name": reading.full_name,
+        "confidence": round(reading.confidence, 3),
+        "roster_name": ctx.student_name,
+        **reading.details,
+    }
+    if not reading.full_name or reading.confidence < ctx.thresholds.id_min_confidence:
+        return AutoResult(True, False, "id_unreadable", details, tuple(evidence))
+    name = match_name(ctx.student_name, reading.full_name)
+    details["name_score"] = name.score
+    if not name.matched:
+        return AutoResult(True, False, "name_mismatch", details, tuple(evidence))
+    comparer = ctx.detectors.face_comparer
+    if comparer is None or reading.photo is None:
+        details["face_match"] = "unavailable"
+    else:
+        similarity = await asyncio.to_thread(comparer.same_person, reading.photo, image)
+        details["face_similarity"] = None if similarity is None else round(similarity, 3)
+        if similarity is None:
+            details["face_match"] = "no_face"
+        elif similarity < ctx.thresholds.face_similarity:
+            return AutoResult(True, False, "face_mismatch", details, tuple(evidence))
+    return AutoResult(True, True, "id_ok", details, tuple(evidence))
+
+
+async def check_name_aloud(ctx: CheckContext) -> AutoResult:
+    audio = await capture_audio(ctx.bot, ctx.peer_id, ctx.capture_s)
+    if audio.size == 0:
+        return AutoResult(True, False, "no_audio", {"audio_seconds": 0})
+    absolute, relative = ctx.evidence_path("voice.wav")
+    await asyncio.to_thread(_write_wav, absolute, audio)
+    evidence = (relative,)
+    details: dict[str, Any] = {"audio_seconds": round(audio.size / SAMPLE_RATE, 2)}
+    if ctx.detectors.voice_enroller is not None:
+        out_dir = ctx.session_dir / "voiceprints"
+        path = await asyncio.to_thread(
+            ctx.detectors.voice_enroller.enroll, audio, SAMPLE_RATE, out_dir
+        )
+        details["voiceprint"] = _relative(path, ctx.session_dir)
+    else:
+        details["voiceprint"] = "unavailable"
+    if ctx.detectors.transcriber is None:
+        return AutoResult(False, None, "unavailable", details, evidence)
+    text = await asyncio.to_thread(
+        ctx.detectors.transcriber.transcribe, audio, SAMPLE_RATE, ctx.language
+    )
+    name = match_name(ctx.student_name, text)
+    details.update(transcript=text, name_score=name.score)
+    if not name.matched:
+        return AutoResult(True, False, "name_mismatch", details, evidence)
+    return AutoResult(True, True, "name_ok", details, evidence)
+
+
+STEP_CHECKS: dict[StepKind, StepCheck] = {
+    StepKind.EQUIPMENT: check_equipment,
+    StepKind.ROOM_SCAN: check_room_scan,
+    StepKind.DESK: check_desk,
+    StepKind.ID_DOCUMENT: check_id_document,
+    StepKind.NAME_ALOUD: check_name_aloud,
+}
+
+
+# --- evidence files --------------------------------------------------------------------
+
+
+def contact_sheet(images: list[np.ndarray], columns: int = 4, width: int = 240) -> np.ndarray:
+    """Up to 8 frames evenly picked from the pan, in a grid: the examiner's view of the scan."""
+    count = min(8, len(images))
+    picks = [images[round(i * (len(images) - 1) / max(count - 1, 1))] for i in range(count)]
+    tiles = []
+    for image in picks:
+        height = round(image.shape[0] * width / image.shape[1])
+        tiles.append(cv2.resize(image, (width, height)))
+    tile_h = max(t.shape[0] for t in tiles)
+    rows = -(-len(tiles) // columns)
+    sheet = np.zeros((rows * tile_h, min(columns, len(tiles)) * width, 3), dtype=np.uint8)
+    for i, tile in enumerate(tiles):
+        r, c = divmod(i, columns)
+        sheet[r * tile_h : r * tile_h + tile.shape[0], c * width : (c + 1) * width] = tile
+    return sheet
+
+
+def _write_jpeg(path: Path, image: np.ndarray) -> None:
+    if not cv2.imwrite(str(path), image, [cv2.IMWRITE_JPEG_QUALITY, 85]):
+        raise OSError(f"could not write {path}")
+
+
+def _write_wav(path: Path, samples: np.ndarray) -> None:
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(SAMPLE_RATE)
+        out.writeframes(samples.astype(np.int16).tobytes())
+
+
+def _relative(path: Path, base: Path) -> str:
+    try:
+        return Path(path).resolve().relative_to(base.resolve()).as_posix()
+    except ValueError:
+        return str(path)

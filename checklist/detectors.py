@@ -1,0 +1,118 @@
+"""What the checklist needs from the detectors and the bot, as small Protocols.
+
+The checklist never imports a detector directly: the composition (checklist/wiring.py)
+injects implementations, tests inject fakes. A detector left as ``None`` makes its
+step fall back to the examiner's confirmation, and the panel says the automatic
+check is unavailable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+from proctorbot.detection.events import DetectorEvent
+
+VideoFrame = tuple[float, np.ndarray]  # (seconds from session start, BGR uint8)
+AudioChunk = tuple[float, np.ndarray]  # (seconds from session start, int16 mono 16 kHz)
+PanelHandler = Callable[[str, str, dict[str, Any]], Awaitable[None]]
+
+
+class SessionBotLike(Protocol):
+    """The part of bot/'s SessionBot the checklist uses (docs/architecture.md)."""
+
+    @property
+    def peers(self) -> Mapping[str, Any]: ...  # peer_id → (role, name, person_id)
+
+    @property
+    def session_dir(self) -> Path: ...
+
+    def video_frames(self, peer_id: str, fps: float) -> AsyncIterator[VideoFrame]: ...
+
+    def audio_chunks(self, peer_id: str) -> AsyncIterator[AudioChunk]: ...
+
+    async def send_prompt(
+        self, key: str, text: str, to: str | None = None, level: str = "info"
+    ) -> None: ...
+
+    async def send_panel(
+        self, area: str, action: str, data: dict[str, Any], to: str | None = None
+    ) -> None: ...
+
+    def on_panel(self, area: str, handler: PanelHandler) -> None: ...
+
+    def emit(self, event: DetectorEvent) -> None: ...
+
+
+@dataclass(frozen=True)
+class RoomScanFindings:
+    coverage: float  # share of a full turn the camera swept, 0..1
+    max_faces: int  # most faces seen in one frame
+    extra_face_frames: tuple[int, ...] = ()  # indices of frames with more than one face
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+class RoomScanAnalyzer(Protocol):
+    def analyze(self, frames: list[np.ndarray]) -> RoomScanFindings: ...
+
+
+@dataclass(frozen=True)
+class IdReading:
+    full_name: str  # as read from the card, "" when nothing readable
+    confidence: float  # 0..1
+    photo: np.ndarray | None = None  # the card's photo, cropped, BGR
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+class IdDocumentReader(Protocol):
+    def read(self, frame: np.ndarray) -> IdReading: ...
+
+
+class FaceComparer(Protocol):
+    def same_person(self, card_photo: np.ndarray, live_frame: np.ndarray) -> float | None:
+        """Similarity 0..1 of the card's photo and the live face, None if no face found."""
+        ...
+
+
+class Transcriber(Protocol):
+    def transcribe(self, samples: np.ndarray, sample_rate: int, language: str) -> str: ...
+
+
+class VoiceEnroller(Protocol):
+    def enroll(self, samples: np.ndarray, sample_rate: int, out_dir: Path) -> Path:
+        """Store the student's voiceprint; returns its path (for the live watch)."""
+        ...
+
+
+class DeskInspector(Protocol):
+    def forbidden_objects(self, frame: np.ndarray) -> list[str]: ...
+
+
+class RecordingProbe(Protocol):
+    def sources_recording(self, peer_id: str) -> dict[str, bool]:
+        """Which of the peer's sources (camera, microphone, screen) are being written."""
+        ...
+
+
+class AdmissionNotifier(Protocol):
+    async def not_admitted(self, session_id: str, student_name: str, reason: str) -> None:
+        """Tell the organizer a student was not admitted (identity not confirmed, ...)."""
+        ...
+
+    async def consent_refused(self, session_id: str, student_name: str) -> None: ...
+
+
+@dataclass
+class ChecklistDetectors:
+    """The injected implementations; any may be None (automatic check unavailable)."""
+
+    room_scan: RoomScanAnalyzer | None = None
+    id_reader: IdDocumentReader | None = None
+    face_comparer: FaceComparer | None = None
+    transcriber: Transcriber | None = None
+    voice_enroller: VoiceEnroller | None = None
+    desk: DeskInspector | None = None
+    recording: RecordingProbe | None = None

@@ -1,0 +1,462 @@
+"""Runs one session's checklist inside the bot: one command queue, one state machine.
+
+Everything that can change the run — a click in a page (``panel`` messages of area
+"checklist"), an automatic check finishing, a step's timer, the student leaving or
+coming back — becomes a command on one queue. A single task applies them in order,
+persists each change (database + ``checklist.json``) before telling anyone, then
+tells every page the new state. Two examiners clicking at once are thus two commands
+in a row; the second finds the step decided and gets an error message back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from proctorbot.checklist.checks import STEP_CHECKS, CheckContext, CheckThresholds, StepCheck
+from proctorbot.checklist.detectors import AdmissionNotifier, ChecklistDetectors, SessionBotLike
+from proctorbot.checklist.flags import FlagFeed
+from proctorbot.checklist.machine import (
+    ChecklistConflict,
+    ChecklistMachine,
+    Clock,
+    new_run,
+    utc_now,
+)
+from proctorbot.checklist.plan import ChecklistPlan
+from proctorbot.checklist.records import (
+    BOT,
+    Actor,
+    AutoResult,
+    ChecklistRun,
+    ExamMode,
+    RunOutcome,
+    StepKind,
+    StepStatus,
+    Transition,
+)
+from proctorbot.checklist.store import ChecklistStore
+from proctorbot.checklist.views import EXAMINER_ROLES, examiner_view, student_view
+from proctorbot.config.catalogue import Catalogue, MissingText
+
+log = logging.getLogger(__name__)
+AREA = "checklist"
+# Steps whose automatic check analyses face or voice: skipped without consent.
+BIOMETRIC_STEPS = frozenset(
+    {StepKind.ROOM_SCAN, StepKind.DESK, StepKind.ID_DOCUMENT, StepKind.NAME_ALOUD}
+)
+
+
+@dataclass(frozen=True)
+class PanelCommand:
+    peer_id: str
+    action: str
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class AutoDone:
+    kind: StepKind
+    attempt: int
+    result: AutoResult
+
+
+@dataclass(frozen=True)
+class StepTimedOut:
+    kind: StepKind
+    attempt: int
+
+
+@dataclass(frozen=True)
+class PeersChanged:
+    pass
+
+
+Command = PanelCommand | AutoDone | StepTimedOut | PeersChanged
+
+
+class ChecklistRunner:
+    def __init__(
+        self,
+        bot: SessionBotLike,
+        *,
+        session_id: str,
+        plan: ChecklistPlan,
+        store: ChecklistStore,
+        student_name: str,
+        language: str,
+        profile_name: str,
+        detectors: ChecklistDetectors | None = None,
+        notifier: AdmissionNotifier | None = None,
+        thresholds: CheckThresholds | None = None,
+        checks: dict[StepKind, StepCheck] | None = None,
+        clock: Clock = utc_now,
+        peer_poll_s: float = 0.5,
+    ) -> None:
+        self.bot = bot
+        self.session_id = session_id
+        self.plan = plan
+        self.store = store
+        self.student_name = student_name
+        self.language = language
+        self.profile_name = profile_name
+        self.detectors = detectors or ChecklistDetectors()
+        self.notifier = notifier
+        self.thresholds = thresholds or CheckThresholds()
+        self.checks = STEP_CHECKS if checks is None else checks
+        self.clock = clock
+        self.peer_poll_s = peer_poll_s
+        self.catalogue = Catalogue.load(language)
+        self.machine: ChecklistMachine | None = None
+        self.finished = asyncio.Event()
+        self._queue: asyncio.Queue[Command] = asyncio.Queue()
+        self._student_peer: str | None = None
+        self._known_viewers: set[str] = set()
+        self._attempt_key: tuple[StepKind, int] | None = None
+        self._check_task: asyncio.Task[None] | None = None
+        self._timer_task: asyncio.Task[None] | None = None
+        self._flags = FlagFeed(Path(bot.session_dir) / "events.jsonl")
+        self._flag_task: asyncio.Task[None] | None = None
+
+    @property
+    def run_state(self) -> ChecklistRun:
+        if self.machine is None:
+            raise RuntimeError("the checklist has not started")
+        return self.machine.run
+
+    async def wait_finished(self) -> ChecklistRun:
+        await self.finished.wait()
+        return self.run_state
+
+    # --- the main loop -----------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Run the checklist, then keep the panel (state, live flags) until cancelled."""
+        self.bot.on_panel(AREA, self._on_panel)
+        run = await asyncio.to_thread(self.store.load, self.session_id)
+        if run is None:
+            run = new_run(
+                self.session_id,
+                plan=self.plan,
+                profile=self.profile_name,
+                student_name=self.student_name,
+                language=self.language,
+                now=self.clock,
+            )
+        self.machine = ChecklistMachine(run, self.plan, now=self.clock)
+        # A run saved mid-attempt (the bot restarted): that attempt is not counted.
+        await self._commit(self.machine.interrupt(BOT))
+        watcher = asyncio.create_task(
+            self._watch_peers(), name=f"checklist-peers-{self.session_id}"
+        )
+        try:
+            self._student_peer = self._find_student()
+            await self._commit([])
+            while True:
+                command = await self._queue.get()
+                try:
+                    await self._apply(command)
+                except ChecklistConflict as conflict:
+                    log.info("checklist %s: %s (%s)", self.session_id, conflict, conflict.code)
+                    if isinstance(command, PanelCommand):
+                        await self._send_error(command.peer_id, conflict)
+        finally:
+            watcher.cancel()
+            self._stop_attempt()
+            if self._flag_task is not None:
+                self._flag_task.cancel()
+
+    async def _on_panel(self, from_peer: str, action: str, data: dict[str, Any]) -> None:
+        await self._queue.put(PanelCommand(from_peer, action, dict(data or {})))
+
+    async def _apply(self, command: Command) -> None:
+        machine = self.machine
+        assert machine is not None
+        if isinstance(command, PanelCommand):
+            await self._apply_panel(command)
+        elif isinstance(command, AutoDone):
+            made = machine.record_auto(command.kind, command.attempt, command.result)
+            if self._timer_task is not None:  # the student's part is over; the rest is ours
+                self._timer_task.cancel()
+            await self._commit(made)
+        elif isinstance(command, StepTimedOut):
+            await self._commit(machine.timeout(command.kind, command.attempt))
+        elif isinstance(command, PeersChanged):
+            await self._peers_changed()
+
+    async def _apply_panel(self, command: PanelCommand) -> None:
+        machine = self.machine
+        assert machine is not None
+        actor = self._actor(command.peer_id)
+        action, data = command.action, command.data
+        if action == "sync":
+            await self._send_state_to(command.peer_id, actor.role)
+            return
+        if action not in {"consent", "ack", "confirm", "override", "retry", "reject"}:
+            raise ChecklistConflict("not_allowed", f"unknown checklist action {action!r}")
+        try:
+            kind = StepKind(str(data.get("step", "")))
+        except ValueError:
+            raise ChecklistConflict("out_of_order", f"unknown step {data.get('step')!r}") from None
+        reason = str(data.get("reason", ""))
+        if action in {"consent", "ack"}:
+            if actor.role != "student":
+                raise ChecklistConflict("student_only", "only the student answers this")
+            if action == "consent":
+                made = machine.answer_consent(
+                    data.get("given") is True, actor, self.plan.consent_text_version
+                )
+            else:
+                made = machine.acknowledge(kind, actor)
+        elif action == "confirm":
+            made = machine.confirm(kind, actor)
+        elif action == "override":
+            made = machine.override(kind, actor, reason)
+        elif action == "retry":
+            made = machine.retry(kind, actor)
+        else:
+            made = machine.reject(kind, actor, reason)
+        await self._commit(made)
+
+    # --- after every change ------------------------------------------------------------
+
+    async def _commit(self, made: list[Transition]) -> None:
+        """Persist, tell the pages, react, and start whatever comes next."""
+        machine = self.machine
+        assert machine is not None
+        if made:
+            await asyncio.to_thread(self.store.save, machine.run)
+        for transition in made:
+            await self._react(transition)
+        started = self._begin_if_ready()
+        if started:
+            await asyncio.to_thread(self.store.save, machine.run)
+            for transition in started:
+                await self._react(transition)
+        self._sync_attempt()
+        await self._broadcast()
+        if machine.run.finished and not self.finished.is_set():
+            self.finished.set()
+
+    def _begin_if_ready(self) -> list[Transition]:
+        machine = self.machine
+        assert machine is not None
+        step = machine.run.current
+        if step is None or step.status is not StepStatus.PENDING or self._student_peer is None:
+            return []
+        return machine.begin()
+
+    def _sync_attempt(self) -> None:
+        """Exactly one attempt's check and timer run: the current running one, if any."""
+        machine = self.machine
+        assert machine is not None
+        step = machine.run.current
+        wanted = None
+        if step is not None and step.status is StepStatus.RUNNING and self._student_peer:
+            wanted = (step.kind, step.attempts)
+        if wanted == self._attempt_key:
+            return
+        self._stop_attempt()
+        self._attempt_key = wanted
+        if wanted is None or step is None:
+            return
+        kind, attempt = wanted
+        self._timer_task = asyncio.create_task(self._timer(kind, attempt, step.time_limit_s))
+        if step.auto is not None:
+            return
+        if machine.run.mode is ExamMode.NON_BIOMETRIC and kind in BIOMETRIC_STEPS:
+            self._queue.put_nowait(AutoDone(kind, attempt, AutoResult.unavailable("non_biometric")))
+            return
+        check = self.checks.get(kind)
+        if check is None:
+            return  # a student action (consent, instruction): buttons on the page
+        context = CheckContext(
+            bot=self.bot,
+            peer_id=self._student_peer or "",
+            kind=kind,
+            attempt=attempt,
+            student_name=machine.run.student_name,
+            language=machine.run.language,
+            capture_s=self.plan.capture_seconds.get(kind, 5.0),
+            detectors=self.detectors,
+            thresholds=self.thresholds,
+        )
+        self._check_task = asyncio.create_task(self._check(check, context))
+
+    def _stop_attempt(self) -> None:
+        for task in (self._check_task, self._timer_task):
+            if task is not None:
+                task.cancel()
+        self._check_task = self._timer_task = None
+        self._attempt_key = None
+
+    async def _check(self, check: StepCheck, context: CheckContext) -> None:
+        try:
+            result = await check(context)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a detector crashed: the examiner decides instead
+            log.exception("checklist %s: check of %s failed", self.session_id, context.kind)
+            result = AutoResult.unavailable("check_error", error=f"{type(exc).__name__}: {exc}")
+        await self._queue.put(AutoDone(context.kind, context.attempt, result))
+
+    async def _timer(self, kind: StepKind, attempt: int, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+        await self._queue.put(StepTimedOut(kind, attempt))
+
+    async def _react(self, transition: Transition) -> None:
+        """Prompts to the student and notifications that follow a transition."""
+        run = self.run_state
+        student = self._student_peer
+        action = transition.action
+        # The run's end is a transition without a step, named after the outcome.
+        outcome = (
+            RunOutcome(action) if transition.step is None and action in set(RunOutcome) else None
+        )
+        if action in {"begin", "retry"} and transition.step is not None and student:
+            if action == "retry" and transition.detail.get("failure"):
+                failure = self._text(f"auto.{transition.detail['failure']}")
+                await self._prompt(
+                    f"retry.{transition.step}",
+                    self._text("prompt.retry", reason=failure),
+                    student,
+                    "warning",
+                )
+            await self._prompt(
+                f"step.{transition.step}",
+                self._text(f"step.{transition.step}.instruction"),
+                student,
+            )
+        elif action == "failed" and student:
+            await self._prompt("wait", self._text("prompt.wait_examiner"), student, "warning")
+        elif action == "non_biometric_mode" and student:
+            await self._prompt("non_biometric", self._text("prompt.non_biometric"), student)
+        elif outcome is RunOutcome.ADMITTED:
+            if student:
+                await self._prompt("admitted", self._text("prompt.admitted"), student)
+            self._start_flags()
+        elif outcome is RunOutcome.NOT_ADMITTED:
+            if student:
+                await self._prompt(
+                    "not_admitted", self._text("prompt.not_admitted"), student, "warning"
+                )
+            if self.notifier is not None:
+                reason = f"{transition.detail.get('step')}: {transition.detail.get('reason', '')}"
+                await self._notify(
+                    self.notifier.not_admitted(self.session_id, run.student_name, reason)
+                )
+        elif outcome is RunOutcome.CONSENT_REFUSED:
+            if student:
+                await self._prompt(
+                    "consent_refused", self._text("prompt.consent_refused"), student, "warning"
+                )
+            if self.notifier is not None:
+                await self._notify(self.notifier.consent_refused(self.session_id, run.student_name))
+
+    async def _notify(self, call: Any) -> None:
+        try:
+            await call
+        except Exception:  # the outbox must not stop the checklist
+            log.exception("checklist %s: notifying the organizer failed", self.session_id)
+
+    # --- pages -------------------------------------------------------------------------
+
+    async def _broadcast(self) -> None:
+        for peer_id, info in list(self.bot.peers.items()):
+            await self._send_state_to(peer_id, _field(info, "role"))
+
+    async def _send_state_to(self, peer_id: str, role: str) -> None:
+        run = self.run_state
+        if role in EXAMINER_ROLES:
+            data = examiner_view(
+                run, student_present=self._student_peer is not None, flags=self._flags.flags
+            )
+        elif role == "student" and peer_id == self._student_peer:
+            data = student_view(run, consent_text_version=self.plan.consent_text_version)
+        else:
+            return
+        await self.bot.send_panel(AREA, "state", data, to=peer_id)
+
+    async def _send_error(self, peer_id: str, conflict: ChecklistConflict) -> None:
+        text = self._text(f"error.{conflict.code}", default=str(conflict))
+        data = {"code": conflict.code, "message": text, "detail": str(conflict)}
+        await self.bot.send_panel(AREA, "error", data, to=peer_id)
+
+    async def _prompt(self, key: str, text: str, to: str, level: str = "info") -> None:
+        await self.bot.send_prompt(f"{AREA}.{key}", text, to=to, level=level)
+
+    def _text(self, key: str, default: str | None = None, **values: object) -> str:
+        try:
+            return self.catalogue.text(f"{AREA}.{key}", **values)
+        except MissingText:
+            if default is not None:
+                return default
+            log.warning("checklist: no %s text for %s", self.language, key)
+            return key
+
+    # --- people ------------------------------------------------------------------------
+
+    def _actor(self, peer_id: str) -> Actor:
+        info = self.bot.peers.get(peer_id)
+        if info is None:
+            raise ChecklistConflict("not_allowed", f"peer {peer_id} is not in the room")
+        return Actor(
+            role=_field(info, "role"),
+            name=_field(info, "name"),
+            peer_id=peer_id,
+            person_id=_field(info, "person_id"),
+        )
+
+    def _find_student(self) -> str | None:
+        students = [
+            pid for pid, info in self.bot.peers.items() if _field(info, "role") == "student"
+        ]
+        return students[-1] if students else None  # a reloaded page is the newest
+
+    async def _watch_peers(self) -> None:
+        seen = (self._find_student(), frozenset(self.bot.peers))
+        while True:
+            await asyncio.sleep(self.peer_poll_s)
+            now = (self._find_student(), frozenset(self.bot.peers))
+            if now != seen:
+                seen = now
+                await self._queue.put(PeersChanged())
+
+    async def _peers_changed(self) -> None:
+        machine = self.machine
+        assert machine is not None
+        student = self._find_student()
+        made: list[Transition] = []
+        if student != self._student_peer:
+            if self._student_peer is not None and not machine.run.finished:
+                old = self._student_peer
+                made = machine.interrupt(
+                    Actor(role="student", name=machine.run.student_name, peer_id=old)
+                )
+                self._stop_attempt()
+            self._student_peer = student
+        await self._commit(made)
+
+    def _start_flags(self) -> None:
+        if self._flag_task is None:
+            self._flag_task = asyncio.create_task(self._flags.follow(self._send_flag))
+
+    async def _send_flag(self, flag: dict[str, Any]) -> None:
+        for peer_id, info in list(self.bot.peers.items()):
+            if _field(info, "role") in EXAMINER_ROLES:
+                await self.bot.send_panel(AREA, "flag", flag, to=peer_id)
+
+
+def _field(info: Any, name: str) -> str:
+    value = info.get(name, "") if isinstance(info, dict) else getattr(info, name, "")
+    return "" if value is None else str(value)
+
+
+async def cancel_quietly(task: asyncio.Task[Any]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task

@@ -1,0 +1,47 @@
+"""What each page is sent: the examiners see everything, the student only their step."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from proctorbot.checklist.records import STUDENT_ACTION_STEPS, ChecklistRun, StepKind, StepStatus
+
+EXAMINER_ROLES = frozenset({"examiner", "expert", "organizer"})
+RECENT_TRANSITIONS = 40
+
+
+def examiner_view(
+    run: ChecklistRun, *, student_present: bool, flags: list[dict[str, Any]]
+) -> dict[str, Any]:
+    data = run.to_json()
+    data["transitions"] = data["transitions"][-RECENT_TRANSITIONS:]
+    current = run.current
+    data["current"] = str(current.kind) if current else None
+    data["student_present"] = student_present
+    data["evidence_url"] = f"/checklist/evidence/{run.session_id}/"
+    data["flags"] = flags[-200:]
+    return data
+
+
+def student_view(run: ChecklistRun, *, consent_text_version: str) -> dict[str, Any]:
+    current = run.current
+    data: dict[str, Any] = {
+        "session_id": run.session_id,
+        "revision": run.revision,
+        "outcome": str(run.outcome),
+        "mode": str(run.mode),
+        "current": str(current.kind) if current else None,
+        "status": str(current.status) if current else None,
+        "attempt": current.attempts if current else 0,
+        "time_limit_s": current.time_limit_s if current else None,
+        "started_at": current.started_at if current else None,
+        "failure": current.failure if current else "",
+        "buttons": None,
+        "steps": [{"kind": str(s.kind), "status": str(s.status)} for s in run.steps],
+    }
+    if current is not None and current.status is StepStatus.RUNNING:
+        if current.kind in STUDENT_ACTION_STEPS:
+            data["buttons"] = "consent" if current.kind is StepKind.CONSENT else "ack"
+        if current.kind is StepKind.CONSENT:
+            data["consent_text_version"] = consent_text_version
+    return data
