@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aiohttp import web
+from aiohttp import WSCloseCode, web
 from proctorbot.conference.keys import PANEL_SCRIPTS, ROOMS
 from proctorbot.conference.pages import STATIC_DIR, call_page
 from proctorbot.conference.rooms import RoomRegistry
@@ -22,6 +22,13 @@ async def health(request: web.Request) -> web.Response:
     )
 
 
+async def close_all_sockets(app: web.Application) -> None:
+    """On shutdown, say goodbye (1001 going away) so browsers reconnect to the next server."""
+    for room in list(app[ROOMS].rooms.values()):
+        for peer in list(room.peers.values()):
+            await peer.ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")
+
+
 async def setup(app: web.Application, ctx: AppContext) -> None:
     app[ROOMS] = RoomRegistry()
     app[PANEL_SCRIPTS] = []
@@ -30,3 +37,4 @@ async def setup(app: web.Application, ctx: AppContext) -> None:
     app.router.add_get("/call", call_page)
     app.router.add_get("/ws", signaling_handler)
     app.router.add_static("/static", STATIC_DIR)
+    app.on_shutdown.append(close_all_sockets)

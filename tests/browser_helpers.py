@@ -8,9 +8,11 @@ the fixtures:
         page = await open_call(browser, running_server.link("student"))
         async with signaling_client(running_server, role="bot") as bot: ...
 
-- ``running_server``: the real app (`build_app`, as `proctorbot serve` builds it) on
+- ``running_server``: the real app (`build_app`) with the conference alone on
   127.0.0.1 at a free port, a migrated temporary database, the demo day seeded;
   ``running_server.session_id`` is the session that starts now.
+- ``running_full_server``: the same with every area plugged in, as `proctorbot serve`
+  (the bot service joins due sessions by itself); ``serve_app(ctx, areas=...)`` for more.
 - ``fake_media``: a small .y4m (ffmpeg testsrc) and a spoken .wav (espeak-ng + sox).
 - ``playwright_async``: an async Playwright instance (browser tests only).
 - ``launch_chromium``, ``open_call``, ``wait_remote_video``: drive Debian's Chromium.
@@ -91,26 +93,37 @@ class RunningServer:
 
 
 @contextlib.asynccontextmanager
-async def serve_app(ctx: Any, *, seed_demo: bool = True) -> AsyncIterator[RunningServer]:
-    """Run `build_app(ctx)` on 127.0.0.1:<free port> until the block ends."""
+async def serve_app(
+    ctx: Any, *, areas: tuple[str, ...] | None = (), seed_demo: bool = True
+) -> AsyncIterator[RunningServer]:
+    """Run `build_app(ctx)` on 127.0.0.1:<free port> until the block ends.
+
+    `areas=()` mounts the conference alone (no bot joins by itself: deterministic);
+    `areas=None` plugs in every area, exactly like `proctorbot serve`.
+    """
+    import socket
+
     from aiohttp import web
     from proctorbot.storage.demo import seed_demo as seed
 
-    from proctorbot.app import build_app
+    from proctorbot.app import AREA_SETUP_MODULES, build_app
 
+    # Bind first, so the public URL is right before any area reads the settings.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    host, port = sock.getsockname()
+    url = f"http://{host}:{port}"
+    ctx.settings.server.host, ctx.settings.server.port = host, port
+    ctx.settings.server.public_url = url
     ctx.settings.conference.allow_loopback = True
     session_ids: list[str] = []
     if seed_demo:
         session_ids = seed(ctx.db, profile=ctx.settings.default_profile, language="ru").session_ids
-    app = await build_app(ctx)
+    app = await build_app(ctx, areas=AREA_SETUP_MODULES if areas is None else areas)
     runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=2.0)
     await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    host, port = runner.addresses[0][:2]
-    url = f"http://{host}:{port}"
-    ctx.settings.server.host, ctx.settings.server.port = host, port
-    ctx.settings.server.public_url = url
+    await web.SockSite(runner, sock).start()
     try:
         yield RunningServer(url, ctx, app, session_ids, session_ids[0] if session_ids else "")
     finally:
@@ -119,7 +132,15 @@ async def serve_app(ctx: Any, *, seed_demo: bool = True) -> AsyncIterator[Runnin
 
 @pytest.fixture
 async def running_server(app_context) -> AsyncIterator[RunningServer]:
+    """The conference alone (call page + signaling) with the demo day seeded."""
     async with serve_app(app_context) as server:
+        yield server
+
+
+@pytest.fixture
+async def running_full_server(app_context) -> AsyncIterator[RunningServer]:
+    """Everything `proctorbot serve` plugs in (the bot joins sessions that are due)."""
+    async with serve_app(app_context, areas=None) as server:
         yield server
 
 

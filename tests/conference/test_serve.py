@@ -1,0 +1,96 @@
+"""The composition root, the demo day and the `proctorbot serve` command."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from proctorbot.storage.demo import seed_demo
+from proctorbot.storage.models import ExamSession, Person, SessionMember
+from sqlalchemy import func, select
+
+from proctorbot.app import CONTEXT, build_app
+from proctorbot.serve import apply_address
+
+
+def test_demo_day_is_seeded_once_and_starts_now(app_context) -> None:
+    now = dt.datetime(2026, 11, 23, 9, 0, tzinfo=dt.UTC)
+    first = seed_demo(app_context.db, profile="school-interview", now=now)
+    later = now + dt.timedelta(hours=2)
+    second = seed_demo(app_context.db, profile="school-interview", now=later)
+    assert first == second
+    with app_context.db() as db:
+        assert db.scalar(select(func.count()).select_from(Person)) == 6
+        assert db.scalar(select(func.count()).select_from(ExamSession)) == 3
+        assert db.scalar(select(func.count()).select_from(SessionMember)) == 12
+        sessions = [db.get(ExamSession, sid) for sid in second.session_ids]
+        roles = set(db.scalars(select(SessionMember.role)))
+    assert sessions[0].starts_at == later  # the first session starts "now" on every run
+    assert sessions[1].starts_at > sessions[0].ends_at
+    assert roles == {"student", "examiner", "expert", "organizer"}
+
+
+async def test_build_app_plugs_in_areas_and_skips_missing_ones(
+    app_context, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "fake_area_service.py").write_text(
+        "from aiohttp import web\n"
+        "async def hello(request):\n    return web.Response(text='hello from the area')\n"
+        "async def setup(app, ctx):\n    app.router.add_get('/area', hello)\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    app = await build_app(app_context, areas=("fake_area_service", "proctorbot.nowhere.service"))
+    assert app[CONTEXT] is app_context
+    assert {r.resource.canonical for r in app.router.routes()} >= {"/call", "/ws", "/area"}
+
+
+def test_apply_address_moves_a_default_public_url(settings) -> None:
+    apply_address(settings, "0.0.0.0", 9001)
+    assert settings.server.public_url == "http://127.0.0.1:9001"
+    settings.server.public_url = "https://exam.example.org"
+    apply_address(settings, None, 9002)
+    assert settings.server.public_url == "https://exam.example.org"
+
+
+@pytest.mark.slow
+def test_serve_demo_prints_links_that_open(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "PROCTORBOT_DATA_DIR": str(tmp_path / "var")}
+    env.pop("PROCTORBOT_CONFIG", None)
+    command = [sys.executable, "-m", "proctorbot", "serve", "--demo", "--port", str(port)]
+    server = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, text=True)
+    try:
+        lines: list[str] = []
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            line = server.stdout.readline()
+            lines.append(line)
+            if "serving on" in line or not line:
+                break
+        output = "".join(lines)
+        links = re.findall(r"(student|examiner|expert|organizer)\s.*?(http://\S+)", output)
+        assert len(links) == 12, output
+        for _attempt in range(50):
+            try:
+                with urllib.request.urlopen(links[0][1], timeout=5) as response:
+                    assert response.status == 200
+                    assert "call-config" in response.read().decode()
+                break
+            except OSError:
+                time.sleep(0.2)
+        else:
+            pytest.fail("the server never answered")
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
