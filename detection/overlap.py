@@ -1,0 +1,59 @@
+"""Overlapped speech from pyannote segmentation-3.0 (powerset output, up to 2 voices per frame)."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+
+SAMPLE_RATE = 16000
+CHUNK_SECONDS = 10.0
+
+
+def load_segmentation_model(checkpoint: Path) -> torch.nn.Module:
+    """pyannote ``Model`` from a local checkpoint file (never the hub)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pyannote warns about torchcodec's video part
+        from pyannote.audio import Model
+
+        model = Model.from_pretrained(str(checkpoint))
+    if model is None:
+        raise RuntimeError(f"cannot load the segmentation model from {checkpoint}")
+    model.eval()
+    return model
+
+
+class OverlapScorer:
+    """Frame-level probability that two or more voices speak at once in a ≤ 10-s chunk."""
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        self.model = model
+        self._powerset = self._build_powerset(model)
+
+    @staticmethod
+    def _build_powerset(model: torch.nn.Module) -> torch.Tensor:
+        # classes: {}, {1}, {2}, {3}, {1,2}, {1,3}, {2,3} for 3 speakers, max 2 per frame
+        from itertools import combinations
+
+        specs = model.specifications
+        n = len(specs.classes)
+        rows = [[0.0] * n]
+        for size in range(1, specs.powerset_max_classes + 1):
+            for combo in combinations(range(n), size):
+                rows.append([1.0 if i in combo else 0.0 for i in range(n)])
+        return torch.tensor(rows)
+
+    def overlap_probability(self, samples: np.ndarray) -> tuple[np.ndarray, float]:
+        """P(≥ 2 voices) per frame: 1 − P(none) − P(exactly one)."""
+        n = len(samples)
+        padded = np.zeros(int(CHUNK_SECONDS * SAMPLE_RATE), np.float32)
+        padded[: min(n, len(padded))] = samples[: len(padded)]
+        with torch.inference_mode():
+            probs = self.model(torch.from_numpy(padded)[None, None])[0].exp()
+        single = 1 + len(self.model.specifications.classes)
+        overlap = probs[:, single:].sum(dim=-1).numpy()
+        step = CHUNK_SECONDS / probs.shape[0]
+        keep = int(np.ceil(n / SAMPLE_RATE / step))
+        return overlap[:keep], step

@@ -1,0 +1,379 @@
+"""Live detector of voices other than the student's on the student's own microphone track.
+
+Fed with 16 kHz int16 chunks (the bot's ``audio_chunks``, or a WAV file cut into chunks by
+the offline CLI — the same object either way). Every ``hop`` seconds a window of the student
+track that holds speech is embedded with CAM++ and compared with the student's voiceprint;
+a mismatch that is not the examiner's echo opens a third-party finding. Every few seconds
+segmentation-3.0 scores overlapped speech (two voices at once, e.g. a whispering prompter).
+An event is emitted as soon as a finding is confirmed, so the delay from onset stays ≤ 5 s.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from proctorbot.detection.audio_input import int16_to_float, write_wav
+from proctorbot.detection.audio_models import AudioModels
+from proctorbot.detection.echo_check import envelope_correlation
+from proctorbot.detection.events import DetectorEvent, EventKind
+from proctorbot.detection.speech_activity import SpeechSegment
+from proctorbot.detection.track_buffer import TrackBuffer
+from proctorbot.detection.voiceprint import Voiceprint
+
+SAMPLE_RATE = 16000
+
+
+@dataclass(frozen=True)
+class ThirdPartyConfig:
+    window_seconds: float = 2.0
+    hop_seconds: float = 1.0
+    min_speech_fraction: float = 0.5
+    similarity_threshold: float = 0.35
+    confirm_windows: int = 1
+    merge_gap: float = 1.0
+    refine_similarity: float = 0.6  # windows this close to the student refine the voiceprint
+    refine_until: float = 300.0  # seconds of session: "the first minutes of the exam"
+    overlap_threshold: float = 0.5
+    overlap_every: float = 2.5
+    overlap_min_seconds: float = 0.5
+    echo_max_delay: float = 0.5
+    echo_min_examiner_speech: float = 0.2
+    echo_envelope_correlation: float = 0.6
+    examiner_print_windows: int = 8
+    cluster_after_windows: int = 8
+    cluster_distance: float = 0.55
+    clip_seconds: float = 5.0
+    examiner_wait: float = 2.0  # how far the examiner track may lag before we stop waiting
+
+
+@dataclass
+class WindowScore:
+    """One analysed window of the student track."""
+
+    start: float
+    end: float
+    similarity: float
+    examiner_similarity: float | None = None
+    echo: bool = False
+    third_party: bool = False
+
+
+@dataclass
+class Finding:
+    """A stretch of third-party or overlapped speech, times in seconds from the session start."""
+
+    kind: EventKind
+    start: float
+    end: float
+    scores: list[float] = field(default_factory=list)
+    emitted: bool = False
+
+    @property
+    def score(self) -> float:
+        return float(np.mean(self.scores)) if self.scores else 0.0
+
+    def to_json(self) -> dict[str, float]:
+        return {
+            "start": round(self.start, 3),
+            "end": round(self.end, 3),
+            "score": round(self.score, 3),
+        }
+
+
+class ThirdPartyVoiceDetector:
+    """Incremental detector for one student track (plus, optionally, the examiner's track)."""
+
+    def __init__(
+        self,
+        models: AudioModels,
+        voiceprint: Voiceprint | None,
+        config: ThirdPartyConfig | None = None,
+        *,
+        track: str = "student",
+        with_examiner: bool = False,
+        session_offset: float = 0.0,
+        session_dir: Path | None = None,
+        on_event: Callable[[DetectorEvent], None] | None = None,
+    ) -> None:
+        self.models = models
+        self.config = config or ThirdPartyConfig(
+            similarity_threshold=models.settings.voice_similarity_threshold,
+            overlap_threshold=models.settings.overlap_threshold,
+        )
+        self.voiceprint = voiceprint
+        self.track = track
+        self.with_examiner = with_examiner
+        self.offset = session_offset
+        self.session_dir = session_dir
+        self.on_event = on_event
+        keep = max(20.0, self.config.window_seconds + 12.0)
+        self.student = TrackBuffer(keep)
+        self.examiner = TrackBuffer(keep)
+        self.student_vad = models.new_vad()
+        self.examiner_vad = models.new_vad() if with_examiner else None
+        self.examiner_print: Voiceprint | None = None
+        self._examiner_next = self.config.window_seconds
+        self._next_window_end = self.config.window_seconds
+        self._next_overlap_end = self.config.overlap_every
+        self.windows: list[WindowScore] = []
+        self._unassigned: list[tuple[WindowScore, np.ndarray]] = []  # waiting for a voiceprint
+        self.third_party: list[Finding] = []
+        self.overlap: list[Finding] = []
+        self._overlap_frames: list[tuple[float, float, float]] = []
+        self.messages: list[str] = []
+
+    # ----------------------------------------------------------------- feeding
+    def feed_examiner(self, chunk: np.ndarray) -> list[DetectorEvent]:
+        """Examiner's own track, int16 mono 16 kHz; used only to recognise their echo."""
+        if self.examiner_vad is None:
+            self.examiner_vad = self.models.new_vad()
+            self.with_examiner = True
+        samples = int16_to_float(chunk)
+        self.examiner.append(samples)
+        self.examiner_vad.feed(samples)
+        self._learn_examiner_voice()
+        return self._process()
+
+    def feed(self, chunk: np.ndarray) -> list[DetectorEvent]:
+        """Student's track, int16 mono 16 kHz; returns the events confirmed by this chunk."""
+        samples = int16_to_float(chunk)
+        self.student.append(samples)
+        self.student_vad.feed(samples)
+        return self._process()
+
+    def finish(self) -> list[DetectorEvent]:
+        """End of the track: analyse what is left and close open findings."""
+        return self._process(final=True)
+
+    # ----------------------------------------------------------------- results
+    def speech(self) -> list[SpeechSegment]:
+        return [
+            SpeechSegment(s.start + self.offset, s.end + self.offset)
+            for s in self.student_vad.segments()
+        ]
+
+    # ----------------------------------------------------------------- internals
+    def _examiner_ready(self, until: float, final: bool) -> bool:
+        if not self.with_examiner or final:
+            return True
+        lag = self.student.seconds - self.examiner.seconds
+        return self.examiner.seconds >= until or lag > self.config.examiner_wait
+
+    def _process(self, final: bool = False) -> list[DetectorEvent]:
+        events: list[DetectorEvent] = []
+        cfg = self.config
+        available = min(self.student.seconds, self.student_vad.seconds)
+        while self._next_window_end <= available and self._examiner_ready(
+            self._next_window_end, final
+        ):
+            end = self._next_window_end
+            events += self._analyse_window(end - cfg.window_seconds, end)
+            self._next_window_end += cfg.hop_seconds
+        if final and available > 0 and self._next_window_end - cfg.hop_seconds < available - 0.5:
+            start = max(0.0, available - cfg.window_seconds)
+            events += self._analyse_window(start, available)
+            self._next_window_end = available + cfg.hop_seconds
+        while self._next_overlap_end <= available and self._examiner_ready(
+            self._next_overlap_end, final
+        ):
+            events += self._analyse_overlap(self._next_overlap_end)
+            self._next_overlap_end += cfg.overlap_every
+        if final and self._next_overlap_end - cfg.overlap_every < available:
+            events += self._analyse_overlap(available)
+            self._next_overlap_end = available + cfg.overlap_every
+        return events
+
+    def _learn_examiner_voice(self) -> None:
+        cfg = self.config
+        assert self.examiner_vad is not None
+        while self._examiner_next <= self.examiner_vad.seconds:
+            end = self._examiner_next
+            self._examiner_next += cfg.window_seconds
+            if (
+                self.examiner_print is not None
+                and self.examiner_print.weight >= cfg.examiner_print_windows
+            ):
+                continue
+            if self.examiner_vad.fraction(end - cfg.window_seconds, end) < 0.8:
+                continue
+            emb = self.models.embedder.embed(self.examiner.slice(end - cfg.window_seconds, end))
+            if self.examiner_print is None:
+                self.examiner_print = Voiceprint(emb, cfg.window_seconds, 1.0, "examiner track")
+            else:
+                self.examiner_print.refine(emb, cfg.window_seconds)
+
+    def _examiner_speaking(self, start: float, end: float) -> float:
+        if self.examiner_vad is None:
+            return 0.0
+        return self.examiner_vad.fraction(start - self.config.echo_max_delay, end)
+
+    def _analyse_window(self, start: float, end: float) -> list[DetectorEvent]:
+        cfg = self.config
+        if self.student_vad.fraction(start, end) < cfg.min_speech_fraction:
+            return []
+        audio = self.student.slice(start, end)
+        emb = self.models.embedder.embed(audio)
+        window = WindowScore(start, end, similarity=float("nan"))
+        examiner_share = self._examiner_speaking(start, end)
+        if examiner_share >= cfg.echo_min_examiner_speech:
+            ref = self.examiner.slice(start - cfg.echo_max_delay, end)
+            corr = envelope_correlation(audio, ref, cfg.echo_max_delay)
+            if self.examiner_print is not None:
+                window.examiner_similarity = self.examiner_print.similarity(emb)
+            window.echo = corr >= cfg.echo_envelope_correlation
+        if self.voiceprint is None:
+            self._unassigned.append((window, emb))
+            self.windows.append(window)
+            return self._try_clustering()
+        return self._score_window(window, emb)
+
+    def _score_window(self, window: WindowScore, emb: np.ndarray) -> list[DetectorEvent]:
+        cfg = self.config
+        assert self.voiceprint is not None
+        window.similarity = self.voiceprint.similarity(emb)
+        if window.examiner_similarity is not None and window.examiner_similarity > max(
+            window.similarity, cfg.similarity_threshold
+        ):
+            window.echo = True
+        if window not in self.windows:
+            self.windows.append(window)
+        if window.echo:
+            return []
+        if window.similarity < cfg.similarity_threshold:
+            window.third_party = True
+            score = float(np.clip(1.0 - window.similarity, 0.0, 1.0))
+            return self._extend(
+                self.third_party, EventKind.THIRD_PARTY_VOICE, window.start, window.end, score
+            )
+        if window.similarity >= cfg.refine_similarity and window.end <= cfg.refine_until:
+            self.voiceprint.refine(emb, window.end - window.start)
+        return []
+
+    def _try_clustering(self) -> list[DetectorEvent]:
+        """No usable enrollment: the largest cluster of the track's own speech is the student."""
+        cfg = self.config
+        clean = [(w, e) for w, e in self._unassigned if not w.echo]
+        if len(clean) < cfg.cluster_after_windows:
+            return []
+        from sklearn.cluster import AgglomerativeClustering
+
+        vectors = np.stack([e for _, e in clean])
+        labels = AgglomerativeClustering(
+            n_clusters=None,
+            metric="cosine",
+            linkage="average",
+            distance_threshold=cfg.cluster_distance,
+        ).fit_predict(vectors)
+        biggest = np.bincount(labels).argmax()
+        members = vectors[labels == biggest]
+        self.voiceprint = Voiceprint(
+            members.mean(axis=0), len(members) * cfg.hop_seconds, float(len(members)), "clustering"
+        )
+        self.messages.append(
+            f"voiceprint built by clustering the track ({len(members)} of {len(clean)} windows)"
+        )
+        pending, self._unassigned = self._unassigned, []
+        events: list[DetectorEvent] = []
+        for window, emb in pending:
+            events += self._score_window(window, emb)
+        return events
+
+    def _analyse_overlap(self, end: float) -> list[DetectorEvent]:
+        cfg = self.config
+        start = max(0.0, end - 10.0)
+        if self.student_vad.fraction(end - cfg.overlap_every, end) < 0.2:
+            return []
+        probs, step = self.models.overlap.overlap_probability(self.student.slice(start, end))
+        events: list[DetectorEvent] = []
+        first_new = end - cfg.overlap_every
+        run_start: float | None = None
+        run_scores: list[float] = []
+        for i, p in enumerate(probs):
+            t = start + i * step
+            if t < first_new - cfg.overlap_min_seconds:
+                continue
+            on = (
+                p >= cfg.overlap_threshold
+                and self._examiner_speaking(t, t + step) < cfg.echo_min_examiner_speech
+            )
+            if on:
+                run_start = t if run_start is None else run_start
+                run_scores.append(float(p))
+            if (not on or i == len(probs) - 1) and run_start is not None:
+                run_end = t + step
+                if run_end - run_start >= cfg.overlap_min_seconds and run_end > first_new:
+                    events += self._extend(
+                        self.overlap,
+                        EventKind.OVERLAPPED_SPEECH,
+                        max(run_start, first_new - cfg.overlap_min_seconds),
+                        run_end,
+                        float(np.mean(run_scores)),
+                    )
+                run_start, run_scores = None, []
+        return events
+
+    def _extend(
+        self, findings: list[Finding], kind: EventKind, start: float, end: float, score: float
+    ) -> list[DetectorEvent]:
+        last = findings[-1] if findings else None
+        if (
+            last is not None
+            and start <= last.end + self.config.merge_gap
+            and last.end >= start - self.config.merge_gap
+        ):
+            last.end = max(last.end, end)
+            last.scores.append(score)
+        else:
+            last = Finding(kind, start, end, [score])
+            findings.append(last)
+        confirm = self.config.confirm_windows if kind is EventKind.THIRD_PARTY_VOICE else 1
+        if not last.emitted and len(last.scores) >= confirm:
+            last.emitted = True
+            return [self._event(last, end)]
+        return []
+
+    def _event(self, finding: Finding, now: float) -> DetectorEvent:
+        evidence: tuple[str, ...] = ()
+        if self.session_dir is not None:
+            clip_start = max(0.0, min(finding.start - 0.5, now - self.config.clip_seconds))
+            clip = self.student.slice(clip_start, clip_start + self.config.clip_seconds)
+            name = f"evidence/{finding.kind}_{self.track}_{finding.start + self.offset:09.2f}.wav"
+            write_wav(self.session_dir / name, clip)
+            evidence = (name,)
+        event = DetectorEvent(
+            kind=finding.kind,
+            start=finding.start + self.offset,
+            end=finding.end + self.offset,
+            score=round(finding.score, 3),
+            track=self.track,
+            evidence=evidence,
+            details={
+                "detected_at": round(now + self.offset, 3),
+                "voiceprint": self.voiceprint.source if self.voiceprint else None,
+            },
+        )
+        if self.on_event is not None:
+            self.on_event(event)
+        return event
+
+    def findings_json(self) -> dict[str, list[dict[str, float]]]:
+        off = self.offset
+
+        def shifted(items: list[Finding]) -> list[dict[str, float]]:
+            return [
+                {
+                    "start": round(f.start + off, 3),
+                    "end": round(f.end + off, 3),
+                    "score": round(f.score, 3),
+                }
+                for f in items
+            ]
+
+        return {
+            "third_party": shifted(self.third_party),
+            "overlap": shifted(self.overlap),
+            "speech": [s.to_json() for s in self.speech()],
+        }

@@ -1,0 +1,192 @@
+"""Third-party voice detection: self-made espeak voices (always) and real speech (evaldata)."""
+
+from __future__ import annotations
+
+import json
+import wave
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.detection.conftest import SR, echo_of, overlaps, place
+
+pytestmark = pytest.mark.slow
+
+
+def _silence(seconds: float) -> np.ndarray:
+    return np.zeros(int(seconds * SR), np.float32)
+
+
+def _analyze(models, student, enroll, examiner=None, **kw):
+    from proctorbot.detection.audio_analysis import analyze_samples
+
+    return analyze_samples(models, student, enroll, examiner, **kw)
+
+
+# --------------------------------------------------------------------------- synthetic voices
+def test_enrollment_needs_three_seconds(audio_models, voices):
+    from proctorbot.detection.voiceprint import enroll
+
+    ok = enroll(voices.enroll, audio_models.embedder, audio_models.new_vad())
+    assert ok.ok and ok.speech_seconds >= 3.0
+    short = enroll(voices.enroll[: int(1.5 * SR)], audio_models.embedder, audio_models.new_vad())
+    assert not short.ok
+    assert "too short" in short.messages[0] and "clustering" in short.messages[0]
+
+
+def test_prompter_in_a_pause_is_flagged_student_is_not(audio_models, voices):
+    track = np.concatenate([voices.student[: 8 * SR], _silence(5.0), voices.student[8 * SR :]])
+    start, end = place(track, voices.prompter[: 4 * SR], 8.5, -6.0, ref=voices.student)
+    result = _analyze(audio_models, track, voices.enroll)
+    assert overlaps(result.third_party, start, end), result.third_party
+    outside = [f for f in result.third_party if f["end"] < start - 1.0 or f["start"] > end + 1.0]
+    assert outside == [], f"false alarms on the student's own speech: {outside}"
+    assert result.speech and result.speech[0]["start"] < 1.0
+
+
+def test_examiner_echo_is_not_a_third_party(audio_models, voices):
+    pause = 6.0
+    track = np.concatenate([voices.student[: 8 * SR], _silence(pause), voices.student[8 * SR :]])
+    examiner = np.zeros_like(track)
+    examiner[
+        8 * SR + int(0.5 * SR) : 8 * SR + int(0.5 * SR) + min(len(voices.examiner), 5 * SR)
+    ] = voices.examiner[: 5 * SR]
+    track += echo_of(examiner, delay=0.15, gain_db=-6.0)
+    with_examiner = _analyze(audio_models, track, voices.enroll, examiner)
+    assert not overlaps(with_examiner.third_party, 8.0, 8.0 + pause), with_examiner.third_party
+    # the same track without the examiner's own track: the echo looks like another voice
+    blind = _analyze(audio_models, track, voices.enroll)
+    assert overlaps(blind.third_party, 8.0, 8.0 + pause), "the echo should be audible as a voice"
+
+
+def test_live_detector_is_fast_and_keeps_evidence(audio_models, voices, tmp_path: Path):
+    from proctorbot.detection.audio_input import float_to_int16
+    from proctorbot.detection.third_party_voice import ThirdPartyVoiceDetector
+    from proctorbot.detection.voiceprint import enroll
+
+    track = np.concatenate(
+        [voices.student[: 6 * SR], _silence(5.0), voices.student[6 * SR : 12 * SR]]
+    )
+    onset, _ = place(track, voices.prompter[: 4 * SR], 6.5, -6.0, ref=voices.student)
+    print_ = enroll(voices.enroll, audio_models.embedder, audio_models.new_vad()).voiceprint
+    seen: list = []
+    detector = ThirdPartyVoiceDetector(
+        audio_models,
+        print_,
+        session_offset=100.0,
+        session_dir=tmp_path,
+        track="peer-s",
+        on_event=seen.append,
+    )
+    fed = 0.0
+    first_at = None
+    for i in range(0, len(track), SR // 4):  # 250-ms chunks, like the bot's frames
+        events = detector.feed(float_to_int16(track[i : i + SR // 4]))
+        fed += len(track[i : i + SR // 4]) / SR
+        if first_at is None and any(e.kind == "third_party_voice" for e in events):
+            first_at = fed
+    detector.finish()
+    assert first_at is not None, "no live event"
+    assert first_at - onset <= 5.0, f"latency {first_at - onset:.1f} s"
+    event = next(e for e in seen if e.kind == "third_party_voice")
+    assert 100.0 + onset - 2.5 <= event.start <= 100.0 + onset + 2.0 and event.track == "peer-s"
+    clip = tmp_path / event.evidence[0]
+    with wave.open(str(clip)) as w:
+        assert w.getframerate() == SR and abs(w.getnframes() / SR - 5.0) < 0.01
+
+
+def test_short_enrollment_falls_back_to_clustering(audio_models, voices):
+    student = np.concatenate([voices.student, voices.student[: 6 * SR]])
+    track = np.concatenate([student[: 14 * SR], _silence(5.0), student[14 * SR :]])
+    start, end = place(track, voices.prompter[: 4 * SR], 14.5, -6.0, ref=voices.student)
+    result = _analyze(audio_models, track, voices.enroll[:SR])
+    assert any("too short" in m for m in result.messages)
+    assert any("clustering" in m for m in result.messages)
+    assert overlaps(result.third_party, start, end), result.third_party
+
+
+def test_analyze_audio_cli_prints_the_contract(audio_models, voices, tmp_path: Path, monkeypatch):
+    from click.testing import CliRunner
+    from proctorbot.detection.audio_input import write_wav
+
+    from proctorbot.cli import cli
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("PROCTORBOT_CONFIG", raising=False)
+    track = np.concatenate([voices.student[: 6 * SR], _silence(5.0)])
+    place(track, voices.prompter[: 4 * SR], 6.5, -6.0, ref=voices.student)
+    write_wav(tmp_path / "s.wav", track)
+    write_wav(tmp_path / "e.wav", voices.enroll)
+    out = CliRunner().invoke(cli, ["analyze-audio", "s.wav", "--enroll", "e.wav", "--json"])
+    assert out.exit_code == 0, out.output
+    data = json.loads(out.stdout.strip().splitlines()[-1])
+    assert set(data) == {"third_party", "overlap", "speech"}
+    assert data["third_party"] and all(
+        isinstance(f["start"], float)
+        and isinstance(f["end"], float)
+        and isinstance(f["score"], float)
+        for f in data["third_party"]
+    )
+
+
+# --------------------------------------------------------------------------- real speech
+SINGLE = "speech_single"
+
+
+def _speaker_track(evaldata: Path, speaker: str, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """(enrollment, exam speech) from one LibriSpeech test-other speaker."""
+    from proctorbot.detection.audio_input import load_audio
+
+    files = sorted((evaldata / SINGLE / "librispeech_test_other_10spk" / speaker).glob("*.wav"))
+    enroll = load_audio(files[0]).samples
+    talk = np.concatenate([load_audio(f).samples for f in files[1 : 1 + count]])
+    return enroll, talk
+
+
+def _prompter(evaldata: Path, index: int) -> np.ndarray:
+    from proctorbot.detection.audio_input import load_audio
+
+    files = sorted((evaldata / SINGLE / "librispeech_train_clean_100_20spk").glob("*.wav"))
+    return load_audio(files[index]).samples
+
+
+@pytest.mark.parametrize(
+    ("speaker", "prompter", "gain_db"), [("1688", 0, -6.0), ("2414", 11, -10.0), ("3005", 5, -15.0)]
+)
+def test_real_prompter_turns_are_found(audio_models, evaldata, speaker, prompter, gain_db):
+    enroll, talk = _speaker_track(evaldata, speaker, 3)
+    cut = int(min(10.0, len(talk) / SR / 2) * SR)
+    track = np.concatenate([talk[:cut], _silence(4.0), talk[cut:]])
+    start, end = place(
+        track, _prompter(evaldata, prompter)[: 3 * SR], cut / SR + 0.5, gain_db, ref=talk
+    )
+    result = _analyze(audio_models, track, enroll)
+    assert overlaps(result.third_party + result.overlap, start, end), (
+        result.third_party,
+        result.overlap,
+    )
+    outside = [f for f in result.third_party if f["end"] < start - 1.0 or f["start"] > end + 1.0]
+    assert outside == [], outside
+
+
+def test_real_whisper_over_the_student_is_overlap(audio_models, evaldata):
+    enroll, talk = _speaker_track(evaldata, "2033", 3)
+    track = talk.copy()
+    start, end = place(track, _prompter(evaldata, 3)[: 4 * SR], 6.0, -6.0, ref=talk)
+    result = _analyze(audio_models, track, enroll)
+    assert overlaps(result.overlap + result.third_party, start, end), result
+
+
+def test_real_student_alone_and_examiner_echo_raise_nothing(audio_models, evaldata):
+    enroll, talk = _speaker_track(evaldata, "367", 3)
+    _, examiner_talk = _speaker_track(evaldata, "533", 1)
+    exam_part = examiner_talk[: 5 * SR]
+    cut = 8 * SR
+    track = np.concatenate([talk[:cut], _silence(6.0), talk[cut:]])
+    examiner = np.zeros_like(track)
+    examiner[cut + SR // 2 : cut + SR // 2 + len(exam_part)] = exam_part
+    track += echo_of(examiner, delay=0.12, gain_db=-10.0)
+    result = _analyze(audio_models, track, enroll, examiner)
+    assert result.third_party == [], result.third_party
+    assert result.overlap == [], result.overlap
