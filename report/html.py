@@ -1,0 +1,194 @@
+"""The session report as one self-contained HTML page (links to media are relative).
+
+The page lies in ``<session>/report/report.html`` so ``../<file>`` reaches the
+recordings and evidence both on disk and when the dashboard serves the folder.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from proctorbot.config.catalogue import Catalogue, MissingText
+from proctorbot.report.build import SessionReport
+from proctorbot.report.findings import Finding
+from proctorbot.report.timeline import TimelineRow, format_clock, timeline_svg
+
+TEMPLATES_DIR = Path(__file__).parent / "templates"
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".gif")
+AUDIO_SUFFIXES = (".ogg", ".opus", ".wav", ".m4a", ".mp3")
+VIDEO_SUFFIXES = (".webm", ".mp4")
+
+
+def template_environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES_DIR),
+        autoescape=select_autoescape(["html"]),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["clock"] = format_clock
+    return env
+
+
+def finding_text(catalogue: Catalogue, finding: Finding) -> str:
+    """The rule's name and the reason in words, with the repetition note if any."""
+    name = catalogue.text(f"report.rule.{finding.rule}")
+    try:
+        reason = catalogue.text(f"report.reason.{finding.reason}", **finding.values)
+    except (MissingText, KeyError, ValueError):
+        reason = ""
+    if "repeat_limit" in finding.values:
+        reason += "; " + catalogue.text("report.reason.repeat", **finding.values)
+    return f"{name}: {reason}" if reason else name
+
+
+def evidence_kind(path: str) -> str:
+    suffix = Path(path).suffix.lower()
+    if suffix in IMAGE_SUFFIXES:
+        return "image"
+    if suffix in AUDIO_SUFFIXES:
+        return "audio"
+    if suffix in VIDEO_SUFFIXES:
+        return "video"
+    return "file"
+
+
+def render_report_html(report: SessionReport, documents: Mapping[str, str] | None = None) -> str:
+    """``documents``: catalogue key (protocol, termination_act ...) → file name in report/."""
+    catalogue = Catalogue.load(report.language)
+    t = catalogue.section("report")
+    folder = report.folder
+    titles = {f.id: finding_text(catalogue, f) for f in report.findings}
+    rows = []
+    participants = {p.participant for p in folder.participants} | set(report.speech)
+    participants |= {p.participant for p in report.players}
+    for participant in sorted(participants, key=lambda p: (folder.role_of(p) != "student", p)):
+        if not participant:
+            continue
+        gaps = [(g["start"], g["end"]) for g in folder.gaps if g["participant"] == participant]
+        rows.append(
+            TimelineRow(
+                participant,
+                folder.name_of(participant),
+                report.speech.get(participant, []),
+                gaps,
+            )
+        )
+    svg = timeline_svg(folder.duration, rows, report.findings, labels=t, finding_titles=titles)
+    checklist_steps = _checklist_steps(report, catalogue)
+    deductions = []
+    for deduction in report.score.deductions:
+        if deduction.rule == "checklist":
+            step = catalogue.texts.get(f"report.step.{deduction.step}", deduction.step)
+            text = catalogue.text("report.reason.checklist_step", step=step)
+        else:
+            text = titles.get(deduction.finding_id, deduction.rule)
+        deductions.append({"deduction": deduction, "text": text})
+    players = [
+        {
+            "player": player,
+            "segments_json": json.dumps(
+                [
+                    {"src": "../" + s.src, "offset": s.offset, "duration": s.duration}
+                    for s in player.segments
+                ]
+            ),
+        }
+        for player in report.players
+    ]
+    evidence = {
+        f.id: [
+            {"path": p, "kind": evidence_kind(p), "exists": folder.evidence_exists(p)}
+            for p in f.evidence
+        ]
+        for f in report.findings
+    }
+    problems = [
+        {"text": catalogue.texts.get(f"report.problem.{p.key}", p.key), "problem": p}
+        for p in folder.problems
+    ]
+    context: dict[str, Any] = {
+        "t": t,
+        "report": report,
+        "folder": folder,
+        "profile": report.profile,
+        "info": report.info,
+        "svg": svg,
+        "titles": titles,
+        "checklist_steps": checklist_steps,
+        "checklist_outcome": _checklist_outcome(report, catalogue),
+        "deductions": deductions,
+        "players": players,
+        "evidence": evidence,
+        "problems": problems,
+        "documents": dict(documents or {}),
+        "student_name": report.info.student_name or _student_name(report),
+        "role_text": lambda role: catalogue.texts.get(f"report.roles.{role}", role),
+        "speaker": lambda who: _speaker_label(report, catalogue, who),
+    }
+    return template_environment().get_template("report.html").render(**context)
+
+
+def _student_name(report: SessionReport) -> str:
+    for person in report.folder.participants:
+        if person.role == "student":
+            return person.name
+    checklist = report.folder.checklist or {}
+    return str(checklist.get("student_name", ""))
+
+
+def _speaker_label(report: SessionReport, catalogue: Catalogue, who: str) -> str:
+    role = report.folder.role_of(who)
+    name = report.folder.name_of(who)
+    if role:
+        return f"{name} ({catalogue.texts.get(f'report.roles.{role}', role)})"
+    return name or "?"
+
+
+def _checklist_outcome(report: SessionReport, catalogue: Catalogue) -> str:
+    checklist = report.folder.checklist
+    if not checklist:
+        return ""
+    outcome = str(checklist.get("outcome", ""))
+    return catalogue.texts.get(f"report.run_outcome.{outcome}", outcome)
+
+
+def _checklist_steps(report: SessionReport, catalogue: Catalogue) -> list[dict[str, Any]]:
+    checklist = report.folder.checklist
+    if not checklist:
+        return []
+    steps = []
+    for raw in checklist.get("steps", []) or []:
+        if not isinstance(raw, dict):
+            continue
+        kind = str(raw.get("kind", ""))
+        status = str(raw.get("status", ""))
+        evidence = [str(p) for p in raw.get("evidence", []) or []]
+        auto = raw.get("auto") or {}
+        for path in auto.get("evidence", []) or []:
+            if path not in evidence:
+                evidence.append(str(path))
+        steps.append(
+            {
+                "kind": kind,
+                "name": catalogue.texts.get(f"report.step.{kind}", kind),
+                "status": status,
+                "status_text": catalogue.texts.get(f"report.step_status.{status}", status),
+                "attempts": raw.get("attempts", ""),
+                "reason": raw.get("reason") or raw.get("failure") or "",
+                "decided_by": (raw.get("decided_by") or {}).get("name", ""),
+                "evidence": [
+                    {
+                        "path": p,
+                        "kind": evidence_kind(p),
+                        "exists": report.folder.evidence_exists(p),
+                    }
+                    for p in evidence
+                ],
+            }
+        )
+    return steps
