@@ -20,7 +20,6 @@ from aiortc import (
 )
 from aiortc.mediastreams import MediaStreamTrack
 from aiortc.sdp import candidate_from_sdp
-
 from proctorbot.bot.loopback import is_loopback_candidate, loopback_only_sdp, restrict_to_loopback
 from proctorbot.bot.peers import PeerInfo
 from proctorbot.recording.receiver_tap import ReceivedTrack

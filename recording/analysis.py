@@ -6,7 +6,6 @@ import logging
 
 import av
 import numpy as np
-
 from proctorbot.recording.frames import EncodedFrame
 
 logger = logging.getLogger(__name__)

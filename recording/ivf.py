@@ -1,14 +1,19 @@
 """IVF: the simplest container for VP8 (and H.264) frames exactly as received.
 
 Each frame is one ``write`` of a 12-byte header plus the payload on an unbuffered
-file, so a ``kill -9`` of the bot loses nothing that reached ``write``; ffmpeg reads
-an IVF whose header frame count was never updated (the count is patched on close).
+file, so a ``kill -9`` of the bot loses nothing that reached ``write``.
+
+The header's 32-bit "frame count" is what ffmpeg reports as the stream duration (in
+time-base ticks), and players show that; so the writer stores the duration in
+1/90000 ticks there, refreshed about once a second (after a crash the file plays in
+full, its announced length at most a second short).
 """
 
 from __future__ import annotations
 
 import os
 import struct
+import time
 from pathlib import Path
 
 FOURCC = {"vp8": b"VP80", "h264": b"H264"}
@@ -54,6 +59,9 @@ class IvfWriter:
             raise ValueError(f"IVF cannot hold {codec!r}")
         self.path = path
         self.frames = 0
+        self.duration_ticks = 0
+        self._last_pts: int | None = None
+        self._last_header = time.monotonic()
         self._file = open(path, "wb", buffering=0)  # noqa: SIM115 - closed in close()
         self._file.write(
             IVF_HEADER.pack(b"DKIF", 0, 32, FOURCC[codec], width, height, 90000, 1, 0)
@@ -62,12 +70,22 @@ class IvfWriter:
     def write(self, pts_90k: int, data: bytes) -> None:
         self._file.write(FRAME_HEADER.pack(len(data), pts_90k) + data)
         self.frames += 1
+        delta = pts_90k - self._last_pts if self._last_pts is not None else 0
+        self._last_pts = pts_90k
+        # the last frame lasts as long as the one before it
+        self.duration_ticks = max(self.duration_ticks, pts_90k + max(delta, 0))
+        if time.monotonic() - self._last_header > 1.0:
+            self._write_duration()
+
+    def _write_duration(self) -> None:
+        os.pwrite(self._file.fileno(), struct.pack("<I", self.duration_ticks & 0xFFFFFFFF), 24)
+        self._last_header = time.monotonic()
 
     def close(self) -> None:
         if self._file.closed:
             return
         try:
-            os.pwrite(self._file.fileno(), struct.pack("<I", self.frames), 24)
+            self._write_duration()
             os.fsync(self._file.fileno())
         finally:
             self._file.close()

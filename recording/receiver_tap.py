@@ -25,7 +25,6 @@ from typing import Any
 
 from aiortc import RTCRtpReceiver
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
-
 from proctorbot.recording.frames import EncodedFrame
 from proctorbot.recording.ivf import is_keyframe
 
@@ -35,6 +34,9 @@ _QUEUE = "_RTCRtpReceiver__decoder_queue"
 _THREAD = "_RTCRtpReceiver__decoder_thread"
 _NACK = "_RTCRtpReceiver__nack_generator"
 _RTX = "_RTCRtpReceiver__rtx_ssrc"
+_JITTER = "_RTCRtpReceiver__jitter_buffer"
+_MAPPER = "_RTCRtpReceiver__timestamp_mapper"
+_CODECS = "_RTCRtpReceiver__codecs"
 
 FrameSink = Callable[[EncodedFrame], None]
 
@@ -53,6 +55,12 @@ class EncodedFrameTap(queue.Queue):
             return
         codec, jitter_frame = item
         self._sink(codec, jitter_frame)
+
+
+class _FlushedFrame:
+    def __init__(self, data: bytes, timestamp: int) -> None:
+        self.data = data
+        self.timestamp = timestamp
 
 
 class ReceivedTrack:
@@ -117,6 +125,40 @@ class ReceivedTrack:
                 self._segment_start_ts = frame.timestamp
         for sink in self.sinks:
             sink(frame)
+
+    def flush(self) -> int:
+        """Hand over the complete frames still held in aiortc's jitter buffer.
+
+        The buffer releases a frame only when a later one starts (audio keeps 4 back),
+        so when a participant leaves, its last frames would be lost without this.
+        """
+        buffer = getattr(self.receiver, _JITTER, None)
+        mapper = getattr(self.receiver, _MAPPER, None)
+        codecs = getattr(self.receiver, _CODECS, {})
+        if buffer is None or mapper is None or buffer._origin is None:
+            return 0
+        packets = []
+        for count in range(buffer.capacity):
+            packet = buffer._packets[(buffer._origin + count) % buffer.capacity]
+            if packet is None:
+                break
+            packets.append(packet)
+        groups: list[list[Any]] = []
+        for packet in packets:
+            if groups and groups[-1][0].timestamp == packet.timestamp:
+                groups[-1].append(packet)
+            else:
+                groups.append([packet])
+        flushed = 0
+        for group in groups:
+            codec = codecs.get(group[0].payload_type)
+            if codec is None or (self.kind == "video" and not group[-1].marker):
+                break  # an incomplete frame: nothing after it is decodable either
+            frame = _FlushedFrame(b"".join(p._data for p in group), mapper.map(group[0].timestamp))
+            self._on_jitter_frame(codec, frame)
+            flushed += 1
+        buffer.remove(len(packets))
+        return flushed
 
     # keyframe policy ---------------------------------------------------------------
     def request_keyframe(self, reason: str) -> bool:

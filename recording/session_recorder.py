@@ -7,7 +7,9 @@ all manifest state is touched by one thread only.
 
 from __future__ import annotations
 
+import fcntl
 import logging
+import os
 import re
 import time
 from collections.abc import Callable
@@ -15,7 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-
 from proctorbot.config.settings import RecordingSettings
 from proctorbot.recording.analysis import OpusToPcm
 from proctorbot.recording.analysis_wav import AnalysisWavWriter
@@ -39,8 +40,8 @@ PcmListener = Callable[[str, float, np.ndarray], None]
 
 def participant_key(role: str, person_id: str, name: str, peer_id: str) -> str:
     """A folder name that stays the same when a participant reconnects with a new peer id."""
-    ident = person_id or name or peer_id
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{role}-{ident}").strip("_")[:80]
+    ident = re.sub(r"[^\w.-]+", "_", person_id or name).strip("_.") or peer_id
+    return f"{role}-{ident}"[:80]
 
 
 @dataclass
@@ -89,7 +90,8 @@ class SessionRecorder:
         self.session_dir = session_dir
         self.settings = settings
         session_dir.mkdir(parents=True, exist_ok=True)
-        self.manifest = Manifest(session_id=session_id, started_at=started_at or time.time())
+        self._lock = _lock_session(session_dir)
+        self.manifest = _resume_manifest(session_dir, session_id, started_at or time.time())
         self.worker = RecordingWorker(f"recorder-{session_id}")
         self.pcm_listeners: list[PcmListener] = []
         self._participants: dict[str, _Participant] = {}
@@ -109,7 +111,10 @@ class SessionRecorder:
         self.worker.submit(self._open_gap, key, since, "media_timeout")
 
     def open_track(self, key: str, kind: str, codec: str, role: str) -> TrackRecording:
-        run = self._runs[(key, kind)] = self._runs.get((key, kind), 0) + 1
+        if (key, kind) not in self._runs:  # continue after files of an earlier bot process
+            earlier = [int(p.name.split("-")[1]) for p in (self.session_dir / key).glob(f"{kind}-*-0000.*")]
+            self._runs[(key, kind)] = max(earlier, default=0)
+        run = self._runs[(key, kind)] = self._runs[(key, kind)] + 1
         writer = SegmentedTrackWriter(
             self.session_dir,
             key,
@@ -137,9 +142,12 @@ class SessionRecorder:
     def _joined(self, key: str, role: str, name: str, person_id: str, at: float) -> None:
         participant = self._participants.get(key)
         if participant is None:
-            participant = _Participant(ParticipantEntry(key, role, name, person_id, round(at, 3)))
+            entry = next((e for e in self.manifest.participants if e.participant == key), None)
+            if entry is None:  # new here, not listed by an earlier bot process either
+                entry = ParticipantEntry(key, role, name, person_id, round(at, 3))
+                self.manifest.participants.append(entry)
+            participant = _Participant(entry)
             self._participants[key] = participant
-            self.manifest.participants.append(participant.entry)
         participant.connections += 1
         participant.entry.left_at = None
         self._save_manifest()
@@ -185,6 +193,10 @@ class SessionRecorder:
             if participant.wav is None:
                 path = self.session_dir / key / "analysis-16k.wav"
                 path.parent.mkdir(parents=True, exist_ok=True)
+                number = 1
+                while path.exists():  # an earlier bot process wrote one: keep it
+                    number += 1
+                    path = path.with_name(f"analysis-16k-{number}.wav")
                 participant.wav = AnalysisWavWriter(path, rate)
                 participant.wav_origin = at
             participant.wav.write_at(round((at - participant.wav_origin) * rate), pcm)
@@ -221,6 +233,7 @@ class SessionRecorder:
         self.manifest.gaps = [gap for gap in self.manifest.gaps if gap.end is not None]
         self.manifest.ended_at = round(now, 3)
         self._save_manifest()
+        os.close(self._lock)
         return self.manifest
 
     def _wav_record(self, participant: _Participant) -> RecordedFile:
@@ -238,3 +251,74 @@ class SessionRecorder:
             sha256=sha256_of(path),
             size_bytes=path.stat().st_size,
         )
+
+
+class SessionLocked(Exception):
+    """Another bot (this process or another one) is recording the same session."""
+
+
+def _lock_session(session_dir: Path) -> int:
+    descriptor = os.open(session_dir / ".recording.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(descriptor)
+        raise SessionLocked(f"another bot is already recording into {session_dir}") from None
+    return descriptor
+
+
+def _resume_manifest(session_dir: Path, session_id: str, started_at: float) -> Manifest:
+    """Keep what an earlier (perhaps killed) bot process listed; its files stay valid."""
+    from proctorbot.recording.manifest import MANIFEST_NAME, read_manifest
+
+    if (session_dir / MANIFEST_NAME).exists():
+        try:
+            earlier = read_manifest(session_dir)
+        except (ValueError, KeyError, TypeError) as exc:
+            logger.error("manifest in %s unreadable (%s); starting a new one", session_dir, exc)
+        else:
+            earlier.ended_at = None
+            earlier.errors.append(f"bot restarted at {started_at:.3f}")
+            _recover_unlisted(session_dir, earlier)
+            return earlier
+    manifest = Manifest(session_id=session_id, started_at=started_at)
+    _recover_unlisted(session_dir, manifest)
+    return manifest
+
+
+def _recover_unlisted(session_dir: Path, manifest: Manifest) -> None:
+    """Segments a killed bot left open: list them (complete=False) with what ffprobe reads."""
+    import ffmpeg
+
+    listed = {f.path for f in manifest.files}
+    kinds = {".ivf": "video", ".ogg": "audio", ".wav": "analysis"}
+    for path in sorted(session_dir.glob("*/*")):
+        relative = str(path.relative_to(session_dir))
+        if path.suffix not in kinds or relative in listed:
+            continue
+        try:
+            probe = ffmpeg.probe(str(path), count_packets=None, show_entries="stream=nb_read_packets,codec_name,width,height:format=duration")
+            stream = probe["streams"][0]
+            duration = float(probe["format"].get("duration") or 0.0)
+        except (ffmpeg.Error, KeyError, IndexError, ValueError) as exc:
+            logger.error("%s left by an earlier bot is unreadable: %s", relative, exc)
+            continue
+        entry = next((e for e in manifest.participants if e.participant == path.parent.name), None)
+        manifest.files.append(
+            RecordedFile(
+                path=relative,
+                kind=kinds[path.suffix],
+                codec=str(stream.get("codec_name", "")),
+                participant=path.parent.name,
+                role=entry.role if entry else path.parent.name.split("-")[0],
+                started_at=path.stat().st_mtime - duration,  # closest we know after a crash
+                duration=round(duration, 3),
+                frames=int(stream.get("nb_read_packets") or 0),
+                width=int(stream.get("width") or 0),
+                height=int(stream.get("height") or 0),
+                sha256=sha256_of(path),
+                size_bytes=path.stat().st_size,
+                complete=False,
+            )
+        )
+        logger.warning("recovered %s left open by an earlier bot process", relative)

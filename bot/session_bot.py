@@ -1,0 +1,455 @@
+"""The silent participant of one exam session.
+
+``SessionBot.run`` connects to the signaling server as role "bot", negotiates a
+receive-only ``PeerLink`` with every participant and feeds each received track to
+the session's ``SessionRecorder``. It never sends media, only ``prompt`` and
+``panel`` messages. Areas that run inside the bot (checklist, live detectors) use
+the API at the bottom: ``video_frames``, ``audio_chunks``, ``send_prompt``,
+``send_panel``, ``on_panel``, ``peers``, ``session_dir``, ``emit``.
+
+Times given to those areas are seconds since ``started_at`` (the wall clock when the
+bot started recording the session); ``manifest.json`` holds the same origin.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import numpy as np
+from proctorbot.bot.peer_link import NegotiationError, PeerLink
+from proctorbot.bot.peers import PeerInfo
+from proctorbot.bot.video_decoder import VideoFrameDecoder
+from proctorbot.config.settings import Settings
+from proctorbot.detection.events import DetectorEvent, EventKind
+from proctorbot.recording.frames import EncodedFrame
+from proctorbot.recording.manifest import Manifest
+from proctorbot.recording.receiver_tap import ReceivedTrack
+from proctorbot.recording.session_recorder import SessionRecorder, TrackRecording, participant_key
+
+logger = logging.getLogger(__name__)
+
+PanelHandler = Callable[[str, str, Any], Awaitable[None]]
+SessionPlugin = Callable[["SessionBot"], Awaitable[None]]
+# close codes from conference/signaling.py after which reconnecting is pointless
+FINAL_CLOSE_CODES = {4403: "refused", 4001: "replaced by another bot connection"}
+
+
+class BotRefused(Exception):
+    """The signaling server refused the bot (bad token, closed session)."""
+
+
+class SessionBot:
+    def __init__(
+        self,
+        session_id: str,
+        ws_url: str,
+        settings: Settings,
+        *,
+        plugins: tuple[SessionPlugin, ...] = (),
+    ) -> None:
+        self.session_id = session_id
+        self.ws_url = ws_url
+        self.settings = settings
+        self.session_dir: Path = settings.recordings_dir / session_id
+        self.started_at = time.time()
+        self.peers: dict[str, PeerInfo] = {}
+        self.peer_id: str | None = None
+        self.recorder = SessionRecorder(
+            self.session_dir, session_id, settings.recording, self.started_at
+        )
+        self.recorder.pcm_listeners.append(self._pcm_from_worker)
+        self.joined = asyncio.Event()
+        self.manifest: Manifest | None = None
+        self._plugins = plugins
+        self._links: dict[str, PeerLink] = {}
+        self._recordings: dict[tuple[str, int], TrackRecording] = {}
+        self._panel_handlers: dict[str, list[PanelHandler]] = {}
+        self._video_subscribers: dict[str, list[VideoFrameDecoder]] = {}
+        self._audio_subscribers: dict[str, list[asyncio.Queue[tuple[float, np.ndarray] | None]]] = {}
+        self._ws: aiohttp.ClientWebSocketResponse | None = None
+        self._stopping = asyncio.Event()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._loop = asyncio.get_running_loop()
+        self._stopped = False
+
+    # -- life cycle ------------------------------------------------------------------
+    async def run(self) -> Manifest:
+        """Stay in the call until ``stop()``; reconnect when the signaling drops."""
+        try:
+            async with aiohttp.ClientSession() as http:
+                while not self._stopping.is_set():
+                    try:
+                        async with http.ws_connect(
+                            self.ws_url, heartbeat=10.0, max_msg_size=8 << 20
+                        ) as ws:
+                            self._ws = ws
+                            await self._serve(ws)
+                            final = FINAL_CLOSE_CODES.get(ws.close_code or 0)
+                            if final and not self._stopping.is_set():
+                                raise BotRefused(f"signaling closed the bot's connection: {final}")
+                    except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+                        logger.warning("session %s: signaling unreachable: %s", self.session_id, exc)
+                    finally:
+                        self._ws = None
+                    await self._drop_links("signaling_lost")
+                    if not self._stopping.is_set():
+                        await self._sleep_unless_stopping(self.settings.bot.reconnect_delay_seconds)
+        finally:
+            manifest = await self._shutdown()
+        return manifest
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        if self._ws is not None and not self._ws.closed:
+            await self._ws.close()
+
+    async def _sleep_unless_stopping(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), seconds)
+
+    async def _shutdown(self) -> Manifest:
+        if self.manifest is not None:
+            return self.manifest
+        for task in list(self._tasks):
+            task.cancel()
+        await self._drop_links("bot_stopped")
+        self.manifest = await self.recorder.close()
+        if self.settings.recording.make_composite:
+            from proctorbot.recording.composite import add_composite
+
+            try:
+                self.manifest = await add_composite(self.session_dir, self.recorder)
+            except Exception as exc:  # noqa: BLE001 - the recordings are kept either way
+                logger.error("session %s: composite not made: %s", self.session_id, exc)
+        logger.info("session %s: recording closed in %s", self.session_id, self.session_dir)
+        return self.manifest
+
+    def _spawn(self, coroutine: Awaitable[Any], name: str) -> asyncio.Task[Any]:
+        task = asyncio.ensure_future(coroutine)
+        task.set_name(name)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.error(
+                "session %s: task %s failed", self.session_id, task.get_name(),
+                exc_info=task.exception(),
+            )
+
+    # -- signaling -------------------------------------------------------------------
+    async def _serve(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        watchdog = self._spawn(self._media_watchdog(), "media-watchdog")
+        try:
+            async for msg in ws:
+                if msg.type != aiohttp.WSMsgType.TEXT:
+                    continue
+                try:
+                    message = json.loads(msg.data)
+                    if not isinstance(message, dict):
+                        raise ValueError("not an object")
+                except ValueError:
+                    logger.warning("session %s: unreadable signaling message", self.session_id)
+                    continue
+                try:
+                    await self._handle(message)
+                except NegotiationError as exc:
+                    logger.error("session %s: %s; that peer's link is closed", self.session_id, exc)
+                    await self._close_link(str(message.get("from", "")), "negotiation_failed")
+                except Exception:  # noqa: BLE001 - one bad message must not end the session
+                    logger.exception("session %s: message %s failed", self.session_id, message.get("type"))
+        finally:
+            watchdog.cancel()
+
+    async def _handle(self, message: dict[str, Any]) -> None:
+        kind = message.get("type")
+        sender = str(message.get("from", ""))
+        if kind == "welcome":
+            await self._welcome(message)
+        elif kind == "peer-joined":
+            self._add_peer(PeerInfo.from_message(message["peer"]))
+        elif kind == "peer-left":
+            peer_id = str(message.get("peer_id", ""))
+            await self._close_link(peer_id, str(message.get("reason", "left")))
+            self.peers.pop(peer_id, None)
+        elif kind == "offer":
+            await self._accept_offer(sender, message.get("sdp"))
+        elif kind == "answer":
+            link = self._links.get(sender)
+            if link is None:
+                logger.warning("session %s: answer from %s without an offer", self.session_id, sender)
+                return
+            await link.accept_answer(message.get("sdp"))  # type: ignore[arg-type]
+        elif kind == "ice":
+            link = self._links.get(sender)
+            if link is not None:
+                await link.add_candidate(message.get("candidate"))
+        elif kind == "media-state":
+            peer = self.peers.get(sender)
+            if peer is not None:
+                peer.mic, peer.cam = bool(message.get("mic")), bool(message.get("cam"))
+        elif kind == "panel":
+            await self._dispatch_panel(sender, message)
+        elif kind == "error":
+            logger.warning(
+                "session %s: signaling error %s: %s",
+                self.session_id, message.get("code"), message.get("message"),
+            )
+        else:
+            logger.debug("session %s: ignored message %s", self.session_id, kind)
+
+    async def _welcome(self, message: dict[str, Any]) -> None:
+        self.peer_id = str(message["peer_id"])
+        first = not self.joined.is_set()
+        self.joined.set()
+        logger.info("session %s: bot joined as %s", self.session_id, self.peer_id)
+        for raw in message.get("peers", []):
+            peer = self._add_peer(PeerInfo.from_message(raw))
+            if peer.role != "bot":
+                # we joined later: we offer (docs/architecture.md, "Who offers")
+                self._spawn(self._offer(peer), f"offer-{peer.peer_id}")
+        if first:
+            for plugin in self._plugins:
+                self._spawn(plugin(self), f"plugin-{getattr(plugin, '__name__', plugin)}")
+
+    def _add_peer(self, peer: PeerInfo) -> PeerInfo:
+        self.peers[peer.peer_id] = peer
+        if peer.role != "bot":
+            self.recorder.participant_joined(self._key(peer), peer.role, peer.name, peer.person_id)
+        return peer
+
+    def _key(self, peer: PeerInfo) -> str:
+        return participant_key(peer.role, peer.person_id, peer.name, peer.peer_id)
+
+    def _new_link(self, peer: PeerInfo) -> PeerLink:
+        link = PeerLink(
+            peer,
+            send=self._send,
+            on_track=self._track_started,
+            ice_servers=self.settings.conference.ice_servers,
+            loopback_only=self.settings.conference.allow_loopback,
+            segment_seconds=self.settings.recording.segment_seconds,
+        )
+        self._links[peer.peer_id] = link
+
+        @link.pc.on("connectionstatechange")
+        async def _state_changed() -> None:
+            if link.state == "failed" and self._links.get(peer.peer_id) is link:
+                logger.warning("session %s: connection to %s failed", self.session_id, peer.peer_id)
+                await self._close_link(peer.peer_id, "connection_failed", participant_left=True)
+
+        self._spawn(self._connect_deadline(link), f"deadline-{peer.peer_id}")
+        return link
+
+    async def _offer(self, peer: PeerInfo) -> None:
+        link = self._new_link(peer)
+        await link.offer()
+        try:
+            await asyncio.wait_for(link.answered.wait(), self.settings.bot.answer_timeout_seconds)
+        except TimeoutError:
+            logger.error(
+                "session %s: %s (%s) never answered the bot's offer within %.0f s; "
+                "its media is not recorded until it reconnects",
+                self.session_id, peer.peer_id, peer.role, self.settings.bot.answer_timeout_seconds,
+            )
+            await self._close_link(peer.peer_id, "no_answer")
+
+    async def _accept_offer(self, sender: str, sdp: Any) -> None:
+        peer = self.peers.get(sender)
+        if peer is None:
+            logger.warning("session %s: offer from unknown peer %s", self.session_id, sender)
+            return
+        if sender in self._links:  # a renegotiation: start a fresh link (a new recording run)
+            await self._close_link(sender, "renegotiated", participant_left=False)
+        link = self._new_link(peer)
+        if not isinstance(sdp, str):
+            raise NegotiationError(f"offer from {sender} has no SDP")
+        await link.accept_offer(sdp)
+
+    async def _connect_deadline(self, link: PeerLink) -> None:
+        await asyncio.sleep(self.settings.bot.connect_timeout_seconds)
+        if self._links.get(link.peer.peer_id) is link and link.state != "connected":
+            logger.error(
+                "session %s: no media connection to %s after %.0f s (state %s); link closed",
+                self.session_id, link.peer.peer_id, self.settings.bot.connect_timeout_seconds,
+                link.state,
+            )
+            await self._close_link(link.peer.peer_id, "connect_timeout")
+
+    async def _close_link(self, peer_id: str, reason: str, participant_left: bool = True) -> None:
+        link = self._links.pop(peer_id, None)
+        if link is None:
+            return
+        for received in link.tracks:
+            if received.sinks:
+                received.flush()
+            recording = self._recordings.pop((peer_id, id(received)), None)
+            if recording is not None:
+                recording.close()
+        for decoder in self._video_subscribers.pop(peer_id, []):
+            decoder.finish()
+        for waiting in self._audio_subscribers.pop(peer_id, []):
+            waiting.put_nowait(None)
+        peer = link.peer
+        if participant_left and peer.role != "bot":
+            last = max((t.last_arrival or 0.0 for t in link.tracks), default=0.0) or None
+            self.recorder.participant_left(self._key(peer), reason, last)
+        logger.info("session %s: link to %s closed (%s)", self.session_id, peer_id, reason)
+        await link.close()
+
+    async def _drop_links(self, reason: str) -> None:
+        for peer_id in list(self._links):
+            await self._close_link(peer_id, reason)
+
+    async def _send(self, message: dict[str, Any]) -> bool:
+        ws = self._ws
+        if ws is None or ws.closed:
+            logger.warning("session %s: %s not sent, signaling is down", self.session_id, message["type"])
+            return False
+        await ws.send_str(json.dumps(message, ensure_ascii=False))
+        return True
+
+    # -- media -----------------------------------------------------------------------
+    def _track_started(self, link: PeerLink, received: ReceivedTrack) -> None:
+        peer = link.peer
+        slot = (peer.peer_id, id(received))
+
+        def record(frame: EncodedFrame) -> None:
+            recording = self._recordings.get(slot)
+            if recording is None:
+                if self._links.get(peer.peer_id) is not link:
+                    return  # a frame racing the link's close
+                recording = self.recorder.open_track(
+                    self._key(peer), frame.kind, frame.codec, peer.role
+                )
+                self._recordings[slot] = recording
+            recording.push(frame)
+
+        received.sinks.append(record)
+        logger.info("session %s: receiving %s from %s", self.session_id, received.kind, peer.peer_id)
+
+    async def _media_watchdog(self) -> None:
+        timeout = self.settings.bot.media_timeout_seconds
+        while True:
+            await asyncio.sleep(min(1.0, timeout / 2))
+            now = time.time()
+            for link in list(self._links.values()):
+                arrivals = [t.last_arrival for t in link.tracks if t.last_arrival]
+                if arrivals and now - max(arrivals) > timeout:
+                    self.recorder.media_stalled(self._key(link.peer), max(arrivals))
+
+    def frames_received(self) -> int:
+        return sum(t.frames for link in self._links.values() for t in link.tracks)
+
+    # -- the API for areas that run inside the bot -----------------------------------
+    async def send_prompt(
+        self, key: str, text: str, to: str | None = None, level: str = "info"
+    ) -> bool:
+        """A text line in the call page's prompt panel of ``to`` (None: everyone)."""
+        return await self._send(
+            {"type": "prompt", "to": to, "key": key, "text": text, "level": level}
+        )
+
+    async def send_panel(self, area: str, action: str, data: Any, to: str | None = None) -> bool:
+        return await self._send(
+            {"type": "panel", "to": to, "area": area, "action": action, "data": data}
+        )
+
+    def on_panel(self, area: str, handler: PanelHandler) -> None:
+        """``await handler(from_peer, action, data)`` for each panel message of ``area``."""
+        self._panel_handlers.setdefault(area, []).append(handler)
+
+    async def _dispatch_panel(self, sender: str, message: dict[str, Any]) -> None:
+        for handler in self._panel_handlers.get(str(message.get("area")), []):
+            try:
+                await handler(sender, str(message.get("action", "")), message.get("data"))
+            except Exception:  # noqa: BLE001 - an area's bug must not end the session
+                logger.exception("session %s: panel handler for %s failed", self.session_id, message.get("area"))
+
+    def emit(self, event: DetectorEvent) -> None:
+        """Append one event to ``events.jsonl`` (in the recording thread, in order)."""
+        line = json.dumps(event.to_json(), ensure_ascii=False) + "\n"
+        self.recorder.worker.submit(self._append_event, line)
+
+    def _append_event(self, line: str) -> None:
+        with open(self.session_dir / "events.jsonl", "a", encoding="utf-8") as handle:
+            handle.write(line)
+
+    async def video_frames(
+        self, peer_id: str, fps: float = 2.0
+    ) -> AsyncIterator[tuple[float, np.ndarray]]:
+        """``(t_seconds, BGR uint8)`` from a peer's camera, decoded off the loop, until it leaves."""
+        received = await self._wait_track(peer_id, "video")
+        if received is None:
+            return
+        decoder = VideoFrameDecoder(self._loop, fps, self.started_at)
+        received.sinks.append(decoder.push)
+        self._video_subscribers.setdefault(peer_id, []).append(decoder)
+        received.request_keyframe("subscriber")
+        try:
+            while (item := await decoder.frames.get()) is not None:
+                yield item
+        finally:
+            with contextlib.suppress(ValueError):
+                received.sinks.remove(decoder.push)
+            decoder.finish()
+
+    async def audio_chunks(self, peer_id: str) -> AsyncIterator[tuple[float, np.ndarray]]:
+        """``(t_seconds, int16 mono 16 kHz)`` from a peer's microphone until it leaves."""
+        if peer_id not in self.peers:
+            return
+        waiting: asyncio.Queue[tuple[float, np.ndarray] | None] = asyncio.Queue(maxsize=500)
+        self._audio_subscribers.setdefault(peer_id, []).append(waiting)
+        try:
+            while (item := await waiting.get()) is not None:
+                yield item
+        finally:
+            with contextlib.suppress(ValueError, KeyError):
+                self._audio_subscribers[peer_id].remove(waiting)
+
+    def _pcm_from_worker(self, key: str, at: float, pcm: np.ndarray) -> None:
+        # recording thread: hand over to the loop only when someone listens
+        targets = [p for p, queues in self._audio_subscribers.items() if queues]
+        if targets:
+            with contextlib.suppress(RuntimeError):  # the loop is closing
+                self._loop.call_soon_threadsafe(self._deliver_pcm, key, at - self.started_at, pcm)
+
+    def _deliver_pcm(self, key: str, t: float, pcm: np.ndarray) -> None:
+        for peer_id, queues in self._audio_subscribers.items():
+            peer = self.peers.get(peer_id)
+            if peer is None or self._key(peer) != key:
+                continue
+            for waiting in queues:
+                if waiting.full():
+                    waiting.get_nowait()
+                waiting.put_nowait((t, pcm))
+
+    async def _wait_track(self, peer_id: str, kind: str, timeout: float = 30.0) -> ReceivedTrack | None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and peer_id in self.peers:
+            link = self._links.get(peer_id)
+            for received in link.tracks if link else []:
+                if received.kind == kind:
+                    return received
+            await asyncio.sleep(0.2)
+        return None
+
+    def note_gap_event(self, key: str, start: float, end: float) -> None:
+        self.emit(
+            DetectorEvent(
+                kind=EventKind.PARTICIPANT_LEFT,
+                start=start - self.started_at,
+                end=end - self.started_at,
+                track=key,
+            )
+        )
