@@ -1,0 +1,162 @@
+"""APScheduler 3 on a persistent SQLAlchemy job store, and the jobs of a session.
+
+Grace times are chosen per job so a restart never skips work silently: a reminder may
+still go out late until the session starts, the bot may still join until it ends.
+A job missed beyond its grace is reported to the organizers (``report_missed``).
+``coalesce`` folds several missed runs of the retention sweep into one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+from apscheduler.events import EVENT_JOB_MISSED, JobExecutionEvent
+from apscheduler.executors.asyncio import AsyncIOExecutor
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.date import DateTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+from proctorbot.scheduling.hooks import JobRuntime
+from proctorbot.scheduling.jobs import report_missed
+from proctorbot.scheduling.tables import JOBS_TABLE
+from proctorbot.storage.db import make_engine, utcnow
+from proctorbot.storage.models import ExamSession
+
+log = logging.getLogger(__name__)
+JOBS = "proctorbot.scheduling.jobs"
+MINUTE = dt.timedelta(minutes=1)
+
+
+class _JobWithRuntime:
+    """The stored job seen through a window that hands ``runtime`` to its function."""
+
+    def __init__(self, job: Any, runtime: JobRuntime) -> None:
+        self._job = job
+        self.func = functools.partial(job.func, runtime=runtime)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._job, name)
+
+    def __str__(self) -> str:
+        return str(self._job)
+
+
+class RuntimeExecutor(AsyncIOExecutor):
+    """Runs coroutine jobs on the event loop with the runtime injected."""
+
+    def __init__(self, runtime: JobRuntime) -> None:
+        super().__init__()
+        self.runtime = runtime
+
+    def _do_submit_job(self, job: Any, run_times: list[dt.datetime]) -> None:
+        super()._do_submit_job(_JobWithRuntime(job, self.runtime), run_times)
+
+
+def make_scheduler(runtime: JobRuntime) -> AsyncIOScheduler:
+    """A scheduler whose jobs live in the database (``scheduling.jobstore_url`` or the main one)."""
+    settings = runtime.ctx.settings
+    url = settings.scheduling.jobstore_url
+    engine = runtime.ctx.engine if not url else make_engine(url)
+    scheduler = AsyncIOScheduler(
+        jobstores={"default": SQLAlchemyJobStore(engine=engine, tablename=JOBS_TABLE)},
+        executors={"default": RuntimeExecutor(runtime)},
+        job_defaults={
+            "coalesce": True,
+            "max_instances": 1,
+            "misfire_grace_time": settings.scheduling.misfire_grace_seconds,
+        },
+        timezone=dt.UTC,
+    )
+
+    def missed(event: JobExecutionEvent) -> None:
+        try:
+            report_missed(runtime, event.job_id, event.scheduled_run_time)
+        except Exception:  # a listener must not break the scheduler loop
+            log.exception("could not report missed job %s", event.job_id)
+
+    scheduler.add_listener(missed, EVENT_JOB_MISSED)
+    return scheduler
+
+
+def reminder_offsets(profile_name: str, default: Iterable[int]) -> tuple[int, ...]:
+    """The profile's reminder offsets (minutes before the start), else the settings' ones."""
+    try:
+        from proctorbot.config.profiles import load_profile
+
+        return tuple(load_profile(profile_name).reminders.offsets_minutes)
+    except Exception as exc:  # an unknown or broken profile must not stop planning
+        log.warning("reminders of profile %r unavailable (%s); using defaults", profile_name, exc)
+        return tuple(default)
+
+
+def schedule_session_jobs(
+    scheduler: AsyncIOScheduler,
+    session: ExamSession,
+    *,
+    reminder_offsets_minutes: Iterable[int],
+    bot_join_minutes_before: int,
+    now: dt.datetime | None = None,
+) -> list[str]:
+    """Reminders, bot join, no-show check and post-processing of one session.
+
+    Reminder times already past when planning late: only the one closest to the start
+    goes out (now), so a student planned 2 days ahead still gets the schedule once.
+    Re-scheduling a session replaces its jobs.
+    """
+    current = now or utcnow()
+    start, end = session.starts_at, session.ends_at
+    added: list[str] = []
+
+    def add(kind: str, run_at: dt.datetime, grace_until: dt.datetime, *args: Any) -> None:
+        job_id = ":".join([kind, session.id, *map(str, args[1:])])
+        grace = max(1, int((grace_until - run_at).total_seconds()))
+        scheduler.add_job(
+            f"{JOBS}:{kind if kind != 'reminder' else 'send_reminder'}",
+            trigger=DateTrigger(run_date=max(run_at, current)),
+            args=args,
+            id=job_id,
+            name=f"{kind} {session.title}",
+            replace_existing=True,
+            misfire_grace_time=grace,
+        )
+        added.append(job_id)
+
+    offsets = sorted(set(reminder_offsets_minutes), reverse=True)
+    past = [o for o in offsets if start - o * MINUTE <= current]
+    for offset in offsets:
+        run_at = start - offset * MINUTE
+        if offset in past and offset != min(past):
+            continue
+        if run_at < current and current >= start:
+            continue
+        add("reminder", run_at, start, session.id, offset)
+    if current < end:
+        add("bot_join", start - bot_join_minutes_before * MINUTE, end, session.id)
+        add("check_no_show", start, end, session.id)
+    add("post_session", end, end + dt.timedelta(days=7), session.id)
+    return added
+
+
+def cancel_session_jobs(scheduler: AsyncIOScheduler, session_id: str) -> int:
+    removed = 0
+    for job in scheduler.get_jobs():
+        if job.id.split(":")[1:2] == [session_id]:
+            job.remove()
+            removed += 1
+    return removed
+
+
+def schedule_retention(scheduler: AsyncIOScheduler, every_hours: float) -> None:
+    scheduler.add_job(
+        f"{JOBS}:retention_sweep",
+        trigger=IntervalTrigger(hours=every_hours, timezone=dt.UTC),
+        id="retention",
+        name="retention sweep",
+        replace_existing=True,
+        coalesce=True,
+        misfire_grace_time=None,  # however late, one sweep runs
+    )
