@@ -76,14 +76,21 @@ def admit(ctx: AppContext, token: str, roles: tuple[str, ...] = PEOPLE_ROLES) ->
                     SessionMember.person_id == claims.person_id,
                 )
             )
-            if member is None:
-                raise Refusal("not_member", f"{claims.person_id} is not in session {session.id}")
-            if member.role != claims.role:
-                raise Refusal(
-                    "wrong_role", f"{claims.person_id} is a {member.role}, link says {claims.role}"
-                )
             person = db.get(Person, claims.person_id)
-            name = person.full_name if person else claims.person_id
+            if member is not None:
+                role = member.role
+            elif person is not None and person.organization_id == session.organization_id:
+                # Organizers watch any session of their organization without being members.
+                role = person.role if person.role == Role.ORGANIZER else None
+            else:
+                role = None
+            if role is None or person is None:
+                raise Refusal("not_member", f"{claims.person_id} is not in session {session.id}")
+            if role != claims.role:
+                raise Refusal(
+                    "wrong_role", f"{claims.person_id} is a {role}, link says {claims.role}"
+                )
+            name = person.full_name
         return Admission(
             session_id=session.id,
             session_title=session.title,

@@ -81,3 +81,47 @@ async def test_two_people_see_each_other_and_get_prompts(
     finally:
         await student_browser.close()
         await examiner_browser.close()
+
+
+AREA_SCRIPT = """
+proctorbot.on("panel", (m) => {
+  const row = document.createElement("div");
+  row.className = "area-test";
+  row.textContent = `${m.area}/${m.action}:${JSON.stringify(m.data)}`;
+  proctorbot.panel.append(row);
+});
+proctorbot.on("welcome", () => proctorbot.sendPanel("test", "hello", {role: proctorbot.role}));
+"""
+
+
+async def test_panel_scripts_use_the_page_api(running_server, playwright_async) -> None:
+    import base64
+
+    from proctorbot.conference.keys import PANEL_SCRIPTS
+
+    encoded = base64.b64encode(AREA_SCRIPT.encode()).decode()
+    running_server.app[PANEL_SCRIPTS].append(f"data:text/javascript;base64,{encoded}")
+    browser = await launch_chromium(playwright_async)
+    try:
+        async with signaling_client(running_server, "bot") as bot:
+            examiner = await open_call(browser, running_server.link("examiner"))
+            hello = await bot.receive("panel")
+            assert (hello["area"], hello["action"], hello["data"]) == (
+                "test",
+                "hello",
+                {"role": "examiner"},
+            )
+            assert hello["from"] == await examiner.evaluate("window.proctorbot.peerId")
+            await bot.send(
+                {
+                    "type": "panel",
+                    "to": hello["from"],
+                    "area": "test",
+                    "action": "show",
+                    "data": {"step": 1},
+                }
+            )
+            row = await examiner.wait_for_selector("#panel .area-test")
+            assert await row.text_content() == 'test/show:{"step":1}'
+    finally:
+        await browser.close()

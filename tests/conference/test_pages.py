@@ -129,3 +129,40 @@ async def test_static_and_health(running_server) -> None:
     assert status == 200 and "window.proctorbot" in js
     status, body = await get(f"{running_server.url}/healthz")
     assert status == 200 and json.loads(body)["ok"] is True
+
+
+async def test_an_organizer_of_the_organization_may_open_any_of_its_sessions(
+    running_server,
+) -> None:
+    from urllib.parse import quote
+
+    from proctorbot.storage.models import Organization, Person
+
+    with running_server.ctx.db() as db, db.begin():
+        org_id = db.get(ExamSession, running_server.session_id).organization_id
+        other = Organization(name="Elsewhere")
+        db.add(other)
+        db.flush()
+        inside = Person(organization_id=org_id, role="organizer", full_name="Head of admissions")
+        outside = Person(organization_id=other.id, role="organizer", full_name="Stranger")
+        db.add_all([inside, outside])
+        db.flush()
+        ids = inside.id, outside.id
+    status, html = await get(
+        f"{running_server.url}/call?t={quote(sign(running_server, role='organizer', person_id=ids[0]))}"
+    )
+    assert status == 200 and "Head of admissions" in html
+    status, html = await get(
+        f"{running_server.url}/call?t={quote(sign(running_server, role='organizer', person_id=ids[1]))}"
+    )
+    assert status == 403 and "not_member" in html
+
+
+async def test_panel_scripts_are_listed_on_the_page(running_server) -> None:
+    from proctorbot.conference.keys import PANEL_SCRIPTS
+
+    running_server.app[PANEL_SCRIPTS].append("/checklist/static/panel.js")
+    status, html = await get(running_server.link("examiner"))
+    assert status == 200
+    assert '<script src="/checklist/static/panel.js" defer></script>' in html
+    assert html.index('<script src="/static/call.js"') < html.index('<script src="/checklist')
