@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from proctorbot.config.catalogue import Catalogue
 from proctorbot.report.build import SessionReport
@@ -65,11 +66,23 @@ def render_documents(report: SessionReport) -> list[RenderedDocument]:
     return documents
 
 
+def document_time(report: SessionReport) -> dt.datetime:
+    """The session's start in its exam day's time zone (documents use local time)."""
+    when = info_start = report.info.starts_at
+    if info_start is None and report.folder.started_at is not None:
+        when = dt.datetime.fromtimestamp(report.folder.started_at, dt.UTC)
+    when = when or report.generated_at
+    try:
+        return when.astimezone(ZoneInfo(report.info.timezone))
+    except (ZoneInfoNotFoundError, ValueError):
+        return when
+
+
 def _context(report: SessionReport) -> dict[str, Any]:
     catalogue = Catalogue.load("ru")
     t = catalogue.section("report")
     info = report.info
-    when = info.starts_at or report.generated_at
+    when = document_time(report)
     rows = []
     for finding in report.counted_findings:
         decision = report.decisions.get(finding.id)

@@ -38,6 +38,7 @@ class SessionInfo:
     organization: str = ""
     starts_at: dt.datetime | None = None
     exam_day: str = ""
+    timezone: str = "Europe/Moscow"  # documents show local time
 
 
 @dataclass(frozen=True)
