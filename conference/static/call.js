@@ -170,7 +170,11 @@
         video.play().catch(() => setStatus("page.autoplay_blocked"));
       }
     };
-    pc.onconnectionstatechange = () => { p.tile && (p.tile.dataset.connection = pc.connectionState); };
+    pc.onconnectionstatechange = () => {
+      p.info.connection = pc.connectionState;
+      if (p.tile) p.tile.dataset.connection = pc.connectionState;
+      emit("connection", { peer_id: info.peer_id, state: pc.connectionState });
+    };
     renderPeer(p);
     renderPeopleList();
     return p;
