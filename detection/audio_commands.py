@@ -96,5 +96,45 @@ def analyze_audio_command(
     _fail_cleanly(run)
 
 
+@click.command("transcribe")
+@click.argument("audio", type=existing_file)
+@click.option(
+    "--language", type=click.Choice(["ru", "en"]), help="Force the language (detected otherwise)."
+)
+@click.option(
+    "--engine",
+    type=click.Choice(["faster-whisper", "openai-whisper"]),
+    help="Override the setting.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object with word timestamps.")
+@click.pass_context
+def transcribe_command(
+    ctx: click.Context, audio: Path, language: str | None, engine: str | None, as_json: bool
+) -> None:
+    """Transcribe a track with word timestamps (Whisper, offline)."""
+    settings = settings_from(ctx)
+
+    def run() -> None:
+        from proctorbot.detection.audio_input import load_audio
+        from proctorbot.detection.transcription import build_transcriber
+
+        loaded = load_audio(audio)
+        for message in loaded.warnings:
+            click.echo(f"note: {audio.name}: {message}", err=True)
+        detection = settings.detection
+        if engine:
+            detection = detection.model_copy(update={"whisper_engine": engine})
+        transcriber = build_transcriber(detection, detection.model_cache_dir)
+        transcript = transcriber.transcribe(loaded.samples, language)
+        if as_json:
+            click.echo(json.dumps(transcript.to_json(), ensure_ascii=False, default=float))
+        else:
+            for seg in transcript.segments:
+                click.echo(f"[{seg.start:7.2f} - {seg.end:7.2f}] {seg.text}")
+
+    _fail_cleanly(run)
+
+
 def register(group: click.Group) -> None:
     group.add_command(analyze_audio_command)
+    group.add_command(transcribe_command)
