@@ -1,0 +1,164 @@
+"""What other areas call to tell people about a session; recipients follow the profile.
+
+Each function writes outbox rows in the caller's database transaction and returns how
+many it wrote; the dispatcher sends them. Example (report area, after building)::
+
+    with ctx.db.begin() as db:
+        events.session_finished(db, session_id, summary="Trust 87/100, 1 violation",
+                                report_url=url)
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from proctorbot.config.catalogue import Catalogue
+from proctorbot.notifications.outbox import Attachment, enqueue
+from proctorbot.storage.models import ExamDay, ExamSession, Person, Role
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+log = logging.getLogger(__name__)
+
+# Used when the session's profile cannot be loaded.
+DEFAULT_RECIPIENTS = {
+    "session_started": ("organizer",),
+    "checklist_failed": ("examiner", "organizer"),
+    "violation": ("examiner",),
+    "gross_violation": ("examiner", "organizer"),
+    "report_ready": ("organizer",),
+    "session_missed": ("organizer",),
+}
+
+
+def recipients(db: Session, session: ExamSession, rule: str) -> list[Person]:
+    """People of the roles the profile names for ``rule``, each once."""
+    roles = DEFAULT_RECIPIENTS.get(rule, ("organizer",))
+    try:
+        from proctorbot.config.profiles import load_profile
+
+        roles = load_profile(session.profile).notify.recipients(rule)
+    except Exception as exc:  # unknown profile in tests or old data: the defaults
+        log.debug("profile %r unavailable for %s (%s)", session.profile, rule, exc)
+    people: dict[str, Person] = {}
+    for member in session.members:
+        if member.role in roles:
+            people.setdefault(member.person_id, member.person)
+    if "organizer" in roles:
+        for organizer in db.scalars(
+            select(Person).where(
+                Person.organization_id == session.organization_id, Person.role == Role.ORGANIZER
+            )
+        ):
+            people.setdefault(organizer.id, organizer)
+    return list(people.values())
+
+
+def session_started(db: Session, session_id: str) -> int:
+    session = _session(db, session_id)
+    start = _local(db, session, session.opened_at or session.starts_at)
+    return _send(
+        db,
+        session,
+        "session_started",
+        "session_started",
+        lambda person: {"title": session.title, "start": start},
+        dedupe=f"started:{session.id}",
+    )
+
+
+def identity_checked(db: Session, session_id: str, confirmed: bool, details: str = "") -> int:
+    session = _session(db, session_id)
+    student = _student_name(session)
+    kind = "identity_confirmed" if confirmed else "identity_failed"
+    rule = "session_started" if confirmed else "checklist_failed"
+    return _send(
+        db,
+        session,
+        rule,
+        kind,
+        lambda person: {"title": session.title, "student": student, "details": details},
+    )
+
+
+def live_alert(
+    db: Session,
+    session_id: str,
+    alert_kind: str,
+    at_seconds: float,
+    *,
+    details: str = "",
+    evidence: Attachment | None = None,
+    gross: bool = False,
+) -> int:
+    """third_party_voice, extra_person, away_too_long, connection_lost (else "other")."""
+    session = _session(db, session_id)
+    at = _local(db, session, session.starts_at + dt.timedelta(seconds=at_seconds), seconds=True)
+
+    def payload(person: Person) -> dict[str, object]:
+        texts = Catalogue.load(person.language if person.language in ("ru", "en") else "ru")
+        key = f"notifications.alert_kinds.{alert_kind}"
+        what = (
+            texts.text(key) if key in texts.texts else texts.text("notifications.alert_kinds.other")
+        )
+        return {"title": session.title, "what": what, "at": at, "details": details}
+
+    return _send(
+        db,
+        session,
+        "gross_violation" if gross else "violation",
+        "alert",
+        payload,
+        attachment=evidence,
+    )
+
+
+def session_finished(db: Session, session_id: str, *, summary: str, report_url: str) -> int:
+    session = _session(db, session_id)
+    return _send(
+        db,
+        session,
+        "report_ready",
+        "session_finished",
+        lambda person: {"title": session.title, "summary": summary, "report_url": report_url},
+        dedupe=f"finished:{session.id}",
+    )
+
+
+def _send(db, session, rule, kind, payload, *, attachment=None, dedupe=None) -> int:  # noqa: ANN001
+    count = 0
+    for person in recipients(db, session, rule):
+        key = f"{dedupe}:{person.id}" if dedupe else None
+        if enqueue(
+            db,
+            person,
+            kind,
+            payload(person),
+            session_id=session.id,
+            attachment=attachment,
+            dedupe_key=key,
+        ):
+            count += 1
+    return count
+
+
+def _session(db: Session, session_id: str) -> ExamSession:
+    session = db.get(ExamSession, session_id)
+    if session is None:
+        raise LookupError(f"no session {session_id!r}")
+    return session
+
+
+def _student_name(session: ExamSession) -> str:
+    return ", ".join(m.person.full_name for m in session.members if m.role == Role.STUDENT)
+
+
+def _local(db: Session, session: ExamSession, moment: dt.datetime, seconds: bool = False) -> str:
+    from proctorbot.scheduling.localtime import zone
+
+    name = "Europe/Moscow"
+    if session.exam_day_id:
+        day = db.get(ExamDay, session.exam_day_id)
+        name = day.timezone if day else name
+    return moment.astimezone(zone(name)).strftime("%H:%M:%S" if seconds else "%H:%M")

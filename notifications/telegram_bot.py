@@ -1,0 +1,206 @@
+"""The Telegram side people talk to: /start CODE, /today, /status, /report, /mute.
+
+Built with python-telegram-bot 22's ``Application``; every handler reads the database
+through the ``AppContext`` it was built with. Replies go straight back; notifications
+go through the outbox.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from collections.abc import Callable
+
+from proctorbot.config.catalogue import Catalogue
+from proctorbot.notifications.invites import InviteError, redeem_invite
+from proctorbot.notifications.tables import TelegramChat
+from proctorbot.storage.models import ExamSession, Person, Role, SessionMember, SessionStatus
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from telegram import Update
+from telegram.ext import Application, ApplicationBuilder, CommandHandler, ContextTypes
+
+from proctorbot.context import AppContext
+
+log = logging.getLogger(__name__)
+
+ReportLink = Callable[[ExamSession, Person], str]
+LIVE = (SessionStatus.OPEN, SessionStatus.LIVE)
+
+
+def default_report_link(ctx: AppContext) -> ReportLink:
+    def link(session: ExamSession, person: Person) -> str:
+        return f"{ctx.settings.server.public_url.rstrip('/')}/dashboard/sessions/{session.id}"
+
+    return link
+
+
+class TelegramCommands:
+    def __init__(self, ctx: AppContext, report_link: ReportLink | None = None) -> None:
+        self.ctx = ctx
+        self.report_link = report_link or default_report_link(ctx)
+
+    def register(self, application: Application) -> None:
+        application.add_handler(CommandHandler("start", self.start))
+        application.add_handler(CommandHandler("today", self.today))
+        application.add_handler(CommandHandler("status", self.status))
+        application.add_handler(CommandHandler("report", self.report))
+        application.add_handler(CommandHandler("mute", self.mute))
+
+    async def start(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        chat_id = update.effective_chat.id
+        language = _language_hint(update)
+        if not context.args:
+            await update.effective_message.reply_text(_t(language, "bot.start_without_code"))
+            return
+        try:
+            with self.ctx.db.begin() as db:
+                person = redeem_invite(db, context.args[0], chat_id)
+                name, role, language = person.full_name, person.role, person.language
+        except InviteError:
+            await update.effective_message.reply_text(_t(language, "bot.bad_code"))
+            return
+        log.info("chat %s linked to a %s", chat_id, role)
+        await update.effective_message.reply_text(_t(language, "bot.welcome", name=name, role=role))
+
+    async def today(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        from proctorbot.scheduling.localtime import day_bounds_utc, zone
+
+        with self.ctx.db() as db:
+            person = await self._person(update, db)
+            if person is None:
+                return
+            tz = zone(self.ctx.settings.scheduling.timezone)
+            day = dt.datetime.now(tz).date()
+            start, end = day_bounds_utc(day, tz)
+            sessions = [
+                s
+                for s in self._visible_sessions(db, person)
+                if start <= s.starts_at < end and s.status != SessionStatus.CANCELLED
+            ]
+            lines = [_t(person.language, "bot.today_header", date=day.strftime("%d.%m.%Y"))]
+            lines += [
+                _t(
+                    person.language,
+                    "bot.today_line",
+                    time=s.starts_at.astimezone(tz).strftime("%H:%M"),
+                    title=s.title,
+                    status=s.status,
+                )
+                for s in sessions
+            ]
+            text = "\n".join(lines) if sessions else _t(person.language, "bot.today_none")
+        await update.effective_message.reply_text(text)
+
+    async def status(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        with self.ctx.db() as db:
+            person = await self._person(update, db)
+            if person is None:
+                return
+            live = [s for s in self._visible_sessions(db, person) if s.status in LIVE]
+            lines = [
+                _t(
+                    person.language,
+                    "bot.status_line",
+                    title=s.title,
+                    status=s.status,
+                    step=self._checklist_step(s.id),
+                )
+                for s in live
+            ]
+            text = "\n".join(lines) or _t(person.language, "bot.status_none")
+        await update.effective_message.reply_text(text)
+
+    async def report(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        with self.ctx.db() as db:
+            person = await self._person(update, db)
+            if person is None:
+                return
+            if not context.args:
+                await update.effective_message.reply_text(_t(person.language, "bot.report_usage"))
+                return
+            wanted = context.args[0].strip()
+            session = next((s for s in self._visible_sessions(db, person) if s.id == wanted), None)
+            if session is None or person.role not in (Role.ORGANIZER, Role.EXAMINER, Role.EXPERT):
+                text = _t(person.language, "bot.report_unknown", session=wanted)
+            else:
+                text = _t(
+                    person.language,
+                    "bot.report_link",
+                    title=session.title,
+                    url=self.report_link(session, person),
+                )
+        await update.effective_message.reply_text(text)
+
+    async def mute(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        with self.ctx.db.begin() as db:
+            person = await self._person(update, db)
+            if person is None:
+                return
+            chat = db.get(TelegramChat, update.effective_chat.id)
+            if chat is None:
+                chat = TelegramChat(chat_id=update.effective_chat.id, person_id=person.id)
+                db.add(chat)
+            chat.muted = not chat.muted
+            text = _t(person.language, "bot.muted" if chat.muted else "bot.unmuted")
+        await update.effective_message.reply_text(text)
+
+    async def _person(self, update: Update, db: Session) -> Person | None:
+        chat_id = update.effective_chat.id
+        chat = db.get(TelegramChat, chat_id)
+        person = db.get(Person, chat.person_id) if chat and chat.person_id else None
+        if person is None:
+            person = db.scalar(select(Person).where(Person.telegram_chat_id == chat_id))
+        if person is None:
+            await update.effective_message.reply_text(_t(_language_hint(update), "bot.not_linked"))
+        return person
+
+    def _visible_sessions(self, db: Session, person: Person) -> list[ExamSession]:
+        query = select(ExamSession).order_by(ExamSession.starts_at)
+        if person.role == Role.ORGANIZER:
+            query = query.where(ExamSession.organization_id == person.organization_id)
+        else:
+            query = query.join(SessionMember).where(SessionMember.person_id == person.id)
+        return list(db.scalars(query))
+
+    def _checklist_step(self, session_id: str) -> str:
+        path = self.ctx.settings.recordings_dir / session_id / "checklist.json"
+        try:
+            from proctorbot.checklist.records import ChecklistRun
+
+            run = ChecklistRun.from_json(json.loads(path.read_text()))
+            current = run.current
+            return str(current.kind) if current else str(run.outcome)
+        except Exception:  # no checklist yet, or another format
+            return "—"
+
+
+def build_application(ctx: AppContext, commands: TelegramCommands | None = None) -> Application:
+    """The PTB application; the caller runs initialize/start and the updater's polling."""
+    from proctorbot.notifications.telegram_client import TelegramSetupError
+
+    settings = ctx.settings.telegram
+    if settings.token is None or not settings.token.get_secret_value().strip():
+        raise TelegramSetupError("no Telegram bot token: set telegram.token (from @BotFather)")
+    application = (
+        ApplicationBuilder()
+        .token(settings.token.get_secret_value().strip())
+        .base_url(settings.base_url)
+        .base_file_url(settings.base_file_url)
+        .build()
+    )
+    (commands or TelegramCommands(ctx)).register(application)
+    return application
+
+
+def _t(language: str, key: str, **values: object) -> str:
+    return Catalogue.load(language if language in ("ru", "en") else "ru").text(
+        f"notifications.{key}", **values
+    )
+
+
+def _language_hint(update: Update) -> str:
+    user = update.effective_user
+    code = (user.language_code or "") if user else ""
+    return "en" if code.startswith("en") else "ru"
