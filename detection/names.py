@@ -93,6 +93,39 @@ def transliterate(text: str) -> str:
     return "".join(out)
 
 
+# Latin letters (and pairs) that OCR returns for Cyrillic capitals: "AJIEHA" = "АЛЕНА".
+_LOOKALIKE_TO_CYR = (
+    ("JI", "Л"),
+    ("bI", "Ы"),
+    ("BI", "Ы"),
+    ("A", "А"),
+    ("B", "В"),
+    ("E", "Е"),
+    ("K", "К"),
+    ("M", "М"),
+    ("H", "Н"),
+    ("O", "О"),
+    ("P", "Р"),
+    ("C", "С"),
+    ("T", "Т"),
+    ("X", "Х"),
+    ("Y", "У"),
+    ("3", "З"),
+    ("0", "О"),
+    ("6", "Б"),
+    ("N", "И"),
+    ("R", "Я"),
+)
+
+
+def as_cyrillic_lookalike(word: str) -> str:
+    """A word with Latin look-alikes turned into the Cyrillic capitals OCR mistook."""
+    out = word.upper()
+    for lat, cyr in _LOOKALIKE_TO_CYR:
+        out = out.replace(lat.upper(), cyr)
+    return out
+
+
 def fold_name(text: str) -> str:
     """One comparable form: Latin letters a-z and spaces, transliteration variants folded."""
     text = text.replace("ё", "е").replace("Ё", "Е")
@@ -157,6 +190,8 @@ def best_name_in_text(words: list[str], expected: str, threshold: float = 0.8) -
     captions, dates) do not lower the score.
     """
     folded = [fold_name(w) for w in words]
+    # OCR may return Cyrillic capitals as Latin look-alikes; try each word both ways.
+    folded += [fold_name(as_cyrillic_lookalike(w)) for w in words if re.search("[A-Za-z]", w)]
     candidates = sorted({w for f in folded for w in f.split() if len(w) > 1})
     expected_words = [w for w in fold_name(expected).split() if w]
     if not candidates or not expected_words:

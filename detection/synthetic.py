@@ -27,10 +27,12 @@ class SyntheticAssetMissing(RuntimeError):
     """A font or sample face needed to draw fixtures is not installed."""
 
 
-def dejavu_font(size: int, bold: bool = False):  # noqa: ANN201 - PIL font
+def dejavu_font(size: int, bold: bool = False, mono: bool = False):  # noqa: ANN201 - PIL font
     from PIL import ImageFont
 
     name = "DejaVuSans-Bold.ttf" if bold else "DejaVuSans.ttf"
+    if mono:
+        name = "DejaVuSansMono.ttf"
     for folder in FONT_DIRS:
         if (folder / name).is_file():
             return ImageFont.truetype(str(folder / name), size)
@@ -112,7 +114,7 @@ def make_id_card(person: CardPerson, photo: np.ndarray | None, width: int = 860)
     small = dejavu_font(int(20 * unit))
     draw.text((x, y), f"{person.sex}   {person.birth_date}", font=small, fill=(30, 30, 30))
     draw.text((x, y + int(30 * unit)), f"№ {person.number}", font=small, fill=(30, 30, 30))
-    mrz = dejavu_font(int(24 * unit))
+    mrz = dejavu_font(int(26 * unit), mono=True)
     from proctorbot.detection.names import transliterate
 
     surname = transliterate(person.surname).upper().replace(" ", "<")
@@ -131,6 +133,9 @@ def make_id_card(person: CardPerson, photo: np.ndarray | None, width: int = 860)
 
 
 def _portrait_crop(photo: np.ndarray, width: int, height: int) -> np.ndarray:
+    h, w = photo.shape[:2]
+    # Zoom on the head like a passport photo (portraits are framed wider).
+    photo = photo[int(h * 0.06) : int(h * 0.9), int(w * 0.14) : int(w * 0.86)]
     h, w = photo.shape[:2]
     target = width / height
     if w / h > target:
@@ -259,7 +264,7 @@ def hold_card(
     out[mask > 0] = warped[mask > 0]
     # thumbs on the left and right edges
     for x, y in (dst[0] * 0.5 + dst[3] * 0.5, dst[1] * 0.5 + dst[2] * 0.5):
-        cv2.ellipse(out, (int(x), int(y)), (18, 30), 0, 0, 360, (120, 150, 200), -1)
+        cv2.ellipse(out, (int(x), int(y)), (10, 18), 0, 0, 360, (120, 150, 200), -1)
     return out
 
 
@@ -328,17 +333,36 @@ def render_scenario(
                 if card is None:
                     raise ValueError("a 'card' segment needs a card image")
                 jitter = 1.5 * np.sin(i / 3.0)
-                frame = camera_noise(hold_card(student, card, tilt_deg=3.0 + jitter), rng)
+                beside = paste_person(background, face, 0.3, face_h)
+                held = hold_card(
+                    beside, card, width_share=0.56, tilt_deg=3.0 + jitter, center=(0.7, 0.6)
+                )
+                frame = camera_noise(held, rng)
             elif kind == "pan":
-                span = panorama.shape[1] - width
-                x = int(span * i / max(1, n - 1))
-                frame = camera_noise(panorama[:, x : x + width], rng)
+                # From the desk to the left wall, across to the right wall, back to the desk.
+                frame = camera_noise(_pan_view(panorama, desk_x, width, i / max(1, n - 1)), rng)
             elif kind == "turned":
                 frame = camera_noise(_turned_head(student, background, face, face_h), rng)
             else:
                 raise ValueError(f"unknown segment kind: {kind}")
             yield round(t, 4), frame
             t += step
+
+
+def _pan_view(panorama: np.ndarray, desk_x: int, width: int, progress: float) -> np.ndarray:
+    right = panorama.shape[1] - width
+    path = [desk_x, 0, right, desk_x]
+    lengths = [abs(b - a) for a, b in zip(path, path[1:], strict=False)]
+    distance = progress * sum(lengths)
+    for a, b, length in zip(path, path[1:], lengths, strict=False):
+        if distance <= length or length == 0:
+            x = a + (b - a) * (distance / length if length else 0)
+            break
+        distance -= length
+    else:
+        x = desk_x
+    x = int(round(min(max(x, 0), right)))
+    return panorama[:, x : x + width]
 
 
 def _turned_head(
