@@ -25,7 +25,7 @@ from typing import Any
 from aiohttp import WSMsgType, web
 from proctorbot.conference.admission import ALL_ROLES, Admission, Refusal, admit
 from proctorbot.conference.keys import ROOMS
-from proctorbot.conference.rooms import Peer, Room, new_peer_id
+from proctorbot.conference.rooms import Peer, Room, RoomRegistry, new_peer_id
 from proctorbot.config.settings import ConferenceSettings
 
 from proctorbot.app import CONTEXT
@@ -62,11 +62,10 @@ async def signaling_handler(request: web.Request) -> web.WebSocketResponse:
         await ws.close(code=CLOSE_REFUSED, message=refusal.reason.encode())
         return ws
 
-    room = request.app[ROOMS].open(admission.session_id)
-    peer = await join_room(room, admission, ws, ctx.settings.conference)
-    if peer is None:
-        request.app[ROOMS].forget_if_empty(room)
+    joined = await join_room(request.app[ROOMS], admission, ws, ctx.settings.conference)
+    if joined is None:
         return ws
+    room, peer = joined
     try:
         async for msg in ws:
             if msg.type == WSMsgType.TEXT:
@@ -83,26 +82,31 @@ async def signaling_handler(request: web.Request) -> web.WebSocketResponse:
 
 
 async def join_room(
-    room: Room, admission: Admission, ws: web.WebSocketResponse, conf: ConferenceSettings
-) -> Peer | None:
-    """Add the newcomer, or refuse it when the room is full. Returns the peer or None."""
-    capacity = conf.max_participants_per_room
-    previous = room.find_person(admission.person_id, admission.role)
+    rooms: RoomRegistry, admission: Admission, ws: web.WebSocketResponse, conf: ConferenceSettings
+) -> tuple[Room, Peer] | None:
+    """Add the newcomer to its session's room, or refuse it when the room is full."""
+    previous = rooms.open(admission.session_id).find_person(admission.person_id, admission.role)
     if previous is not None:
         # The same person (or the bot) again: a reload or a network drop. The new
         # connection wins; the old one leaves with reason "replaced".
-        log.info("%s replaces %s in %s", admission.role, previous.peer_id, room.session_id)
-        room.peers.pop(previous.peer_id, None)
-        await room.broadcast(
+        old_room = rooms.open(admission.session_id)
+        log.info("%s replaces %s in %s", admission.role, previous.peer_id, old_room.session_id)
+        rooms.remove_peer(old_room, previous.peer_id)
+        await old_room.broadcast(
             {"type": "peer-left", "peer_id": previous.peer_id, "reason": "replaced"}
         )
         await previous.ws.close(code=CLOSE_REPLACED, message=b"replaced")
+
+    # From here to the registration there is no `await`: two people joining at the
+    # same moment always see each other (one in `welcome`, the other in `peer-joined`).
+    room = rooms.open(admission.session_id)
+    capacity = conf.max_participants_per_room
     if admission.role != "bot" and room.people_count() >= capacity:
+        rooms.forget_if_empty(room)
         log.warning("room %s full: %s refused", room.session_id, admission.name)
         await send_error(ws, "room_full", f"the room holds at most {capacity} people")
         await ws.close(code=CLOSE_ROOM_FULL, message=b"room_full")
         return None
-
     off = admission.role in ("expert", "bot")  # an expert joins with camera and mic off
     peer = Peer(
         peer_id=new_peer_id(admission.role),
@@ -113,23 +117,23 @@ async def join_room(
         mic=not off,
         cam=not off,
     )
-    await peer.send(
-        {
-            "type": "welcome",
-            "peer_id": peer.peer_id,
-            "role": peer.role,
-            "name": peer.name,
-            "session_id": room.session_id,
-            "title": admission.session_title,
-            "peers": [p.describe() for p in room.peers.values()],
-            "ice_servers": [{"urls": url} for url in conf.ice_servers],
-            "language": admission.language,
-        }
-    )
+    welcome = {
+        "type": "welcome",
+        "peer_id": peer.peer_id,
+        "role": peer.role,
+        "name": peer.name,
+        "session_id": room.session_id,
+        "title": admission.session_title,
+        "peers": [p.describe() for p in room.peers.values()],
+        "ice_servers": [{"urls": url} for url in conf.ice_servers],
+        "language": admission.language,
+    }
     room.peers[peer.peer_id] = peer
+
+    await peer.send(welcome)
     await room.broadcast({"type": "peer-joined", "peer": peer.describe()}, exclude=peer.peer_id)
     log.info("%s %s (%s) joined %s", peer.role, peer.peer_id, peer.name, room.session_id)
-    return peer
+    return room, peer
 
 
 async def leave_room(app: web.Application, room: Room, peer: Peer) -> None:

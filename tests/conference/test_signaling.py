@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 
 import aiohttp
@@ -227,3 +228,21 @@ async def test_room_is_forgotten_when_empty(running_server) -> None:
         assert running_server.session_id in running_server.app[ROOMS].rooms
     await asyncio.sleep(0.1)
     assert running_server.app[ROOMS].rooms == {}
+
+
+async def test_people_joining_at_once_always_find_each_other(running_server) -> None:
+    for _round in range(5):
+        async with contextlib.AsyncExitStack() as stack:
+            student, examiner = await asyncio.gather(
+                stack.enter_async_context(signaling_client(running_server, "student")),
+                stack.enter_async_context(signaling_client(running_server, "examiner")),
+            )
+            listed = [
+                examiner.peer_id in [p["peer_id"] for p in student.welcome["peers"]],
+                student.peer_id in [p["peer_id"] for p in examiner.welcome["peers"]],
+            ]
+            assert listed.count(True) == 1, "exactly one of them is the later joiner and offers"
+            earlier = student if listed[1] else examiner
+            later = examiner if earlier is student else student
+            assert (await earlier.receive("peer-joined"))["peer"]["peer_id"] == later.peer_id
+        await asyncio.sleep(0.05)
