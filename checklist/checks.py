@@ -20,13 +20,12 @@ import numpy as np
 from proctorbot.checklist.detectors import (
     AudioChunk,
     ChecklistDetectors,
-    IdReading,
     SessionBotLike,
     VideoFrame,
 )
-from proctorbot.checklist.names import match_name
 from proctorbot.checklist.records import AutoResult, StepKind
 from proctorbot.detection.events import DetectorEvent, EventKind
+from proctorbot.detection.names import best_name_in_text
 
 EVIDENCE_SUBDIR = Path("evidence") / "checklist"
 SAMPLE_RATE = 16000
@@ -225,42 +224,33 @@ async def check_id_document(ctx: CheckContext) -> AutoResult:
     if reader is None:
         evidence = (await ctx.save_image("frame.jpg", frames[-1][1]),)
         return AutoResult(False, None, "unavailable", {}, evidence)
-    best: tuple[IdReading, np.ndarray] | None = None
-    # Newest first: the card is most likely held still at the end of the capture.
-    for _, image in reversed(frames):
-        reading = await asyncio.to_thread(reader.read, image)
-        if best is None or reading.confidence > best[0].confidence:
-            best = (reading, image)
-        if reading.full_name and match_name(ctx.student_name, reading.full_name).matched:
-            best = (reading, image)
-            break
-    assert best is not None
-    reading, image = best
-    evidence = [await ctx.save_image("frame.jpg", image)]
-    if reading.photo is not None and reading.photo.size:
-        evidence.append(await ctx.save_image("photo.jpg", reading.photo))
+    images = [image for _, image in frames]
+    reading = await asyncio.to_thread(reader.read, images, ctx.student_name)
+    evidence = []
+    for name, image in reading.images.items():
+        if image is not None and image.size:
+            evidence.append(await ctx.save_image(f"{name}.jpg", image))
+    if not evidence:
+        evidence.append(await ctx.save_image("frame.jpg", images[-1]))
     details: dict[str, Any] = {
+        "frames": len(images),
         "read_name": reading.full_name,
-        "confidence": round(reading.confidence, 3),
         "roster_name": ctx.student_name,
+        "confidence": round(reading.confidence, 3),
+        "name_score": round(reading.name_score, 3),
+        "face_similarity": None
+        if reading.face_similarity is None
+        else round(reading.face_similarity, 3),
         **reading.details,
     }
-    if not reading.full_name or reading.confidence < ctx.thresholds.id_min_confidence:
+    if reading.confidence < ctx.thresholds.id_min_confidence and not reading.name_matched:
         return AutoResult(True, False, "id_unreadable", details, tuple(evidence))
-    name = match_name(ctx.student_name, reading.full_name)
-    details["name_score"] = name.score
-    if not name.matched:
+    if not reading.name_matched:
         return AutoResult(True, False, "name_mismatch", details, tuple(evidence))
-    comparer = ctx.detectors.face_comparer
-    if comparer is None or reading.photo is None:
+    if reading.face_similarity is None:
         details["face_match"] = "unavailable"
-    else:
-        similarity = await asyncio.to_thread(comparer.same_person, reading.photo, image)
-        details["face_similarity"] = None if similarity is None else round(similarity, 3)
-        if similarity is None:
-            details["face_match"] = "no_face"
-        elif similarity < ctx.thresholds.face_similarity:
-            return AutoResult(True, False, "face_mismatch", details, tuple(evidence))
+    elif reading.face_similarity < ctx.thresholds.face_similarity:
+        return AutoResult(True, False, "face_mismatch", details, tuple(evidence))
     return AutoResult(True, True, "id_ok", details, tuple(evidence))
 
 
@@ -285,7 +275,7 @@ async def check_name_aloud(ctx: CheckContext) -> AutoResult:
     text = await asyncio.to_thread(
         ctx.detectors.transcriber.transcribe, audio, SAMPLE_RATE, ctx.language
     )
-    name = match_name(ctx.student_name, text)
+    name = best_name_in_text(text.split(), ctx.student_name)
     details.update(transcript=text, name_score=name.score)
     if not name.matched:
         return AutoResult(True, False, "name_mismatch", details, evidence)

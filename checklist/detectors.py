@@ -61,19 +61,20 @@ class RoomScanAnalyzer(Protocol):
 
 @dataclass(frozen=True)
 class IdReading:
-    full_name: str  # as read from the card, "" when nothing readable
-    confidence: float  # 0..1
-    photo: np.ndarray | None = None  # the card's photo, cropped, BGR
+    """What was read off the ID document held to the camera."""
+
+    full_name: str  # as printed, "" when nothing readable
+    confidence: float  # 0..1 that a document was read at all
+    name_matched: bool  # against the expected (roster) name
+    name_score: float
+    face_similarity: float | None = None  # card photo vs live face, 0..1; None: not compared
+    images: dict[str, np.ndarray] = field(default_factory=dict)  # best_frame, card, card_face...
     details: dict[str, Any] = field(default_factory=dict)
 
 
 class IdDocumentReader(Protocol):
-    def read(self, frame: np.ndarray) -> IdReading: ...
-
-
-class FaceComparer(Protocol):
-    def same_person(self, card_photo: np.ndarray, live_frame: np.ndarray) -> float | None:
-        """Similarity 0..1 of the card's photo and the live face, None if no face found."""
+    def read(self, frames: list[np.ndarray], expected_name: str) -> IdReading:
+        """Read the document from a burst of frames (the sharpest card wins)."""
         ...
 
 
@@ -111,7 +112,6 @@ class ChecklistDetectors:
 
     room_scan: RoomScanAnalyzer | None = None
     id_reader: IdDocumentReader | None = None
-    face_comparer: FaceComparer | None = None
     transcriber: Transcriber | None = None
     voice_enroller: VoiceEnroller | None = None
     desk: DeskInspector | None = None

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 from proctorbot.checklist.detectors import IdReading, RoomScanFindings
 from proctorbot.detection.events import DetectorEvent
+from proctorbot.detection.names import best_name_in_text
 
 
 @dataclass
@@ -93,8 +94,16 @@ class FakeRoomScan:
 class FakeIdReader:
     name: str
 
-    def read(self, frame: np.ndarray) -> IdReading:
-        return IdReading(full_name=self.name, confidence=0.9, photo=frame[:100, :80])
+    def read(self, frames: list[np.ndarray], expected_name: str) -> IdReading:
+        match = best_name_in_text(self.name.split(), expected_name)
+        return IdReading(
+            full_name=self.name,
+            confidence=0.9,
+            name_matched=match.matched,
+            name_score=match.score,
+            face_similarity=0.8,
+            images={"best_frame": frames[-1], "card_face": frames[-1][:100, :80]},
+        )
 
 
 @dataclass
