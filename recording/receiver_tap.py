@@ -100,6 +100,10 @@ class ReceivedTrack:
     def _on_jitter_frame(self, codec: RTCRtpCodecParameters, jitter_frame: Any) -> None:
         name = codec.name.lower()
         data: bytes = jitter_frame.data
+        if not data:
+            # padding-only packets (bandwidth probes) carry the previous frame's timestamp
+            # and no payload; the jitter buffer turns them into an empty "frame"
+            return
         keyframe = True if self.kind == "audio" else is_keyframe(name, data)
         frame = EncodedFrame(
             kind=self.kind,
