@@ -6,6 +6,7 @@ import click
 from aiohttp import web
 
 from proctorbot.config.settings import Settings
+from proctorbot.context import AppContext
 
 
 def apply_address(settings: Settings, host: str | None, port: int | None) -> None:
@@ -21,7 +22,7 @@ def apply_address(settings: Settings, host: str | None, port: int | None) -> Non
         server.public_url = f"http://{shown}:{server.port}"
 
 
-def print_demo_links(ctx, session_ids: list[str]) -> None:
+def print_demo_links(ctx: AppContext, session_ids: list[str]) -> None:
     from proctorbot.conference.links import session_links
     from proctorbot.storage.models import ExamSession
 
@@ -46,8 +47,6 @@ def serve_command(ctx: click.Context, demo: bool, host: str | None, port: int | 
     """Start the server: call pages, signaling and every area plugged into it."""
     from proctorbot.app import build_app
     from proctorbot.commands_core import settings_from
-    from proctorbot.context import AppContext
-
     settings = settings_from(ctx)
     apply_address(settings, host, port)
     app_ctx = AppContext.build(settings)

@@ -20,7 +20,7 @@ from proctorbot.storage.models import (
     SessionStatus,
 )
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 DEMO_ORGANIZATION = "Demo University / Демонстрационный университет"
 DEMO_STUDENTS = ("Анна Смирнова", "Иван Петров", "Мария Кузнецова")
@@ -41,7 +41,7 @@ class DemoDay:
 
 
 def seed_demo(
-    db_factory, *, profile: str, language: str = "ru", now: dt.datetime | None = None
+    db_factory: sessionmaker, *, profile: str, language: str = "ru", now: dt.datetime | None = None
 ) -> DemoDay:
     """Create (or refresh) the demo organization, its people and today's sessions."""
     start = (now or utcnow()).replace(second=0, microsecond=0)
