@@ -74,6 +74,7 @@ class SessionFolder:
     checklist: dict[str, Any] | None = None
     transcript: list[TranscriptLine] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    purged: set[str] = field(default_factory=set)  # deleted on purpose by retention
 
     def name_of(self, participant: str) -> str:
         for person in self.participants:
@@ -107,6 +108,7 @@ def read_session_folder(path: Path, *, probe: bool = True) -> SessionFolder:
     if not path.is_dir():
         folder.problems.append(Problem("folder_missing", str(path)))
         return folder
+    _read_retention_note(folder)
     _read_manifest(folder, probe=probe)
     _read_events(folder)
     _read_checklist(folder)
@@ -116,9 +118,17 @@ def read_session_folder(path: Path, *, probe: bool = True) -> SessionFolder:
     folder.duration = max([folder.duration, *ends, 1.0])
     for event in folder.events:
         for evidence in event.evidence:
-            if not folder.evidence_exists(evidence):
+            if evidence not in folder.purged and not folder.evidence_exists(evidence):
                 folder.problems.append(Problem("evidence_missing", evidence))
     return folder
+
+
+def _read_retention_note(folder: SessionFolder) -> None:
+    """Files deleted after the retention period are gone on purpose: one line, not many."""
+    note = _load_json(folder, "retention.json")
+    if isinstance(note, dict):
+        folder.purged = {str(p) for p in note.get("deleted", [])}
+        folder.problems.append(Problem("purged", "", str(note.get("purged_at", ""))))
 
 
 def _load_json(folder: SessionFolder, name: str) -> Any | None:
@@ -212,6 +222,8 @@ def _check_media(
 
     target = _inside(folder.path, media.path)
     if target is None or not target.is_file():
+        if media.path in folder.purged:
+            return replace(media, status="purged")
         folder.problems.append(Problem("recording_missing", media.path))
         return replace(media, status="missing")
     if probe:
