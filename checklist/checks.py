@@ -264,10 +264,13 @@ async def check_name_aloud(ctx: CheckContext) -> AutoResult:
     details: dict[str, Any] = {"audio_seconds": round(audio.size / SAMPLE_RATE, 2)}
     if ctx.detectors.voice_enroller is not None:
         out_dir = ctx.session_dir / "voiceprints"
-        path = await asyncio.to_thread(
-            ctx.detectors.voice_enroller.enroll, audio, SAMPLE_RATE, out_dir
-        )
-        details["voiceprint"] = _relative(path, ctx.session_dir)
+        try:
+            path = await asyncio.to_thread(
+                ctx.detectors.voice_enroller.enroll, audio, SAMPLE_RATE, out_dir
+            )
+            details["voiceprint"] = _relative(path, ctx.session_dir)
+        except Exception as exc:  # too little speech: the live watch clusters instead
+            details["voiceprint"] = f"failed: {exc}"
     else:
         details["voiceprint"] = "unavailable"
     if ctx.detectors.transcriber is None:

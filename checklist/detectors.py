@@ -105,6 +105,10 @@ class AdmissionNotifier(Protocol):
 
     async def consent_refused(self, session_id: str, student_name: str) -> None: ...
 
+    async def admitted(self, session_id: str, student_name: str) -> None:
+        """Identity confirmed, checklist done: the exam starts."""
+        ...
+
 
 @dataclass
 class ChecklistDetectors:

@@ -339,6 +339,8 @@ class ChecklistRunner:
             if student:
                 await self._prompt("admitted", self._text("prompt.admitted"), student)
             self._start_flags()
+            if self.notifier is not None:
+                await self._notify(self.notifier.admitted(self.session_id, run.student_name))
         elif outcome is RunOutcome.NOT_ADMITTED:
             if student:
                 await self._prompt(

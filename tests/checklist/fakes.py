@@ -132,3 +132,6 @@ class FakeNotifier:
 
     async def consent_refused(self, session_id: str, student_name: str) -> None:
         self.calls.append(("consent_refused", session_id, student_name))
+
+    async def admitted(self, session_id: str, student_name: str) -> None:
+        self.calls.append(("admitted", session_id, student_name))

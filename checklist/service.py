@@ -1,0 +1,93 @@
+"""Plug-in for ``proctorbot serve``: the checklist runs in every session's bot, and the
+examiners' evidence images are served here (examiners, experts, organizers only).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from aiohttp import web
+from proctorbot.checklist.adapters import build_detectors
+from proctorbot.checklist.checks import EVIDENCE_SUBDIR
+from proctorbot.checklist.detectors import ChecklistDetectors
+from proctorbot.checklist.views import EXAMINER_ROLES
+from proctorbot.checklist.wiring import build_runner
+from proctorbot.conference.tokens import TokenError
+from proctorbot.config.catalogue import LANGUAGES, Catalogue
+
+from proctorbot.context import AppContext
+
+log = logging.getLogger(__name__)
+
+
+class ChecklistPlugin:
+    """A bot session plug-in: ``await plugin(bot)`` runs the session's checklist."""
+
+    __name__ = "checklist"
+
+    def __init__(self, ctx: AppContext, detectors: ChecklistDetectors | None = None) -> None:
+        self.ctx = ctx
+        self._detectors = detectors
+
+    @property
+    def detectors(self) -> ChecklistDetectors:
+        if self._detectors is None:  # shared by the sessions of this process: models load once
+            self._detectors = build_detectors(self.ctx.settings)
+        return self._detectors
+
+    async def __call__(self, bot) -> None:  # noqa: ANN001 - proctorbot.bot.SessionBot
+        runner = await build_runner(self.ctx, bot, bot.session_id, self.detectors)
+        if runner is not None:
+            await runner.run()
+
+
+CHECKLIST_PLUGIN = web.AppKey("proctorbot.checklist.plugin", ChecklistPlugin)
+
+
+async def setup(app: web.Application, ctx: AppContext) -> None:
+    app.router.add_get("/checklist/texts.json", texts)
+    app.router.add_get("/checklist/evidence/{session_id}/{path:.+}", evidence)
+    plugin = ChecklistPlugin(ctx)
+    app[CHECKLIST_PLUGIN] = plugin
+    try:
+        from proctorbot.bot.service import BOT_MANAGER
+    except ImportError:
+        log.warning("bot/ is absent: the checklist cannot run in sessions")
+        return
+    if BOT_MANAGER in app:
+        app[BOT_MANAGER].add_session_plugin(plugin)
+
+
+async def texts(request: web.Request) -> web.Response:
+    """The checklist's texts in every language, for conference/static/areas/checklist.js."""
+    return web.json_response(
+        {lang: Catalogue.load(lang).section("checklist") for lang in LANGUAGES},
+        headers={"Cache-Control": "public, max-age=300"},
+    )
+
+
+async def evidence(request: web.Request) -> web.StreamResponse:
+    """An evidence file of a session, for a call token of an examiner, expert or organizer."""
+    from proctorbot.app import CONTEXT
+
+    ctx = request.app[CONTEXT]
+    session_id = request.match_info["session_id"]
+    try:
+        ctx.signer.verify(
+            request.query.get("t", ""),
+            purpose="call",
+            session_id=session_id,
+            roles=tuple(sorted(EXAMINER_ROLES)),
+        )
+    except TokenError as refused:
+        raise web.HTTPForbidden(text=f"evidence refused: {refused} ({refused.reason})") from None
+    session_dir = (ctx.settings.recordings_dir / session_id).resolve()
+    allowed = (session_dir / EVIDENCE_SUBDIR).resolve()
+    path = (session_dir / request.match_info["path"]).resolve()
+    if not path.is_relative_to(allowed) or not path.is_file():
+        raise web.HTTPNotFound(text="no such evidence")
+    return web.FileResponse(
+        Path(path),
+        headers={"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"},
+    )

@@ -1,0 +1,49 @@
+"""Builds a session's ChecklistRunner from the database, the rule profile and the bot."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from proctorbot.checklist.detectors import ChecklistDetectors, SessionBotLike
+from proctorbot.checklist.notify import OutboxNotifier
+from proctorbot.checklist.plan import ChecklistPlan
+from proctorbot.checklist.runner import ChecklistRunner
+from proctorbot.checklist.session_facts import load_session_facts
+from proctorbot.checklist.store import ChecklistStore
+
+from proctorbot.context import AppContext
+
+log = logging.getLogger(__name__)
+
+
+def plan_for_profile(name: str) -> ChecklistPlan:
+    from proctorbot.config.profiles import ProfileError, load_profile
+
+    try:
+        return ChecklistPlan.from_profile(load_profile(name))
+    except ProfileError:
+        log.exception("rule profile %r is unusable: the default checklist is used", name)
+        return ChecklistPlan.default()
+
+
+async def build_runner(
+    ctx: AppContext, bot: SessionBotLike, session_id: str, detectors: ChecklistDetectors
+) -> ChecklistRunner | None:
+    """None when the session has no student (nobody to check)."""
+    facts = await asyncio.to_thread(load_session_facts, ctx, session_id)
+    if facts is None or not facts.student_name:
+        log.info("session %s: no student on the roster, no checklist", session_id)
+        return None
+    plan = await asyncio.to_thread(plan_for_profile, facts.profile)
+    return ChecklistRunner(
+        bot,
+        session_id=session_id,
+        plan=plan,
+        store=ChecklistStore(ctx.db, bot.session_dir),
+        student_name=facts.student_name,
+        language=facts.language,
+        profile_name=facts.profile,
+        detectors=detectors,
+        notifier=OutboxNotifier(ctx, facts),
+    )

@@ -1,0 +1,38 @@
+"""The evidence route: examiners, experts and organizers only, nothing outside evidence/."""
+
+from __future__ import annotations
+
+from aiohttp.test_utils import TestClient, TestServer
+from proctorbot.conference.links import call_token
+
+from proctorbot.app import build_app
+
+
+async def test_evidence_only_for_examiners(app_context, exam_session_id) -> None:
+    session_dir = app_context.settings.recordings_dir / exam_session_id
+    (session_dir / "evidence" / "checklist").mkdir(parents=True)
+    (session_dir / "evidence" / "checklist" / "desk-1-desk.jpg").write_bytes(b"\xff\xd8jpeg")
+    (session_dir / "checklist.json").write_text("{}")
+    app = await build_app(app_context, areas=("proctorbot.checklist.service",))
+    async with TestClient(TestServer(app)) as client:
+        base = f"/checklist/evidence/{exam_session_id}/evidence/checklist/desk-1-desk.jpg"
+        for role, status in (
+            ("examiner", 200),
+            ("expert", 200),
+            ("organizer", 200),
+            ("student", 403),
+        ):
+            token = call_token(app_context, exam_session_id, role, f"p-{role}")
+            response = await client.get(base, params={"t": token})
+            assert response.status == status, role
+        assert (await client.get(base)).status == 403
+        other = call_token(app_context, "another-session", "examiner", "p")
+        assert (await client.get(base, params={"t": other})).status == 403
+        token = call_token(app_context, exam_session_id, "examiner", "p")
+        outside = f"/checklist/evidence/{exam_session_id}/checklist.json"
+        assert (await client.get(outside, params={"t": token})).status == 404
+        sneaky = f"/checklist/evidence/{exam_session_id}/evidence/../checklist.json"
+        assert (await client.get(sneaky, params={"t": token})).status in (403, 404)
+        texts = await (await client.get("/checklist/texts.json")).json()
+        assert texts["ru"]["step.consent.title"] == "Согласие"
+        assert set(texts["ru"]) == set(texts["en"])
