@@ -41,3 +41,23 @@ def rebuild_report(ctx: AppContext, session_id: str, *, pdf: bool = False) -> Wr
 def report_for_folder(folder: Path, profile_name: str, *, pdf: bool = False) -> WrittenReport:
     """A report for a bare session folder (no database), e.g. from the CLI."""
     return write_report(build_report(folder, load_profile(profile_name)), pdf=pdf)
+
+
+def report_link(
+    ctx: AppContext, session_id: str, *, person_id: str = "", ttl_seconds: float | None = None
+) -> str:
+    """The signed link to a session's report page (what Telegram and e-mail messages carry).
+
+    It opens the whole session folder read-only (the page's recordings and evidence) until
+    ``server.download_link_ttl_minutes`` from now; every use is audited.
+    """
+    from proctorbot.report.links import download_link
+
+    ttl = (
+        ttl_seconds
+        if ttl_seconds is not None
+        else ctx.settings.server.download_link_ttl_minutes * 60
+    )
+    return download_link(
+        ctx.signer, ctx.settings.server.public_url, session_id, person_id=person_id, ttl_seconds=ttl
+    )
