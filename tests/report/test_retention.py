@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 from proctorbot.config.profiles import load_profile
 from proctorbot.report.build import build_report
@@ -42,10 +43,21 @@ def add_session(app_context, profile: str) -> str:
         '{"kind": "third_party_voice", "start": 4, "end": 6, "track": "s",'
         ' "evidence": ["evidence/voice-4.ogg"]}\n'
     )
-    (folder / "manifest.json").write_text(
-        '{"session_id": "%s", "started_at": 0, "files": [{"path": "student.webm", "kind": "video",'
-        ' "participant": "s", "role": "student", "started_at": 0, "duration": 20}]}' % session_id
-    )
+    manifest = {
+        "session_id": session_id,
+        "started_at": 0,
+        "files": [
+            {
+                "path": "student.webm",
+                "kind": "video",
+                "participant": "s",
+                "role": "student",
+                "started_at": 0,
+                "duration": 20,
+            }
+        ],
+    }
+    (folder / "manifest.json").write_text(json.dumps(manifest))
     return session_id
 
 
