@@ -43,7 +43,7 @@ async def build_app(
     """The whole server: conference first, then each area's `setup` in a fixed order."""
     from proctorbot.conference.server import setup as setup_conference
 
-    app = web.Application(client_max_size=ctx.settings.server.max_message_bytes)
+    app = web.Application()
     app[CONTEXT] = ctx
     await setup_conference(app, ctx)
     for name in areas:

@@ -125,3 +125,33 @@ async def test_panel_scripts_use_the_page_api(running_server, playwright_async) 
             assert await row.text_content() == 'test/show:{"step":1}'
     finally:
         await browser.close()
+
+
+async def test_a_dropped_connection_comes_back_by_itself(
+    running_server, fake_media, playwright_async
+) -> None:
+    from proctorbot.conference.keys import ROOMS
+
+    browser = await launch_chromium(playwright_async, fake_media)
+    try:
+        examiner = await open_call(browser, running_server.link("examiner"))
+        student = await open_call(browser, running_server.link("student"))
+        await wait_remote_video(examiner, "student")
+        first_id = await student.evaluate("window.proctorbot.peerId")
+
+        # The server loses the student's socket abnormally (as on a network drop).
+        room = running_server.app[ROOMS].get(running_server.session_id)
+        await room.peers[first_id].ws.close(code=1011, message=b"test drop")
+
+        await student.wait_for_function(
+            f"window.proctorbot.peerId && window.proctorbot.peerId !== {first_id!r}",
+            timeout=15000,
+        )
+        await examiner.wait_for_function(
+            f"""() => !window.proctorbot.peers().some((p) => p.peer_id === {first_id!r})"""
+        )
+        state = await wait_remote_video(examiner, "student")
+        assert state["width"] > 0
+        assert len(await examiner.query_selector_all(".tile.remote")) == 1
+    finally:
+        await browser.close()
