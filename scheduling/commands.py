@@ -242,8 +242,17 @@ async def _schedule_jobs(app, session_ids: list[str], profile: str) -> int:  # n
 
 
 @click.command("jobs")
+@click.option(
+    "--run",
+    "run_seconds",
+    type=float,
+    default=None,
+    metavar="SECONDS",
+    help="Run due jobs for SECONDS, then exit (without the server: reminders and "
+    "notifications work; the bot cannot join).",
+)
 @click.pass_context
-def jobs_command(ctx: click.Context) -> None:
+def jobs_command(ctx: click.Context, run_seconds: float | None) -> None:
     """List the scheduled jobs stored in the job store, soonest first."""
     from proctorbot.scheduling.hooks import JobHooks, JobRuntime
     from proctorbot.scheduling.scheduler import make_scheduler
@@ -252,8 +261,10 @@ def jobs_command(ctx: click.Context) -> None:
 
     async def listing() -> list[tuple[str, str]]:
         scheduler = make_scheduler(JobRuntime(app, JobHooks()))
-        scheduler.start(paused=True)
+        scheduler.start(paused=run_seconds is None)
         try:
+            if run_seconds is not None:
+                await asyncio.sleep(run_seconds)
             return [(str(job.next_run_time), job.id) for job in scheduler.get_jobs()]
         finally:
             scheduler.shutdown(wait=False)

@@ -162,7 +162,8 @@ async def test_jobs_survive_a_restart_and_due_jobs_run(app_context) -> None:
         ("stan@mail.example", "scheduling.reminder_soon"),
         ("eva@uni.example", "scheduling.reminder_examiner"),
     }
-    assert "/call?t=" in messages[0].text and '"Math" starts at' in messages[0].text
+    to_student = [m.text for m in messages if m.address == "stan@mail.example"]
+    assert all("/call?t=" in t and '"Math" starts at' in t for t in to_student)
     assert any("Сессия «Math»" in m.text for m in messages)  # the examiner reads Russian
     # what is not due yet is still stored for the next start
     again = make_scheduler(JobRuntime(app_context, Recorder().hooks()))
@@ -243,3 +244,43 @@ async def test_student_present_means_no_alert_and_cancel_removes_jobs(app_contex
         await wait_for(lambda: recorder.sweeps >= 2)
     finally:
         scheduler.shutdown(wait=False)
+
+
+def test_restart_in_a_real_process(app_context, settings) -> None:
+    """Jobs written by this process run in a new `proctorbot jobs --run` process."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    now = utcnow()
+    session_id, _ = make_session(app_context, now + dt.timedelta(minutes=16))
+
+    async def schedule() -> None:
+        scheduler = make_scheduler(JobRuntime(app_context, Recorder().hooks()))
+        scheduler.start(paused=True)
+        schedule_session_jobs(
+            scheduler,
+            app_context.db().get(ExamSession, session_id),
+            reminder_offsets_minutes=[16, 15],
+            bot_join_minutes_before=15,
+            now=now + dt.timedelta(seconds=0.5),
+        )
+        scheduler.shutdown(wait=False)
+
+    asyncio.run(schedule())
+    app_context.engine.dispose()
+    time.sleep(1.0)  # "down" while the first reminder falls due
+    env = {**os.environ, "PROCTORBOT_DATA_DIR": str(settings.data_dir)}
+    result = subprocess.run(
+        [sys.executable, "-m", "proctorbot", "jobs", "--run", "2"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    kinds = [(m.address, m.kind) for m in outbox(app_context)]
+    assert kinds.count(("stan@mail.example", "scheduling.reminder_soon")) == 1
+    assert f"reminder:{session_id}:15" in result.stdout  # not due yet: still stored
+    assert f"reminder:{session_id}:16" not in result.stdout

@@ -42,13 +42,36 @@ def postgres_url(tmp_path: Path):
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     try:
-        subprocess.run(_as_postgres(str(PG_BIN / "initdb"), "-D", str(data), "-U", "postgres",
-                                    "--auth=trust", "-E", "UTF8"),
-                       check=True, capture_output=True, timeout=120)
         subprocess.run(
-            _as_postgres(str(PG_BIN / "pg_ctl"), "-D", str(data), "-w", "-l", str(base / "log"),
-                         "-o", f"-k {base} -p {port} -c listen_addresses=''", "start"),
-            check=True, capture_output=True, timeout=60,
+            _as_postgres(
+                str(PG_BIN / "initdb"),
+                "-D",
+                str(data),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+            ),
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+        subprocess.run(
+            _as_postgres(
+                str(PG_BIN / "pg_ctl"),
+                "-D",
+                str(data),
+                "-w",
+                "-l",
+                str(base / "log"),
+                "-o",
+                f"-k {base} -p {port} -c listen_addresses=''",
+                "start",
+            ),
+            check=True,
+            capture_output=True,
+            timeout=60,
         )
     except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError) as exc:
         shutil.rmtree(base, ignore_errors=True)
@@ -56,8 +79,11 @@ def postgres_url(tmp_path: Path):
     try:
         yield f"postgresql://postgres@/postgres?host={base}&port={port}"
     finally:
-        subprocess.run(_as_postgres(str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "immediate",
-                                    "stop"), capture_output=True, timeout=60)
+        subprocess.run(
+            _as_postgres(str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"),
+            capture_output=True,
+            timeout=60,
+        )
         shutil.rmtree(base, ignore_errors=True)
 
 
@@ -67,18 +93,26 @@ async def test_jobs_persist_in_postgres_across_restart(app_context, postgres_url
     session_id, _ = make_session(app_context, now + dt.timedelta(minutes=15, seconds=1))
     scheduler = make_scheduler(JobRuntime(app_context, JobHooks()))
     scheduler.start(paused=True)
-    schedule_session_jobs(scheduler, app_context.db().get(ExamSession, session_id),
-                          reminder_offsets_minutes=[], bot_join_minutes_before=15, now=now)
+    schedule_session_jobs(
+        scheduler,
+        app_context.db().get(ExamSession, session_id),
+        reminder_offsets_minutes=[],
+        bot_join_minutes_before=15,
+        now=now,
+    )
     scheduler.shutdown(wait=False)
 
     from sqlalchemy import create_engine, text
 
     engine = create_engine(postgres_url.replace("postgresql://", "postgresql+psycopg://"))
     with engine.connect() as connection:
-        stored = connection.execute(text("select id from scheduling_jobs order by id")).scalars().all()
+        stored = (
+            connection.execute(text("select id from scheduling_jobs order by id")).scalars().all()
+        )
     engine.dispose()
-    assert stored == sorted([f"bot_join:{session_id}", f"check_no_show:{session_id}",
-                             f"post_session:{session_id}"])
+    assert stored == sorted(
+        [f"bot_join:{session_id}", f"check_no_show:{session_id}", f"post_session:{session_id}"]
+    )
     await asyncio.sleep(1.2)
     joined: list[str] = []
 
