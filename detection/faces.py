@@ -167,6 +167,20 @@ class FaceAnalyzer:
                     faces.append(Face(box, 0.0, source="profile"))
         return [f for f in faces if f.box.area > 0]
 
+    def detect_profiles(self, frame: np.ndarray, max_side: int = 480) -> list[Face]:
+        """Heads seen from the side (Haar profile cascade, both directions); cheap at 480 px."""
+        height, width = frame.shape[:2]
+        scale = min(1.0, max_side / max(height, width))
+        small = (
+            cv2.resize(frame, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+            if scale < 1
+            else frame
+        )
+        return [
+            Face(box.scaled(1 / scale).clip(width, height), 0.0, source="profile")
+            for box in self._profile_boxes(small)
+        ]
+
     def _profile_boxes(self, bgr: np.ndarray) -> list[Box]:
         cascade = self._profile_cascade()
         if cascade is None:

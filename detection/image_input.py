@@ -63,7 +63,8 @@ def load_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.nda
     size = _header_size(path)
     if size is not None:
         _check_pixels(*size, max_pixels)
-    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    # ANYDEPTH|ANYCOLOR keeps 16-bit and gray data and, unlike UNCHANGED, applies EXIF rotation.
+    image = cv2.imdecode(data, cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR)
     if image is None:
         raise VisionInputError(f"not a readable image (corrupt or unsupported format): {path}")
     _check_pixels(image.shape[1], image.shape[0], max_pixels)

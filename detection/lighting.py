@@ -18,7 +18,7 @@ class LightingThresholds:
     black_std: float = 6.0
     backlit_ratio: float = 0.55  # face luma / background luma below this = backlit
     backlit_background: float = 150.0  # and the background must be bright
-    glare_fraction: float = 0.06  # share of saturated pixels = a light into the camera
+    glare_fraction: float = 0.04  # share of saturated pixels = a light into the camera
     glare_level: int = 250
 
 

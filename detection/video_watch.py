@@ -181,7 +181,12 @@ class VideoWatcher:
             conditions[EventKind.FACE_TOO_SMALL] = (1.0, {"small_face_assumed": True})
             return
         if count == 0:
-            conditions[EventKind.FACE_ABSENT] = (1.0, {})
+            profiles = self.analyzer.detect_profiles(frame)
+            if profiles:
+                # A head seen from the side: the student is there, looking away.
+                conditions[EventKind.LOOKING_AWAY] = (1.0, {"profile": True})
+            else:
+                conditions[EventKind.FACE_ABSENT] = (1.0, {})
             return
         if count > th.max_faces:
             conditions[EventKind.EXTRA_PERSON] = (

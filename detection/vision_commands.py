@@ -244,7 +244,7 @@ def analyze_video_command(
 @click.argument("video", type=click.Path(dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.option(
-    "--fps", type=float, default=5.0, show_default=True, help="Frames analysed per second."
+    "--fps", type=float, default=10.0, show_default=True, help="Frames analysed per second."
 )
 @click.option(
     "--max-pixels", type=int, default=DEFAULT_MAX_PIXELS, show_default=True, help=MAX_PIXELS_HELP
