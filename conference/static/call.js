@@ -315,6 +315,24 @@
     setStatus("page.left");
   }
 
+  async function inboundStats(peerId) {
+    // What arrives from one peer: bytes, audio energy, decoded frames (for checks and tests).
+    const p = state.peers.get(peerId);
+    const result = { audio: null, video: null };
+    if (!p) return result;
+    (await p.pc.getStats()).forEach((r) => {
+      if (r.type !== "inbound-rtp") return;
+      result[r.kind] = {
+        bytesReceived: r.bytesReceived || 0,
+        packetsLost: r.packetsLost || 0,
+        totalAudioEnergy: r.totalAudioEnergy || 0,
+        framesDecoded: r.framesDecoded || 0,
+        frameWidth: r.frameWidth || 0,
+      };
+    });
+    return result;
+  }
+
   // ---- the API for examiner-panel scripts (/static/areas/*.js) ------------------------
   function on(type, handler) {
     if (!state.handlers.has(type)) state.handlers.set(type, []);
@@ -338,6 +356,7 @@
     on,                                   // on("panel", (msg) => ...), on("welcome", ...)
     peers: () => [...state.peers.values()].map((p) => ({ ...p.info })),
     media: () => ({ mic: state.mic, cam: state.cam }),
+    stats: inboundStats,                  // await stats(peerId): {audio, video} received
     setMedia,                             // setMedia("video", true)
     join,
     leave,

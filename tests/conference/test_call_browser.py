@@ -36,6 +36,16 @@ async def test_two_people_see_each_other_and_get_prompts(
         seen_by_examiner = await wait_remote_video(examiner, "student")
         assert seen_by_student["width"] > 0 and seen_by_examiner["width"] == 320
 
+        # ... and hears the other: Opus arrives with energy (espeak speech, not silence).
+        student_id = await student.evaluate("window.proctorbot.peerId")
+        for _ in range(40):
+            heard = await examiner.evaluate("(id) => window.proctorbot.stats(id)", student_id)
+            if heard["audio"] and heard["audio"]["totalAudioEnergy"] > 0:
+                break
+            await asyncio.sleep(0.25)
+        assert heard["audio"]["bytesReceived"] > 0 and heard["audio"]["totalAudioEnergy"] > 0
+        assert heard["video"]["framesDecoded"] > 0
+
         # The expert joins with camera and microphone off, as the others see too.
         expert = await open_call(examiner_browser, running_server.link("expert"))
         assert await expert.evaluate("window.proctorbot.media()") == {"mic": False, "cam": False}
@@ -44,10 +54,15 @@ async def test_two_people_see_each_other_and_get_prompts(
             """() => window.proctorbot.peers().some(
                    (p) => p.role === "expert" && !p.mic && !p.cam)"""
         )
+        # Switching the camera on later needs no renegotiation: the student sees it.
+        await expert.click("#toggle-cam")
+        await student.wait_for_function(
+            """() => window.proctorbot.peers().some((p) => p.role === "expert" && p.cam)"""
+        )
+        assert (await wait_remote_video(student, "expert"))["width"] > 0
 
         # A prompt from the bot lands in the student's text panel only.
         async with signaling_client(running_server, "bot") as bot:
-            student_id = await student.evaluate("window.proctorbot.peerId")
             await bot.send(
                 {
                     "type": "prompt",
