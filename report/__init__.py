@@ -1,1 +1,14 @@
-"""report"""
+"""What organizers receive after each session, and the rules that produce it.
+
+The calls other areas use:
+
+* ``proctorbot.config.profiles.load_profile(name_or_path) -> RuleProfile``
+* ``report.rules.evaluate(events, profile) -> list[Finding]`` and
+  ``report.score.trust_score(findings, profile, decisions, failed_steps) -> TrustScore``
+* ``report.service.rebuild_report(ctx, session_id, pdf=True) -> WrittenReport``
+  (after a session ends; writes ``<recordings>/<id>/report/``)
+* ``report.service.report_link(ctx, session_id, person_id=...) -> str``: the signed,
+  expiring link for Telegram / e-mail (``report.links.download_link`` underneath)
+* ``report.retention.run_retention(ctx, now=None)``: the daily retention job
+* ``report.dashboard.setup(app, ctx)``: the dashboard inside ``proctorbot serve``
+"""

@@ -297,3 +297,51 @@ async def test_logout(client: TestClient, world: World) -> None:
     await client.post("/dashboard/logout", allow_redirects=False)
     client.session.cookie_jar.clear()
     assert (await client.get("/dashboard/days", allow_redirects=False)).status == 302
+
+
+async def test_examiner_sees_only_own_sessions(
+    client: TestClient, world: World, app_context
+) -> None:
+    with app_context.db() as db:
+        examiner = Person(
+            organization_id=world.org,
+            role="examiner",
+            full_name="Петров Пётр",
+            email="petrov@example.org",
+            password_hash=hash_password(PASSWORD),
+        )
+        db.add(examiner)
+        second = ExamSession(
+            organization_id=world.org,
+            exam_day_id=world.day,
+            title="Чужой слот",
+            profile="university-admission",
+            starts_at=dt.datetime(2026, 7, 1, 10, tzinfo=dt.UTC),
+            ends_at=dt.datetime(2026, 7, 1, 11, tzinfo=dt.UTC),
+        )
+        db.add(second)
+        db.flush()
+        db.add(SessionMember(session_id=world.session, person_id=examiner.id, role="examiner"))
+        db.commit()
+        second_id = second.id
+    assert (await sign_in(client, "petrov@example.org")).status == 302
+    live = await client.get(f"/dashboard/api/days/{world.day}/sessions")
+    assert [s["session_id"] for s in (await live.json())["sessions"]] == [world.session]
+    assert (await client.get(f"/dashboard/sessions/{world.session}")).status == 200
+    assert (await client.get(f"/dashboard/sessions/{second_id}")).status == 403
+
+
+def test_cli_report_for_a_folder(tmp_path, monkeypatch) -> None:
+    from click.testing import CliRunner
+
+    from proctorbot.cli import cli
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("PROCTORBOT_CONFIG", raising=False)
+    folder = make_session(tmp_path, "cli01", media=False)
+    result = CliRunner().invoke(cli, ["report", str(folder), "--profile", "examus-like"])
+    assert result.exit_code == 0, result.output
+    assert (folder / "report" / "report.html").is_file()
+    assert "act-termination.html" in result.output
+    bad = CliRunner().invoke(cli, ["report", str(folder), "--profile", "no-such"])
+    assert bad.exit_code != 0 and "no rule profile named 'no-such'" in bad.output
