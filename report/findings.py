@@ -51,6 +51,7 @@ class Finding:
             "evidence": list(self.evidence),
             "event_kinds": list(self.event_kinds),
             "occurrence": self.occurrence,
+            "counts": self.counts,
         }
 
 
