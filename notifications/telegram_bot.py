@@ -30,8 +30,14 @@ LIVE = (SessionStatus.OPEN, SessionStatus.LIVE)
 
 
 def default_report_link(ctx: AppContext) -> ReportLink:
+    """The report area's signed link when installed, else the dashboard page."""
+
     def link(session: ExamSession, person: Person) -> str:
-        return f"{ctx.settings.server.public_url.rstrip('/')}/dashboard/sessions/{session.id}"
+        try:
+            from proctorbot.report.service import report_link
+        except ImportError:
+            return f"{ctx.settings.server.public_url.rstrip('/')}/dashboard/sessions/{session.id}"
+        return report_link(ctx, session.id, person_id=person.id)
 
     return link
 

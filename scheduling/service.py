@@ -11,6 +11,7 @@ import logging
 
 from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from proctorbot.scheduling.aftercare import report_hooks
 from proctorbot.scheduling.hooks import JobHooks, JobRuntime
 from proctorbot.scheduling.scheduler import make_scheduler, schedule_retention
 
@@ -59,6 +60,7 @@ async def setup(app: web.Application, ctx: AppContext) -> None:
 
     async def start(app: web.Application) -> None:
         fill_hooks_from_app(app, hooks)
+        report_hooks(ctx, hooks)
         scheduler.start()
         schedule_retention(scheduler, ctx.settings.scheduling.retention_check_hours)
 

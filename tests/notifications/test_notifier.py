@@ -136,7 +136,12 @@ async def test_invite_commands_and_notifications(
         today, status, report, unknown = fake_api.texts(501)[1:5]
         assert "Math oral" in today and "live" in today
         assert status.startswith("Math oral: live; checklist step:")
-        assert f"/dashboard/sessions/{people['session']}" in report
+        assert report.startswith('Report for "Math oral": http://127.0.0.1:8080/')
+        from proctorbot.report.links import PURPOSE
+
+        token = report.split("/d/", 1)[1].split("/", 1)[0]
+        claims = app_context.signer.verify(token, purpose=PURPOSE, session_id=people["session"])
+        assert claims.person_id == people["olga"]
         assert unknown == "No session nosuch that you can see."
 
         # notifications: examiner by Telegram, organizer by Telegram, student by e-mail
