@@ -107,6 +107,15 @@ def render_report_html(report: SessionReport, documents: Mapping[str, str] | Non
         ]
         for f in report.findings
     }
+    # Transcript lines said during a finding (±2 s) are part of its evidence.
+    said = {
+        f.id: [
+            line
+            for line in folder.transcript
+            if line.end >= f.start - 2.0 and line.start <= f.end + 2.0
+        ]
+        for f in report.findings
+    }
     problems = [
         {"text": catalogue.texts.get(f"report.problem.{p.key}", p.key), "problem": p}
         for p in folder.problems
@@ -124,6 +133,7 @@ def render_report_html(report: SessionReport, documents: Mapping[str, str] | Non
         "deductions": deductions,
         "players": players,
         "evidence": evidence,
+        "said": said,
         "problems": problems,
         "documents": dict(documents or {}),
         "student_name": report.info.student_name or _student_name(report),

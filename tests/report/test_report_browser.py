@@ -93,6 +93,10 @@ def test_report_page_in_chromium(written, browser, tmp_path: Path) -> None:
     assert page.locator(".evidence-missing").count() == 1
     assert page.locator("img.evidence").count() == 2  # the ID photo and the extra person
 
+    # The student's words during the other-voice finding are quoted as its evidence.
+    voice_row = page.locator("tr.finding").first
+    assert "интегралы" in voice_row.locator("q.said").first.inner_text()
+
     # Transcript with speaker labels, checklist, score.
     assert "Петров Пётр Петрович (экзаменатор)" in page.locator(".transcript").inner_text()
     assert page.locator('table.checklist tr[data-step="desk"]').inner_text().count("книга убрана")
