@@ -17,7 +17,12 @@ from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 import numpy as np
-from proctorbot.checklist.detectors import ChecklistDetectors, IdReading
+from proctorbot.checklist.detectors import (
+    ChecklistDetectors,
+    IdReading,
+    RoomScanFindings,
+    VideoFrame,
+)
 from proctorbot.config.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -71,6 +76,35 @@ class DetectionIdReader:
         )
 
 
+class DetectionRoomScan:
+    """detection.room_scan.RoomScanTracker: how far the camera turned, faces seen."""
+
+    def __init__(self, face_analyzer: Lazy[Any], horizontal_fov_deg: float = 60.0) -> None:
+        self._face_analyzer = face_analyzer
+        self.horizontal_fov_deg = horizontal_fov_deg
+
+    def analyze(self, frames: list[VideoFrame]) -> RoomScanFindings:
+        from proctorbot.detection.room_scan import RoomScanTracker
+
+        tracker = RoomScanTracker(self.horizontal_fov_deg, analyzer=self._face_analyzer.get())
+        for t, frame in frames:
+            tracker.feed(t, frame)
+        result = tracker.result()
+        times = [t for t, _ in frames]
+        extra = tuple(
+            times.index(t) for t, count in result.face_sightings if count > 1 and t in times
+        )
+        return RoomScanFindings(
+            coverage=result.coverage,
+            max_faces=result.max_faces,
+            extra_face_frames=extra,
+            details={
+                "covered_deg": round(result.covered_deg, 1),
+                "lost_frames": result.lost_frames,
+            },
+        )
+
+
 class WhisperNameTranscriber:
     """detection.transcription: the words of the name said aloud."""
 
@@ -106,12 +140,21 @@ def build_detectors(settings: Settings) -> ChecklistDetectors:
     """Every detector the installed detection/ offers, each loading its models lazily."""
     detection = settings.detection
     detectors = ChecklistDetectors()
+
+    def make_face_analyzer() -> Any:
+        from proctorbot.detection.faces import FaceAnalyzer
+
+        return FaceAnalyzer()
+
+    faces = Lazy(make_face_analyzer)
+    if _available("proctorbot.detection.room_scan"):
+        detectors.room_scan = DetectionRoomScan(faces)
     if _available("proctorbot.detection.id_document"):
 
         def make_reader() -> Any:
             from proctorbot.detection.id_document import IdDocumentReader
 
-            return IdDocumentReader()
+            return IdDocumentReader(analyzer=faces.get())
 
         detectors.id_reader = DetectionIdReader(Lazy(make_reader))
     if _available("proctorbot.detection.transcription"):

@@ -165,7 +165,7 @@ async def check_equipment(ctx: CheckContext) -> AutoResult:
 
 
 async def check_room_scan(ctx: CheckContext) -> AutoResult:
-    frames = await capture_frames(ctx.bot, ctx.peer_id, 4.0, ctx.capture_s)
+    frames = await capture_frames(ctx.bot, ctx.peer_id, 8.0, ctx.capture_s)
     if not frames:
         return AutoResult(True, False, "no_video", {"frames": 0})
     images = [image for _, image in frames]
@@ -173,7 +173,7 @@ async def check_room_scan(ctx: CheckContext) -> AutoResult:
     analyzer = ctx.detectors.room_scan
     if analyzer is None:
         return AutoResult(False, None, "unavailable", {"frames": len(images)}, tuple(evidence))
-    findings = await asyncio.to_thread(analyzer.analyze, images)
+    findings = await asyncio.to_thread(analyzer.analyze, frames)
     details = {
         "frames": len(images),
         "coverage": round(findings.coverage, 3),

@@ -56,7 +56,9 @@ class RoomScanFindings:
 
 
 class RoomScanAnalyzer(Protocol):
-    def analyze(self, frames: list[np.ndarray]) -> RoomScanFindings: ...
+    def analyze(self, frames: list[VideoFrame]) -> RoomScanFindings:
+        """Frames of the sweep in time order; the motion between them gives the coverage."""
+        ...
 
 
 @dataclass(frozen=True)

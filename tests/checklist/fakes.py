@@ -83,7 +83,7 @@ class FakeRoomScan:
     max_faces: int = 1
     coverage: float = 1.0
 
-    def analyze(self, frames: list[np.ndarray]) -> RoomScanFindings:
+    def analyze(self, frames: list[tuple[float, np.ndarray]]) -> RoomScanFindings:
         extra = (len(frames) // 2,) if self.max_faces > 1 else ()
         return RoomScanFindings(
             coverage=self.coverage, max_faces=self.max_faces, extra_face_frames=extra
