@@ -35,6 +35,7 @@ from proctorbot.report.retention import active_hold, place_hold, release_hold
 from proctorbot.report.rules import evaluate
 from proctorbot.report.service import rebuild_report
 from proctorbot.report.session_files import read_session_folder
+from proctorbot.report.tables import AuditEntry
 from proctorbot.storage.models import ExamDay, ExamSession, Person, SessionMember
 from sqlalchemy import func, select
 
@@ -319,6 +320,16 @@ class Dashboard:
             summary = summarize(db, session, folder_path, self.ctx.settings.default_profile)
             decisions = current_decisions(db, session.id)
             hold = active_hold(db, session.id)
+            access_log = (
+                db.scalars(
+                    select(AuditEntry)
+                    .where(AuditEntry.session_id == session.id)
+                    .order_by(AuditEntry.id.desc())
+                    .limit(50)
+                ).all()
+                if user.role == "organizer"
+                else []
+            )
         profile = session_profile(session, self.ctx.settings.default_profile)
         findings = (
             evaluate(read_session_folder(folder_path, probe=False).events, profile)
@@ -346,6 +357,7 @@ class Dashboard:
             titles=titles,
             decisions=decisions,
             hold=hold,
+            access_log=access_log,
             **extra,
         )
 

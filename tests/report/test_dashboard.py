@@ -262,6 +262,8 @@ async def test_make_link_in_dashboard(client: TestClient, world: World, app_cont
     text = await response.text()
     assert response.status == 200 and "/d/" in text
     assert audit_lines(app_context, action="make_link", session_id=world.session)
+    page = await (await client.get(f"/dashboard/sessions/{world.session}")).text()
+    assert 'class="audit"' in page and "make_link" in page  # organizers see the access log
 
 
 async def test_decisions_dismissal_needs_reason(
