@@ -46,27 +46,33 @@
   function setStatus(key) { $("status").dataset.t = key; $("status").textContent = t(key); }
 
   // ---- local media ----------------------------------------------------------------------
-  async function acquire(kind) {
-    // Ask for one kind; returns the track or null (denied, no device).
+  const CONSTRAINTS = { audio: true, video: { width: 640, height: 480 } };
+
+  async function acquire(...kinds) {
+    // Ask for the kinds in one prompt; returns {audio, video} tracks (null = denied, no device).
+    const got = { audio: null, video: null };
     try {
-      const stream = await navigator.mediaDevices.getUserMedia(
-        kind === "audio" ? { audio: true } : { video: { width: 640, height: 480 } });
-      const track = stream.getTracks()[0];
-      state.local.addTrack(track);
-      $("self-video").srcObject = state.local;
-      state.peers.forEach((p) => attachLocal(p.pc));
-      return track;
+      const wanted = Object.fromEntries(kinds.map((k) => [k, CONSTRAINTS[k]]));
+      const stream = await navigator.mediaDevices.getUserMedia(wanted);
+      stream.getTracks().forEach((track) => { state.local.addTrack(track); got[track.kind] = track; });
     } catch (err) {
-      console.warn("getUserMedia", kind, err);
+      console.warn("getUserMedia", kinds, err);
+      if (kinds.length > 1) {  // e.g. no camera at all: still try each kind alone
+        for (const kind of kinds) got[kind] = (await acquire(kind))[kind];
+        return got;
+      }
       setStatus("page.media_denied");
-      return null;
+      return got;
     }
+    $("self-video").srcObject = state.local;
+    state.peers.forEach((p) => attachLocal(p.pc));
+    return got;
   }
   function localTrack(kind) { return state.local.getTracks().find((tr) => tr.kind === kind) || null; }
 
   async function setMedia(kind, on) {
     let track = localTrack(kind);
-    if (on && !track) track = await acquire(kind);
+    if (on && !track) track = (await acquire(kind))[kind];
     if (track) track.enabled = on;
     if (kind === "audio") state.mic = on && !!track; else state.cam = on && !!track;
     renderToggles();
@@ -378,6 +384,13 @@
   applyTexts();
   document.body.dataset.ready = "1";
   // Self-preview before joining; an expert starts with nothing switched on.
-  if (state.cam) acquire("video").then((tr) => { state.cam = !!tr; renderToggles(); });
-  if (state.mic) acquire("audio").then((tr) => { state.mic = !!tr; renderToggles(); });
+  if (state.cam || state.mic) {
+    acquire(...["audio", "video"].filter((k) => (k === "audio" ? state.mic : state.cam)))
+      .then((got) => {
+        state.mic = state.mic && !!got.audio;
+        state.cam = state.cam && !!got.video;
+        renderToggles();
+        send({ type: "media-state", mic: state.mic, cam: state.cam });
+      });
+  }
 })();
