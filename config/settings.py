@@ -122,6 +122,8 @@ class SchedulingSettings(Section):
     exam_minutes: int = 20
     buffer_minutes: int = 5
     retention_check_hours: float = 24.0
+    # How often a running server re-reads the job store for jobs other processes added.
+    store_poll_seconds: float = 30.0
 
 
 class Settings(BaseSettings):

@@ -7,6 +7,8 @@ area (or anyone) can set ``job_hooks(app).post_session`` / ``.retention`` in its
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 
 from aiohttp import web
@@ -28,6 +30,15 @@ def job_hooks(app: web.Application) -> JobHooks:
     if JOB_HOOKS not in app:
         app[JOB_HOOKS] = JobHooks()
     return app[JOB_HOOKS]
+
+
+async def poll_job_store(scheduler: AsyncIOScheduler, seconds: float) -> None:
+    """APScheduler sleeps until its next known job; jobs that `proctorbot plan` wrote from
+    another process would wait for that. Waking it regularly makes it read the store."""
+    while True:
+        await asyncio.sleep(seconds)
+        if scheduler.running:
+            scheduler.wakeup()
 
 
 def fill_hooks_from_app(app: web.Application, hooks: JobHooks) -> None:
@@ -58,13 +69,25 @@ async def setup(app: web.Application, ctx: AppContext) -> None:
     scheduler = make_scheduler(JobRuntime(ctx, hooks))  # started with the server
     app[SCHEDULER] = scheduler
 
+    poller: list[asyncio.Task[None]] = []
+
     async def start(app: web.Application) -> None:
         fill_hooks_from_app(app, hooks)
         report_hooks(ctx, hooks)
         scheduler.start()
         schedule_retention(scheduler, ctx.settings.scheduling.retention_check_hours)
+        poller.append(
+            asyncio.create_task(
+                poll_job_store(scheduler, ctx.settings.scheduling.store_poll_seconds),
+                name="job-store-poll",
+            )
+        )
 
     async def stop(app: web.Application) -> None:
+        for task in poller:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         if scheduler.running:
             scheduler.shutdown(wait=False)
 

@@ -5,7 +5,8 @@ import datetime as dt
 
 from aiohttp import web
 from proctorbot.notifications.service import NOTIFIER
-from proctorbot.scheduling.scheduler import schedule_session_jobs
+from proctorbot.scheduling.hooks import JobHooks, JobRuntime
+from proctorbot.scheduling.scheduler import make_scheduler, schedule_session_jobs
 from proctorbot.scheduling.service import JOB_HOOKS, SCHEDULER
 from proctorbot.storage.db import utcnow
 from proctorbot.storage.models import ExamSession
@@ -15,6 +16,7 @@ from tests.scheduling.test_jobs import make_session, outbox, wait_for
 
 
 async def test_serve_plugins_start_run_jobs_and_stop(app_context) -> None:
+    app_context.settings.scheduling.store_poll_seconds = 0.2
     app = await build_app(
         app_context, areas=("proctorbot.scheduling.service", "proctorbot.notifications.service")
     )
@@ -28,15 +30,20 @@ async def test_serve_plugins_start_run_jobs_and_stop(app_context) -> None:
         assert hooks.people_in_room is not None  # the conference's room registry
         assert hooks.post_session is not None and hooks.retention is not None  # report area
         assert "no Telegram bot token" in app[NOTIFIER].telegram_error
+        await asyncio.sleep(0.3)  # the running scheduler has looked at its store and sleeps
         now = utcnow()
         session_id, _ = make_session(app_context, now + dt.timedelta(seconds=0.3))
+        # jobs written by another scheduler, as `proctorbot plan` does from its own process
+        other = make_scheduler(JobRuntime(app_context, JobHooks()))
+        other.start(paused=True)
         schedule_session_jobs(
-            scheduler,
+            other,
             app_context.db().get(ExamSession, session_id),
             reminder_offsets_minutes=[],
             bot_join_minutes_before=15,
             now=now,
         )
+        other.shutdown(wait=False)
         # nobody is in the room at the start: the no-show alert is queued (e-mail, no SMTP yet)
         await wait_for(lambda: any(m.kind == "no_show" for m in outbox(app_context)))
         await asyncio.sleep(0.1)
