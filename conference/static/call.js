@@ -170,11 +170,7 @@
     pc.onicecandidate = (e) => send({ type: "ice", to: info.peer_id, candidate: e.candidate ? e.candidate.toJSON() : null });
     pc.ontrack = (e) => {
       p.stream.addTrack(e.track);
-      if (p.tile) {
-        const video = p.tile.querySelector("video");
-        video.srcObject = p.stream;
-        video.play().catch(() => setStatus("page.autoplay_blocked"));
-      }
+      if (p.tile) playRemote(p.tile.querySelector("video"), p.stream);
     };
     pc.onconnectionstatechange = () => {
       p.info.connection = pc.connectionState;
@@ -184,6 +180,14 @@
     renderPeer(p);
     renderPeopleList();
     return p;
+  }
+
+  function playRemote(video, stream) {
+    if (video.srcObject !== stream) video.srcObject = stream;
+    video.play().catch((err) => {
+      // Only a refused autoplay needs the person's click; AbortError = a newer load won.
+      if (err.name === "NotAllowedError") setStatus("page.autoplay_blocked");
+    });
   }
 
   function attachLocal(pc) {
@@ -246,7 +250,7 @@
       fig.append(video, cap);
       $("tiles").append(fig);
       p.tile = fig;
-      if (p.stream.getTracks().length) { video.srcObject = p.stream; video.play().catch(() => {}); }
+      if (p.stream.getTracks().length) playRemote(video, p.stream);
     }
     if (p.tile) {
       p.tile.classList.toggle("cam-off", !info.cam);
@@ -380,6 +384,7 @@
   $("toggle-cam").addEventListener("click", () => setMedia("video", !state.cam));
   document.addEventListener("click", () => {
     document.querySelectorAll("video").forEach((v) => { if (v.paused && v.srcObject) v.play().catch(() => {}); });
+    if ($("status").dataset.t === "page.autoplay_blocked") setStatus("page.joined");
   });
   applyTexts();
   document.body.dataset.ready = "1";

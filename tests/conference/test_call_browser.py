@@ -35,6 +35,8 @@ async def test_two_people_see_each_other_and_get_prompts(
         seen_by_student = await wait_remote_video(student, "examiner")
         seen_by_examiner = await wait_remote_video(examiner, "student")
         assert seen_by_student["width"] > 0 and seen_by_examiner["width"] == 320
+        for page in (student, examiner):  # no false "click to hear" on a normal join
+            assert await page.get_attribute("#status", "data-t") == "page.joined"
 
         # ... and hears the other: Opus arrives with energy (espeak speech, not silence).
         student_id = await student.evaluate("window.proctorbot.peerId")
