@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-import json
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from proctorbot.config.profiles import ProfileError, RuleProfile, load_profile
@@ -143,4 +142,4 @@ def results_csv(summaries: list[SessionSummary]) -> str:
 
 
 def summary_json(summary: SessionSummary) -> dict:
-    return json.loads(json.dumps(summary.__dict__))
+    return asdict(summary)

@@ -347,3 +347,23 @@ def test_cli_report_for_a_folder(tmp_path, monkeypatch) -> None:
     assert "act-termination.html" in result.output
     bad = CliRunner().invoke(cli, ["report", str(folder), "--profile", "no-such"])
     assert bad.exit_code != 0 and "no rule profile named 'no-such'" in bad.output
+
+
+@pytest.mark.browser
+@pytest.mark.timeout(120)
+async def test_build_report_with_pdfs_from_the_dashboard(
+    client: TestClient, world: World, app_context
+) -> None:
+    from proctorbot.report.pdf import chromium_path
+
+    if chromium_path() is None:
+        pytest.skip("chromium is needed")
+    await sign_in(client)
+    response = await client.post(f"/dashboard/sessions/{world.session}/build")
+    assert response.status == 200  # redirected back to the session page
+    report_dir = app_context.settings.recordings_dir / world.session / "report"
+    assert (report_dir / "report.pdf").stat().st_size > 1000
+    assert (report_dir / "act-termination.pdf").is_file()
+    pdf = await client.get(f"/dashboard/sessions/{world.session}/files/report/act-annulment.pdf")
+    assert pdf.status == 200 and (await pdf.read()).startswith(b"%PDF")
+    assert audit_lines(app_context, action="build_report", session_id=world.session)
