@@ -38,6 +38,13 @@ DURATION_RULES: dict[EventKind, tuple[str, str]] = {
     EventKind.BACKLIT: ("backlit", "condition_min_seconds"),
     EventKind.INACTIVITY: ("inactivity", "inactivity_seconds"),
 }
+# Every kind a rule reads; tests check no detector kind is left without a rule.
+HANDLED_KINDS = (
+    AWAY_KINDS
+    | TECHNICAL_KINDS
+    | set(DURATION_RULES)
+    | {EventKind.LOOKING_AWAY, EventKind.PERSON_REPLACED}
+)
 # Severities that repetition escalates; minor findings and notes never become gross.
 ESCALATING = frozenset({"violation"})
 
@@ -131,7 +138,7 @@ def evaluate(events: Iterable[DetectorEvent], profile: RuleProfile) -> list[Find
 
 
 def _face_share(event: DetectorEvent) -> float:
-    for key in ("face_share", "share", "min_share"):
+    for key in ("face_height_share", "face_share", "share"):
         if key in event.details:
             try:
                 return float(event.details[key])

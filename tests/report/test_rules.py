@@ -128,3 +128,20 @@ def test_auto_verdict_only_when_profile_enables_it(tmp_path) -> None:
     assert trust_score(findings, strict).verdict == "fail"
     assert trust_score([], strict).verdict == "pass"
     assert trust_score(findings, load_profile("examus-like")).verdict is None
+
+
+def test_every_detector_kind_has_a_rule() -> None:
+    from proctorbot.report.rules import HANDLED_KINDS
+
+    assert set(EventKind) <= set(HANDLED_KINDS)
+    from proctorbot.config.profiles import SeverityMap
+
+    for rule in {"away", "technical_interruption", "repeated_glances", "looking_away"}:
+        assert rule in SeverityMap.model_fields
+
+
+def test_face_share_from_the_video_detector() -> None:
+    small = [ev(EventKind.FACE_TOO_SMALL, 0, 60, details={"face_height_share": 0.15})]
+    assert counted(evaluate(small, load_profile("dpo-attestation")))
+    big = [ev(EventKind.FACE_TOO_SMALL, 0, 60, details={"face_height_share": 0.25})]
+    assert counted(evaluate(big, load_profile("dpo-attestation"))) == []
