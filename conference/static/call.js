@@ -302,6 +302,11 @@
     li.append(time, " ", text);
     $("prompts").prepend(li);
     $("no-prompts").hidden = true;
+    // The newest prompt also stays on top of the page (a phone shows no side panel).
+    const banner = $("latest-prompt");
+    banner.textContent = m.text;
+    banner.className = li.className;
+    banner.hidden = false;
   }
 
   // ---- join / leave -------------------------------------------------------------------

@@ -75,6 +75,8 @@ async def test_two_people_see_each_other_and_get_prompts(
                 }
             )
             await student.wait_for_selector("#prompts li.prompt >> text=Поднесите паспорт к камере")
+            banner = await student.text_content("#latest-prompt")
+            assert banner == "Поднесите паспорт к камере"
             assert await examiner.locator("#prompts li").count() == 0
             await student.wait_for_selector("#recording:not([hidden])")
 
