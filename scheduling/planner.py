@@ -63,9 +63,16 @@ class ExaminerToPlan:
     windows: tuple[Interval, ...]
     # Exams this examiner takes; empty = any.
     exams: frozenset[str] = frozenset()
+    # Further examiners of a panel (commission) who sit every slot with this one.
+    panel: tuple[tuple[str, str], ...] = ()
 
     def takes(self, exam: str) -> bool:
         return not self.exams or not exam or exam in self.exams
+
+    @property
+    def people(self) -> tuple[tuple[str, str], ...]:
+        """(person id, name) of everyone examining, this examiner first."""
+        return ((self.person_id, self.full_name), *self.panel)
 
 
 @dataclass(frozen=True)
@@ -106,6 +113,19 @@ class _Cursor:
     run: int = 0  # consecutive slots since the last rest
 
 
+def intersect_windows(
+    first: tuple[Interval, ...], second: tuple[Interval, ...]
+) -> tuple[Interval, ...]:
+    """When two examiners of a panel are both free."""
+    common = []
+    for a in merge_windows(list(first)):
+        for b in merge_windows(list(second)):
+            start, end = max(a.start, b.start), min(a.end, b.end)
+            if start < end:
+                common.append(Interval(start, end))
+    return merge_windows(common)
+
+
 def merge_windows(windows: list[Interval]) -> tuple[Interval, ...]:
     """Overlapping or touching windows of one examiner become one."""
     merged: list[Interval] = []
@@ -132,7 +152,9 @@ class SlotPlanner:
         seen: set[str] = set()
         cursors = [
             _Cursor(
-                ExaminerToPlan(e.person_id, e.full_name, merge_windows(list(e.windows)), e.exams),
+                ExaminerToPlan(
+                    e.person_id, e.full_name, merge_windows(list(e.windows)), e.exams, e.panel
+                ),
                 min((w.start for w in e.windows), default=dt.datetime.max.replace(tzinfo=dt.UTC)),
             )
             for e in examiners

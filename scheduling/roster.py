@@ -8,7 +8,8 @@ institution's id; default the e-mail), ``full_name``, ``email``, ``telegram``
 
 Availability columns: ``examiner`` (id or e-mail), ``date`` (YYYY-MM-DD), ``start``
 and ``end`` (HH:MM local), ``timezone`` (default: the scheduling setting), ``exams``
-(optional, ``;``-separated: only these exams in that window).
+(optional, ``;``-separated: only these exams in that window), ``panel`` (optional: examiners
+with the same panel name sit every slot together, as a commission).
 """
 
 from __future__ import annotations
@@ -77,6 +78,7 @@ class AvailabilityEntry:
     starts_at: dt.datetime
     ends_at: dt.datetime
     exams: tuple[str, ...] = ()
+    panel: str = ""
 
 
 @dataclass
@@ -187,7 +189,7 @@ def parse_availability(
             issues.extend(RosterIssue(path.name, row.line, p) for p in problems)
             continue
         exams = tuple(e.strip() for e in row.get("exams").split(";") if e.strip())
-        entries.append(AvailabilityEntry(row.line, examiner, start, end, exams))
+        entries.append(AvailabilityEntry(row.line, examiner, start, end, exams, row.get("panel")))
     if issues:
         raise RosterError(issues)
     return entries
@@ -297,6 +299,7 @@ def import_roster(
                 starts_at=window.starts_at,
                 ends_at=window.ends_at,
                 exams=";".join(window.exams),
+                panel=window.panel,
             )
         )
         summary.windows += 1

@@ -12,6 +12,8 @@ from proctorbot.scheduling.planner import (
     Interval,
     Plan,
     StudentToPlan,
+    intersect_windows,
+    merge_windows,
 )
 from proctorbot.scheduling.tables import Availability, Enrolment
 from proctorbot.storage.models import (
@@ -107,15 +109,38 @@ def examiners_to_plan(
         )
         .order_by(Person.full_name, Availability.starts_at)
     ).all()
-    by_person: dict[str, tuple[Person, list[Interval], set[str]]] = {}
+    by_person: dict[str, tuple[Person, list[Interval], set[str], str]] = {}
     for person, window in rows:
-        _, windows, exams = by_person.setdefault(person.id, (person, [], set()))
+        _, windows, exams, _panel = by_person.setdefault(
+            person.id, (person, [], set(), window.panel)
+        )
         windows.append(Interval(max(window.starts_at, start), min(window.ends_at, end)))
         exams.update(e for e in window.exams.split(";") if e)
-    return [
-        ExaminerToPlan(person.id, person.full_name, tuple(windows), frozenset(exams))
-        for person, windows, exams in by_person.values()
-    ]
+    singles: list[ExaminerToPlan] = []
+    panels: dict[str, list[ExaminerToPlan]] = {}
+    for person, windows, exams, panel in by_person.values():
+        unit = ExaminerToPlan(person.id, person.full_name, tuple(windows), frozenset(exams))
+        if panel:
+            panels.setdefault(panel, []).append(unit)
+        else:
+            singles.append(unit)
+    for members in panels.values():
+        lead, others = members[0], members[1:]
+        common = merge_windows(list(lead.windows))
+        exams_union: set[str] = set(lead.exams)
+        for other in others:
+            common = intersect_windows(common, other.windows)
+            exams_union |= other.exams
+        singles.append(
+            ExaminerToPlan(
+                lead.person_id,
+                lead.full_name,
+                common,
+                frozenset(exams_union),
+                tuple((o.person_id, o.full_name) for o in others),
+            )
+        )
+    return singles
 
 
 def save_plan(
@@ -159,7 +184,10 @@ def save_plan(
         )
         session.members = [
             SessionMember(person_id=slot.student.person_id, role=Role.STUDENT),
-            SessionMember(person_id=slot.examiner.person_id, role=Role.EXAMINER),
+            *(
+                SessionMember(person_id=person_id, role=Role.EXAMINER)
+                for person_id, _ in slot.examiner.people
+            ),
         ]
         db.add(session)
         sessions.append(session)

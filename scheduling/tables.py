@@ -24,6 +24,8 @@ class Availability(Base):
     ends_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     # Exams this examiner takes in the window, comma-separated; empty = any.
     exams: Mapped[str] = mapped_column(String(500), default="")
+    # Examiners with the same panel name examine together (a commission), when all are free.
+    panel: Mapped[str] = mapped_column(String(100), default="", server_default="")
 
 
 class Enrolment(Base):

@@ -79,3 +79,36 @@ def test_csv_and_ics(app_context, tmp_path: Path) -> None:
     assert all(len(line.encode()) <= 75 for line in ics.split("\r\n"))
     unfolded = ics.replace("\r\n ", "")
     assert slots[0].student.url in unfolded
+
+
+def test_panel_from_availability_gives_sessions_with_two_examiners(
+    app_context, tmp_path: Path
+) -> None:
+    avail = (
+        "examiner,date,start,end,panel\n"
+        "ivanov,2026-06-15,09:00,12:00,board\n"
+        "petrova,2026-06-15,10:00,13:00,board\n"
+    )
+    with app_context.db.begin() as db:
+        import_roster(db, "Uni", write(tmp_path, "r.csv", ROSTER), write(tmp_path, "a.csv", avail))
+        org = organization_by_name(db, "Uni")
+        examiners = examiners_to_plan(db, org.id, DAY, "Europe/Moscow")
+        assert len(examiners) == 1 and len(examiners[0].people) == 2
+        plan = SlotPlanner(LENGTHS).plan(
+            students_to_plan(db, org.id, DAY, "Europe/Moscow"), examiners
+        )
+        sessions = save_plan(
+            db, org.id, DAY, plan, title="Math", profile="x", timezone="Europe/Moscow"
+        )
+        slots = scheduled_slots(
+            db,
+            sessions,
+            app_context.signer,
+            "http://127.0.0.1:8080",
+            timezone="Europe/Moscow",
+            min_ttl_hours=48,
+            lengths_instruction_technical=LENGTHS.instruction + LENGTHS.technical,
+        )
+    assert [len(slot.examiners) for slot in slots] == [2, 2]
+    assert slots[0].start.astimezone(dt.timezone(dt.timedelta(hours=3))).hour == 10
+    assert "; " in schedule_csv(slots).splitlines()[1]  # both names in the examiner column

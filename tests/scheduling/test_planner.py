@@ -154,3 +154,14 @@ def test_a_student_listed_twice_is_planned_once() -> None:
     )
     assert len(plan.slots) == 1
     assert plan.conflicts[0].reason.startswith("listed twice")
+
+
+def test_a_panel_examines_together_only_when_all_are_free() -> None:
+    from proctorbot.scheduling.planner import intersect_windows
+
+    common = intersect_windows((window(DAY, "09:00", "12:00"),), (window(DAY, "10:00", "13:00"),))
+    panel = ExaminerToPlan("e1", "Chair", common, panel=(("e2", "Member"),))
+    plan = SlotPlanner(HOUR).plan(students(3), [panel])
+    assert local_starts(plan) == ["10:00", "11:00"]
+    assert [p for p, _ in plan.slots[0].examiner.people] == ["e1", "e2"]
+    assert len(plan.conflicts) == 1
