@@ -46,6 +46,8 @@ log = logging.getLogger(__name__)
 COOKIE = "proctorbot_dashboard"
 COOKIE_TTL_SECONDS = 12 * 3600
 SIGN_IN_ROLES = ("organizer", "examiner")
+LOCKOUT_FAILURES = 5  # refused sign-ins for one e-mail within the window lock it
+LOCKOUT_WINDOW_SECONDS = 15 * 60
 
 
 @dataclass(frozen=True)
@@ -184,6 +186,25 @@ class Dashboard:
         if not target.startswith("/dashboard"):
             target = "/dashboard/days"
         with self.ctx.db() as db:
+            since = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=LOCKOUT_WINDOW_SECONDS)
+            failures = db.scalar(
+                select(func.count(AuditEntry.id)).where(
+                    AuditEntry.action == "sign_in",
+                    AuditEntry.outcome == "refused",
+                    AuditEntry.target == email,
+                    AuditEntry.at >= since,
+                )
+            )
+            if failures >= LOCKOUT_FAILURES:
+                # Guessing passwords: stop checking them for a while, say nothing more.
+                self._audit(request, "sign_in", "refused", target=email, detail="locked")
+                return self._page(
+                    "login.html",
+                    None,
+                    status=429,
+                    next=target,
+                    error=self._catalogue(None).text("report.dashboard.bad_credentials"),
+                )
             people = db.scalars(
                 select(Person).where(
                     func.lower(Person.email) == email, Person.role.in_(SIGN_IN_ROLES)

@@ -367,3 +367,10 @@ async def test_build_report_with_pdfs_from_the_dashboard(
     pdf = await client.get(f"/dashboard/sessions/{world.session}/files/report/act-annulment.pdf")
     assert pdf.status == 200 and (await pdf.read()).startswith(b"%PDF")
     assert audit_lines(app_context, action="build_report", session_id=world.session)
+
+
+async def test_repeated_wrong_passwords_lock_the_sign_in(client: TestClient, world: World) -> None:
+    for _ in range(5):
+        assert (await sign_in(client, password="guess guess")).status == 401
+    assert (await sign_in(client)).status == 429  # even the right password, for a while
+    assert (await sign_in(client, "eve@example.org")).status == 302  # others are unaffected
