@@ -160,6 +160,13 @@ async def handle_message(room: Room, sender: Peer, raw: str, limit: int) -> None
         if relay is None:
             raise BadMessage("unknown_type", f"unknown message type {message['type'][:40]!r}")
         message["from"] = sender.peer_id
+        log.debug(
+            "%s: %s from %s to %s",
+            room.session_id,
+            message["type"],
+            sender.peer_id,
+            message.get("to", "all"),
+        )
         await relay(room, sender, message)
     except BadMessage as bad:
         await reject(sender, bad)
