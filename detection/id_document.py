@@ -246,8 +246,16 @@ class IdDocumentReader:
         card = rectify(frame, candidate.corners) if candidate else _limit_width(frame, 1600)
         words, mrz = self._read_text(card)
         name, match = self._name(words, mrz, expected_name)
-        document = candidate is not None or mrz is not None or _looks_like_document(words)
         face_match, distance, images = self._faces(frame, card, candidate, live_encoding)
+        # A window or a door is a quadrilateral too: a document also carries text or a photo.
+        legible = sum(
+            1 for w in words if w.confidence > 60 and sum(c.isalpha() for c in w.text) >= 3
+        )
+        document = (
+            mrz is not None
+            or _looks_like_document(words)
+            or (candidate is not None and (legible >= 3 or "card_face" in images))
+        )
         images.update(best_frame=frame, card=card)
         return IdReading(
             document=document,
@@ -256,10 +264,10 @@ class IdDocumentReader:
             name_score=match.score if match else 0.0,
             face_match=face_match,
             face_distance=distance,
-            card_found=candidate is not None,
+            card_found=candidate is not None and document,
             mrz_name=mrz.full if mrz else None,
             ocr_text=" ".join(w.text for w in words),
-            confidence=_confidence(match, mrz, candidate is not None, words),
+            confidence=_confidence(match, mrz, candidate is not None and document, words),
             frame_index=index,
             images=images,
         )
@@ -273,9 +281,10 @@ class IdDocumentReader:
         lines = _lines(words)
         mrz = find_mrz_name(lines)
         if mrz is None and any(w.text.count("<") >= 2 for w in words):
-            # A dedicated MRZ-alphabet pass over the lower part of the document.
+            # Fillers seen but no name line parsed: read the lower part again with
+            # the MRZ alphabet only.
             lower = gray[int(gray.shape[0] * 0.55) :]
-            mrz = find_mrz_name(self.ocr.mrz_lines(lower))
+            mrz = find_mrz_name(self.ocr.mrz_lines(lower)) or mrz
         return words, mrz
 
     def _name(

@@ -33,7 +33,10 @@ def _name_from(field: str) -> tuple[str, str] | None:
     surname, _, given = field.partition("<<")
     surname = re.sub(r"[^A-Z<]", "", surname).replace("<", " ").strip()
     given = re.sub(r"<[KC]{2,}.*$", "", given)  # filler misread as KKK / CCC
-    given = " ".join(w for w in re.sub(r"[^A-Z<]", "", given).split("<") if len(w) > 0)
+    words = [w for w in re.sub(r"[^A-Z<]", "", given).split("<") if w]
+    while words and re.fullmatch(r"[KXC]{1,4}", words[-1]):  # fillers misread as letters
+        words.pop()
+    given = " ".join(words)
     if len(surname) < 2:
         return None
     return surname, given.strip()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from dataclasses import dataclass
 
@@ -49,6 +50,9 @@ class TesseractReader:
                 f"the tesseract program ({self.command}) is not found; {TESSERACT_HINT}"
             )
         pytesseract.pytesseract.tesseract_cmd = self.command
+        # Tesseract's OpenMP threads spin and slow down on a shared 2-core machine; the
+        # child process inherits this (set only when the operator has not chosen).
+        os.environ.setdefault("OMP_THREAD_LIMIT", "1")
         try:
             available = set(pytesseract.get_languages(config=""))
         except Exception as exc:  # noqa: BLE001 - any failure of the external program
