@@ -458,8 +458,11 @@ class Dashboard:
         except DecisionError:
             error = self._catalogue(user).text("report.dashboard.reason_required")
             return await self.session_page(request, error=error)
-        if (self._session_dir(session.id) / "report" / "report.html").is_file():
-            await asyncio.to_thread(rebuild_report, self.ctx, session.id, pdf=False)
+        report_dir = self._session_dir(session.id) / "report"
+        if (report_dir / "report.html").is_file():
+            # The acts must match the decisions: reprint the PDFs if there were any.
+            with_pdf = (report_dir / "report.pdf").is_file()
+            await asyncio.to_thread(rebuild_report, self.ctx, session.id, pdf=with_pdf)
         raise web.HTTPFound(f"/dashboard/sessions/{session.id}")
 
     async def hold(self, request: web.Request) -> web.Response:

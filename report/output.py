@@ -77,6 +77,10 @@ def write_report(report: SessionReport, *, pdf: bool = False) -> WrittenReport:
         if pdf:
             to_print.append((html_path, out / f"{document.stem}.pdf"))
             documents[document.key] = out / f"{document.stem}.pdf"
+    if not pdf:
+        # PDFs from an earlier build would no longer match (decisions change acts): remove.
+        for stale in out.glob("*.pdf"):
+            stale.unlink(missing_ok=True)
     links = {key: path.name for key, path in documents.items()}
     if pdf:
         links["pdf"] = "report.pdf"

@@ -368,6 +368,23 @@ async def test_build_report_with_pdfs_from_the_dashboard(
     assert pdf.status == 200 and (await pdf.read()).startswith(b"%PDF")
     assert audit_lines(app_context, action="build_report", session_id=world.session)
 
+    # A dismissal reprints the acts: the dismissed finding leaves the termination act.
+    from pypdf import PdfReader
+
+    def act_text() -> str:
+        reader = PdfReader(report_dir / "act-termination.pdf")
+        return "".join(page.extract_text() for page in reader.pages)
+
+    assert "Посторонний голос" in act_text()
+    page = await (await client.get(f"/dashboard/sessions/{world.session}")).text()
+    voice_id = page.split('data-finding="third_party_voice')[1].split('"')[0]
+    response = await client.post(
+        f"/dashboard/sessions/{world.session}/findings/third_party_voice{voice_id}",
+        data={"decision": "dismissed", "reason": "это был экзаменатор"},
+    )
+    assert response.status == 200
+    assert "Посторонний голос" not in act_text() and "Посторонний в кадре" in act_text()
+
 
 async def test_repeated_wrong_passwords_lock_the_sign_in(client: TestClient, world: World) -> None:
     for _ in range(5):
