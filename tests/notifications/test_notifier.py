@@ -2,6 +2,7 @@
 
 import asyncio
 import datetime as dt
+import json
 import time
 from pathlib import Path
 
@@ -128,6 +129,20 @@ async def test_invite_commands_and_notifications(
         )
         assert "not linked" in fake_api.texts(504)[0] or "не привязан" in fake_api.texts(504)[0]
 
+        from proctorbot.checklist.plan import ChecklistPlan
+        from proctorbot.checklist.records import ChecklistRun
+
+        run = ChecklistRun(
+            people["session"],
+            "x",
+            "Stan Student",
+            "en",
+            steps=ChecklistPlan.default().new_records(),
+        )
+        folder = tg_settings.recordings_dir / people["session"]
+        folder.mkdir(parents=True)
+        (folder / "checklist.json").write_text(json.dumps(run.to_json()))
+        first_step = str(run.current.kind)
         fake_api.push_command(501, "/today")
         fake_api.push_command(501, "/status")
         fake_api.push_command(501, f"/report {people['session']}")
@@ -135,7 +150,7 @@ async def test_invite_commands_and_notifications(
         await until(lambda: len(fake_api.texts(501)) >= 5)
         today, status, report, unknown = fake_api.texts(501)[1:5]
         assert "Math oral" in today and "live" in today
-        assert status.startswith("Math oral: live; checklist step:")
+        assert status == f"Math oral: live; checklist step: {first_step}"
         assert report.startswith('Report for "Math oral": http://127.0.0.1:8080/')
         from proctorbot.report.links import PURPOSE
 
