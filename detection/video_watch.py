@@ -8,7 +8,8 @@ numbers come from ``VideoThresholds``, which the rule profile fills.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import asyncio
+from collections.abc import AsyncIterable, Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,6 +50,27 @@ class VideoThresholds:
     identity_interval_s: float = 5.0  # an encoding costs ~75 ms: not on every frame
     small_face_search_s: float = 3.0  # when no face: search again for small faces this often
     lighting: LightingThresholds = field(default_factory=LightingThresholds)
+
+    @classmethod
+    def from_profile(cls, thresholds: Any, **overrides: Any) -> VideoThresholds:
+        """From a rule profile's ``Thresholds`` (config/profiles.py).
+
+        Only the numbers that change what the detector reports are taken; how long an
+        episode must last to count is the rule engine's decision, so detector minimums
+        stay short. The profile's ``min_face_share`` is read as the face's *height*
+        share: a dlib face box (brows to chin) covers only 5-10 % of a webcam frame's
+        area even when the student sits normally.
+        """
+        values: dict[str, Any] = {}
+        for ours, theirs in (
+            ("absence_total_limit_s", "away_total_seconds"),
+            ("min_face_height_share", "min_face_share"),
+            ("look_away_limit_s", "look_away_seconds"),
+        ):
+            if getattr(thresholds, theirs, None) is not None:
+                values[ours] = float(getattr(thresholds, theirs))
+        values.update(overrides)
+        return cls(**values)
 
 
 @dataclass
@@ -330,3 +352,21 @@ def watch_frames(
         last_t = t
     events.extend(watcher.finish(last_t))
     return sorted(events, key=lambda e: (e.start, str(e.kind)))
+
+
+async def watch_live(
+    frames: AsyncIterable[tuple[float, np.ndarray]],
+    watcher: VideoWatcher,
+    emit: Callable[[DetectorEvent], object],
+) -> None:
+    """The bot's loop: ``async for`` over ``bot.video_frames(peer, fps)``, analysis off the
+    event loop, each closed event passed to ``emit`` (e.g. ``bot.emit``) as it happens."""
+    last_t = 0.0
+    try:
+        async for t, frame in frames:
+            for event in await asyncio.to_thread(watcher.feed, t, frame):
+                emit(event)
+            last_t = t
+    finally:
+        for event in watcher.finish(last_t):
+            emit(event)

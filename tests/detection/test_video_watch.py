@@ -168,3 +168,28 @@ def test_looking_away_on_a_real_turned_head(evaldata: Path, analyzer: FaceAnalyz
     assert len(away) == 1 and away[0].duration >= 5.0
     assert away[0].details["glance"] is False
     assert not _kinds(events, EventKind.FACE_ABSENT)
+
+
+def test_thresholds_from_a_rule_profile() -> None:
+    from proctorbot.config.profiles import load_profile
+
+    profile = load_profile("university-admission")
+    thresholds = VideoThresholds.from_profile(profile.thresholds, identity_interval_s=2.0)
+    assert thresholds.absence_total_limit_s == profile.thresholds.away_total_seconds
+    assert thresholds.look_away_limit_s == profile.thresholds.look_away_seconds
+    assert thresholds.identity_interval_s == 2.0
+
+
+async def test_watch_live_emits_as_frames_arrive(analyzer: FaceAnalyzer) -> None:
+    from proctorbot.detection.video_watch import watch_live
+
+    face = sample_face_or_skip()
+    scenario = [Segment("present", 1), Segment("absent", 3), Segment("present", 1)]
+
+    async def frames():
+        for item in render_scenario(scenario, fps=2, face_photo=face):
+            yield item
+
+    emitted: list[DetectorEvent] = []
+    await watch_live(frames(), VideoWatcher(analyzer=analyzer), emitted.append)
+    assert [e.kind for e in emitted] == [EventKind.FACE_ABSENT]
