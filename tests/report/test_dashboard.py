@@ -9,7 +9,8 @@ from dataclasses import dataclass
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
-from proctorbot.report.dashboard import COOKIE, setup
+from proctorbot.report.dashboard import setup
+from proctorbot.report.dashboard_sign_in import COOKIE
 from proctorbot.report.links import download_link, download_token
 from proctorbot.report.passwords import hash_password, verify_password
 from proctorbot.report.service import rebuild_report
