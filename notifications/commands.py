@@ -52,6 +52,77 @@ def invite_command(ctx: click.Context, person: str, organization: str, days: flo
         click.echo(deep_link(username, code))
 
 
+@telegram_group.command("invites")
+@click.option("--organization", "-o", default="default", show_default=True)
+@click.option(
+    "--role",
+    default="student",
+    show_default=True,
+    type=click.Choice(["student", "examiner", "expert", "organizer"]),
+)
+@click.option("--days", type=float, default=14.0, show_default=True, help="Code lifetime.")
+@click.option("--csv", "csv_path", type=click.Path(dir_okay=False), help="Write codes here.")
+@click.option("--send", is_flag=True, help="E-mail each person their code (through the outbox).")
+@click.pass_context
+def invites_command(
+    ctx: click.Context, organization: str, role: str, days: float, csv_path: str | None, send: bool
+) -> None:
+    """One-time codes for everyone of ROLE without a linked chat (e.g. all students)."""
+    import csv
+    import datetime as dt
+
+    from proctorbot.notifications.invites import create_invite, deep_link
+    from proctorbot.notifications.outbox import Recipient, enqueue
+    from proctorbot.storage.db import utcnow
+    from proctorbot.storage.models import Organization, Person
+    from sqlalchemy import select
+
+    from proctorbot.context import AppContext
+
+    app = AppContext.build(settings_from(ctx))
+    username = asyncio.run(_bot_username(app.settings))
+    rows: list[list[str]] = []
+    sent = 0
+    with app.db.begin() as db:
+        people = db.scalars(
+            select(Person)
+            .join(Organization, Organization.id == Person.organization_id)
+            .where(
+                Organization.name == organization,
+                Person.role == role,
+                Person.telegram_chat_id.is_(None),
+            )
+            .order_by(Person.full_name)
+        ).all()
+        until = utcnow() + dt.timedelta(days=days)
+        for person in people:
+            code = create_invite(db, person, ttl=dt.timedelta(days=days))
+            link = deep_link(username, code) if username else ""
+            rows.append([person.full_name, person.email or "", code, link])
+            if send and person.email:
+                enqueue(
+                    db,
+                    Recipient("email", person.email, person.language),
+                    "invite",
+                    {
+                        "code": code,
+                        "link": link or f"/start {code}",
+                        "title": "Telegram",
+                        "until": until.strftime("%d.%m.%Y"),
+                    },
+                )
+                sent += 1
+    if csv_path:
+        with open(csv_path, "w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["full_name", "email", "code", "link"])
+            writer.writerows(rows)
+    else:
+        for row in rows:
+            click.echo("\t".join(row))
+    click.echo(f"{len(rows)} code(s) made, {sent} e-mailed", err=True)
+
+
 async def _bot_username(settings) -> str | None:  # noqa: ANN001
     from proctorbot.notifications.telegram_client import TelegramSetupError, check_bot, make_bot
 

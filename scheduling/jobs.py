@@ -62,9 +62,12 @@ async def send_reminder(
         template = reminder_template(offset_minutes)
         tz_default = _session_timezone(db, session, settings.scheduling.timezone)
         students = [m.person for m in session.members if m.role == Role.STUDENT]
+        roles = reminder_recipients(session.profile)
         count = 0
         for member in session.members:
             person = member.person
+            if member.role not in roles:
+                continue
             if member.role == Role.STUDENT:
                 key = template
             elif member.role == Role.EXAMINER and offset_minutes <= 1440:
@@ -99,6 +102,16 @@ async def send_reminder(
             ):
                 count += 1
     return count
+
+
+def reminder_recipients(profile_name: str) -> tuple[str, ...]:
+    """The roles the profile reminds (``reminders.to``); students and examiners by default."""
+    try:
+        from proctorbot.config.profiles import load_profile
+
+        return tuple(load_profile(profile_name).reminders.to)
+    except Exception:  # an unknown profile: the default
+        return (Role.STUDENT, Role.EXAMINER)
 
 
 async def bot_join(session_id: str, *, runtime: JobRuntime | None = None) -> bool:
