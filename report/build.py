@@ -25,6 +25,7 @@ from proctorbot.report.speech import speech_by_participant
 
 BROWSER_PLAYABLE = (".webm", ".mp4", ".ogg", ".opus", ".wav", ".m4a", ".mp3")
 AUDIO_ONLY = (".ogg", ".opus", ".wav", ".m4a", ".mp3")
+EVERYONE = "*"  # the recorder's composite (a grid of everyone) belongs to no one participant
 
 
 @dataclass(frozen=True)
@@ -141,7 +142,7 @@ def choose_players(folder: SessionFolder) -> tuple[list[Player], list[MediaFile]
         if not chosen:
             continue
         element = "audio" if Path(chosen[0].path).suffix.lower() in AUDIO_ONLY else "video"
-        label = folder.name_of(participant) if participant else chosen[0].path
+        label = folder.name_of(participant) if participant not in ("", EVERYONE) else ""
         segments = tuple(PlayerSegment(m.path, m.offset, m.duration) for m in chosen)
         players.append(Player(participant, label, element, segments))
     players.sort(key=lambda p: (_role_rank(folder.role_of(p.participant)), p.label))

@@ -13,7 +13,7 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from proctorbot.config.catalogue import Catalogue, MissingText
-from proctorbot.report.build import SessionReport
+from proctorbot.report.build import EVERYONE, SessionReport
 from proctorbot.report.findings import Finding
 from proctorbot.report.timeline import TimelineRow, format_clock, timeline_svg
 
@@ -67,7 +67,7 @@ def render_report_html(report: SessionReport, documents: Mapping[str, str] | Non
     participants = {p.participant for p in folder.participants} | set(report.speech)
     participants |= {p.participant for p in report.players}
     for participant in sorted(participants, key=lambda p: (folder.role_of(p) != "student", p)):
-        if not participant:
+        if not participant or participant == EVERYONE:
             continue
         gaps = [(g["start"], g["end"]) for g in folder.gaps if g["participant"] == participant]
         rows.append(

@@ -38,3 +38,31 @@ def test_report_in_english_when_the_profile_says_so(tmp_path: Path) -> None:
     # The seed-004 documents stay in Russian whatever the page's language.
     act = (folder / "report" / "act-termination.html").read_text(encoding="utf-8")
     assert "АКТ О ПРЕКРАЩЕНИИ" in act.upper() or "Акт о прекращении" in act
+
+
+def test_players_prefer_browser_playable_media(tmp_path: Path) -> None:
+    from proctorbot.report.build import choose_players
+    from proctorbot.report.session_files import MediaFile, Participant, SessionFolder
+
+    folder = SessionFolder(path=tmp_path, session_id="s")
+    folder.participants = [
+        Participant("p1", "student", "Анна"),
+        Participant("p2", "examiner", "Пётр"),
+    ]
+    folder.media = [
+        MediaFile("p1/video-0-0000.ivf", "video", "p1", "student", 0, 10),  # not for browsers
+        MediaFile("p1/audio-0-0000.ogg", "audio", "p1", "student", 0, 10),
+        MediaFile("p1/audio-0-0001.ogg", "audio", "p1", "student", 10, 10),
+        MediaFile("p1/analysis-16k.wav", "analysis", "p1", "student", 0, 20),
+        MediaFile("p2/audio-0-0000.ogg", "audio", "p2", "examiner", 0, 20, status="damaged"),
+        MediaFile("composite.mp4", "composite", "*", "*", 0, 20),
+    ]
+    players, unplayable = choose_players(folder)
+    by_participant = {p.participant: p for p in players}
+    student = by_participant["p1"]
+    assert student.element == "audio"
+    assert [s.src for s in student.segments] == ["p1/audio-0-0000.ogg", "p1/audio-0-0001.ogg"]
+    assert [s.offset for s in student.segments] == [0, 10]
+    assert by_participant["*"].element == "video" and by_participant["*"].label == ""
+    assert "p2" not in by_participant
+    assert {m.path for m in unplayable} == {"p1/video-0-0000.ivf", "p2/audio-0-0000.ogg"}
