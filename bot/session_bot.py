@@ -30,7 +30,7 @@ from proctorbot.bot.video_decoder import VideoFrameDecoder
 from proctorbot.config.settings import Settings
 from proctorbot.detection.events import DetectorEvent, EventKind
 from proctorbot.recording.frames import EncodedFrame
-from proctorbot.recording.manifest import Manifest
+from proctorbot.recording.manifest import Gap, Manifest
 from proctorbot.recording.receiver_tap import ReceivedTrack
 from proctorbot.recording.session_recorder import SessionRecorder, TrackRecording, participant_key
 
@@ -66,6 +66,7 @@ class SessionBot:
             self.session_dir, session_id, settings.recording, self.started_at
         )
         self.recorder.pcm_listeners.append(self._pcm_from_worker)
+        self.recorder.gap_listeners.append(self._gap_closed)
         self.joined = asyncio.Event()
         self.manifest: Manifest | None = None
         self._plugins = plugins
@@ -444,12 +445,13 @@ class SessionBot:
             await asyncio.sleep(0.2)
         return None
 
-    def note_gap_event(self, key: str, start: float, end: float) -> None:
-        self.emit(
-            DetectorEvent(
-                kind=EventKind.PARTICIPANT_LEFT,
-                start=start - self.started_at,
-                end=end - self.started_at,
-                track=key,
-            )
+    def _gap_closed(self, gap: Gap) -> None:
+        # recording thread: the event goes straight to events.jsonl, in order
+        event = DetectorEvent(
+            kind=EventKind.PARTICIPANT_LEFT,
+            start=round(gap.start - self.started_at, 3),
+            end=round((gap.end or gap.start) - self.started_at, 3),
+            track=gap.participant,
+            details={"reason": gap.reason},
         )
+        self._append_event(json.dumps(event.to_json(), ensure_ascii=False) + "\n")

@@ -19,11 +19,8 @@ class OpusToPcm:
         self._decoder.sample_rate = 48000
         self._decoder.layout = "stereo"
         self._resampler = av.AudioResampler(format="s16", layout="mono", rate=sample_rate)
-        self._origin: float | None = None
 
     def decode(self, frame: EncodedFrame) -> tuple[float, np.ndarray] | None:
-        if self._origin is None:
-            self._origin = frame.arrival - frame.seconds
         try:
             decoded = self._decoder.decode(av.Packet(frame.data))
         except av.FFmpegError as exc:
@@ -36,4 +33,4 @@ class OpusToPcm:
         ]
         if not chunks:
             return None
-        return self._origin + frame.seconds, np.concatenate(chunks).astype(np.int16, copy=False)
+        return frame.wall or frame.arrival, np.concatenate(chunks).astype(np.int16, copy=False)

@@ -10,8 +10,10 @@ class EncodedFrame:
     """A depacketized frame exactly as the browser encoded it.
 
     ``timestamp`` is the RTP timestamp relative to the track's first frame (aiortc's
-    TimestampMapper), in ``clock_rate`` units; ``arrival`` is the wall clock
-    (``time.time()``) when its last packet arrived.
+    TimestampMapper, moved on after stalls), in ``clock_rate`` units; ``arrival`` is the
+    wall clock (``time.time()``) when the jitter buffer released it; ``wall`` is the
+    wall-clock time the frame belongs to: the track's least-delayed arrival so far
+    projected along the RTP timeline, so jitter and late first frames cancel out.
     """
 
     kind: str  # "audio" | "video"
@@ -21,6 +23,7 @@ class EncodedFrame:
     arrival: float
     data: bytes
     keyframe: bool = True
+    wall: float = 0.0
 
     @property
     def seconds(self) -> float:

@@ -8,6 +8,11 @@ reassembled frame goes to our sink as it was encoded, nothing is decoded and the
 unread ``RemoteStreamTrack`` queue never grows. The ``None`` that stops the decoder
 still goes through, so aiortc shuts down as usual.
 
+Timestamps are kept on the wall clock: when a frame arrives more than
+``max_lag_seconds`` later than its RTP timestamp says, frame after frame (the sender stalled but its
+clock did not jump), the track's timeline is moved forward by the lag, so a stall becomes a hole in the files, not a shift of all
+that follows.
+
 Keyframes are requested with the receiver's own PLI sender (``_send_rtcp_pli``) at
 the start, when packets stay missing (NACKs did not repair them), and when a new
 segment is due. Checked against aiortc 1.16.0; ``tap_receiver`` fails loudly if the
@@ -39,6 +44,7 @@ _MAPPER = "_RTCRtpReceiver__timestamp_mapper"
 _CODECS = "_RTCRtpReceiver__codecs"
 
 FrameSink = Callable[[EncodedFrame], None]
+LATE_FRAMES_TO_REANCHOR = 8
 
 
 class EncodedFrameTap(queue.Queue):
@@ -94,6 +100,10 @@ class ReceivedTrack:
         self._last_ts = 0
         self._clock = 90000
         self._missing_before: set[int] = set()
+        self.max_lag_seconds = 1.0
+        self._origin_wall: float | None = None
+        self._offset = 0
+        self._late_streak = 0
         setattr(receiver, _QUEUE, EncodedFrameTap(kind, self._on_jitter_frame))
 
     # event loop: called from aiortc's RTP handler
@@ -105,14 +115,28 @@ class ReceivedTrack:
             # and no payload; the jitter buffer turns them into an empty "frame"
             return
         keyframe = True if self.kind == "audio" else is_keyframe(name, data)
+        arrival = time.time()
+        clock = codec.clockRate
+        candidate = arrival - (jitter_frame.timestamp + self._offset) / clock
+        if self._origin_wall is None or candidate < self._origin_wall:
+            self._origin_wall = candidate  # the least-delayed frame so far sets the origin
+        lag = candidate - self._origin_wall
+        # a few late frames are frames the jitter buffer held back over a pause; only
+        # a lasting lag means the sender's clock skipped the stall
+        self._late_streak = self._late_streak + 1 if lag > self.max_lag_seconds else 0
+        if self._late_streak >= LATE_FRAMES_TO_REANCHOR:
+            step = 960 if self.kind == "audio" else 1  # keep Opus on its 20 ms grid
+            self._offset += round(lag * clock / step) * step
+            self._late_streak = 0
         frame = EncodedFrame(
             kind=self.kind,
             codec=name,
-            clock_rate=codec.clockRate,
-            timestamp=jitter_frame.timestamp,
-            arrival=time.time(),
+            clock_rate=clock,
+            timestamp=jitter_frame.timestamp + self._offset,
+            arrival=arrival,
             data=data,
             keyframe=keyframe,
+            wall=self._origin_wall + (jitter_frame.timestamp + self._offset) / clock,
         )
         self.codec = name
         self._clock = codec.clockRate
@@ -158,7 +182,9 @@ class ReceivedTrack:
             codec = codecs.get(group[0].payload_type)
             if codec is None or (self.kind == "video" and not group[-1].marker):
                 break  # an incomplete frame: nothing after it is decodable either
-            frame = _FlushedFrame(b"".join(p._data for p in group), mapper.map(group[0].timestamp))
+            frame = _FlushedFrame(
+                b"".join(p._data for p in group), mapper.map(group[0].timestamp)
+            )
             self._on_jitter_frame(codec, frame)
             flushed += 1
         buffer.remove(len(packets))

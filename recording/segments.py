@@ -27,7 +27,7 @@ class _Segment:
         self.first_ts = first.timestamp
         self.last_ts = first.timestamp
         self.last_delta = 0
-        self.started_at = first.arrival - 0.0
+        self.started_at = first.wall or first.arrival
         self.frames = 0
 
 
@@ -60,17 +60,14 @@ class SegmentedTrackWriter:
         self._index = 0
         self._segment: _Segment | None = None
         self._writer: IvfWriter | OggOpusWriter | None = None
-        self._run_origin: float | None = None  # wall clock of RTP timestamp 0
         self._size = (0, 0)
         (session_dir / folder).mkdir(parents=True, exist_ok=True)
 
     def write(self, frame: EncodedFrame) -> None:
         if self.failed:
             return
-        if self._run_origin is None:
-            if self.kind == "video" and not frame.keyframe:
-                return  # undecodable until the first keyframe; one was requested
-            self._run_origin = frame.arrival - frame.seconds
+        if self._segment is None and self.kind == "video" and not frame.keyframe:
+            return  # undecodable until the first keyframe; one was requested
         try:
             self._write(frame)
         except OSError as exc:
@@ -107,8 +104,7 @@ class SegmentedTrackWriter:
         self._index += 1
         path = self.session_dir / relative
         segment = _Segment(path, frame)
-        assert self._run_origin is not None
-        segment.started_at = self._run_origin + frame.seconds
+        segment.started_at = frame.wall or frame.arrival
         if self.kind == "video":
             width, height = vp8_dimensions(frame.data) or self._size
             self._writer = IvfWriter(path, self.codec, width, height)

@@ -36,6 +36,8 @@ logger = logging.getLogger(__name__)
 
 # (participant key, wall-clock time of the first sample, int16 mono samples)
 PcmListener = Callable[[str, float, np.ndarray], None]
+# called in the recording thread when a gap in a participant's media has closed
+GapListener = Callable[[Gap], None]
 
 
 def participant_key(role: str, person_id: str, name: str, peer_id: str) -> str:
@@ -94,6 +96,7 @@ class SessionRecorder:
         self.manifest = _resume_manifest(session_dir, session_id, started_at or time.time())
         self.worker = RecordingWorker(f"recorder-{session_id}")
         self.pcm_listeners: list[PcmListener] = []
+        self.gap_listeners: list[GapListener] = []
         self._participants: dict[str, _Participant] = {}
         self._runs: dict[tuple[str, str], int] = {}  # event-loop side: connection counter
         self._tracks: list[TrackRecording] = []
@@ -178,9 +181,11 @@ class SessionRecorder:
             logger.info(
                 "gap closed for %s: %.3f → %.3f", track.key, participant.open_gap.start, frame.arrival
             )
-            participant.open_gap = None
+            closed, participant.open_gap = participant.open_gap, None
             participant.entry.left_at = None
             self._save_manifest()
+            for listener in self.gap_listeners:
+                listener(closed)
         track.writer.write(frame)
         if track.pcm is not None and participant is not None and not participant.wav_failed:
             decoded = track.pcm.decode(frame)

@@ -36,6 +36,27 @@ def moving_pattern(width: int, height: int, count: int) -> list[np.ndarray]:
     return frames
 
 
+async def wait_turn(track: Any, period: float) -> None:
+    """Pace frames in real time; while paused hand nothing to the encoder, then go on."""
+    now = time.time()
+    if track._start is None:
+        track._start = track._origin = now
+        track._counted = 0
+    due = track._start + (track.frames_sent - track._counted) * period
+    await asyncio.sleep(max(0.0, due - now))
+    if not track.running:
+        paused = time.time()
+        while not track.running:
+            await asyncio.sleep(0.02)
+        track._paused += time.time() - paused  # a capture clock runs on while paused
+        track._start, track._counted = time.time(), track.frames_sent  # resume from now
+
+
+def capture_pts(track: Any, period: float, clock: int) -> int:
+    """Timestamp of the next frame on the source's own clock (pauses show as jumps)."""
+    return round((track.frames_sent * period + track._paused) * clock)
+
+
 class PatternVideoTrack(MediaStreamTrack):
     kind = "video"
 
@@ -46,16 +67,14 @@ class PatternVideoTrack(MediaStreamTrack):
         self.running = True
         self._images = moving_pattern(width, height, 30)
         self._start: float | None = None
+        self._origin = 0.0
+        self._counted = 0
+        self._paused = 0.0
 
     async def recv(self) -> av.VideoFrame:
-        if self._start is None:
-            self._start = time.time()
-        due = self._start + self.frames_sent / self.fps
-        await asyncio.sleep(max(0.0, due - time.time()))
-        while not self.running:
-            await asyncio.sleep(3600)  # paused: hand nothing more to the encoder
+        await wait_turn(self, 1.0 / self.fps)
         frame = av.VideoFrame.from_ndarray(self._images[self.frames_sent % 30], format="bgr24")
-        frame.pts = self.frames_sent * (90000 // self.fps)
+        frame.pts = capture_pts(self, 1.0 / self.fps, 90000)
         frame.time_base = fractions.Fraction(1, 90000)
         self.frames_sent += 1
         return frame
@@ -75,20 +94,18 @@ class PcmAudioTrack(MediaStreamTrack):
         self.frames_sent = 0
         self.running = True
         self._start: float | None = None
+        self._origin = 0.0
+        self._counted = 0
+        self._paused = 0.0
 
     async def recv(self) -> av.AudioFrame:
-        if self._start is None:
-            self._start = time.time()
-        due = self._start + self.frames_sent * AUDIO_PTIME
-        await asyncio.sleep(max(0.0, due - time.time()))
-        while not self.running:
-            await asyncio.sleep(3600)
+        await wait_turn(self, AUDIO_PTIME)
         n = int(48000 * AUDIO_PTIME)
         offset = (self.frames_sent * n) % len(self.samples)
         chunk = np.resize(np.roll(self.samples, -offset)[:n], n)
         frame = av.AudioFrame.from_ndarray(chunk.reshape(1, -1), format="s16", layout="mono")
         frame.sample_rate = 48000
-        frame.pts = self.frames_sent * n
+        frame.pts = capture_pts(self, AUDIO_PTIME, 48000)
         frame.time_base = fractions.Fraction(1, 48000)
         self.frames_sent += 1
         return frame
@@ -172,6 +189,10 @@ class ScriptedParticipant:
         """Stop handing frames to the encoders (the counts freeze)."""
         self.video.running = False  # type: ignore[union-attr]
         self.audio.running = False  # type: ignore[union-attr]
+
+    def resume_media(self) -> None:
+        self.video.running = True  # type: ignore[union-attr]
+        self.audio.running = True  # type: ignore[union-attr]
 
     async def leave(self) -> None:
         self.pause_media()
