@@ -145,7 +145,14 @@ def choose_players(folder: SessionFolder) -> tuple[list[Player], list[MediaFile]
         label = folder.name_of(participant) if participant not in ("", EVERYONE) else ""
         segments = tuple(PlayerSegment(m.path, m.offset, m.duration) for m in chosen)
         players.append(Player(participant, label, element, segments))
-    players.sort(key=lambda p: (_role_rank(folder.role_of(p.participant)), p.label))
+    # The composite (everyone's video) first, then the student, the examiners, the rest.
+    players.sort(
+        key=lambda p: (
+            p.participant != EVERYONE,
+            _role_rank(folder.role_of(p.participant)),
+            p.label,
+        )
+    )
     return players, unplayable
 
 
