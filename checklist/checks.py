@@ -53,6 +53,9 @@ class CheckContext:
     capture_s: float
     detectors: ChecklistDetectors
     thresholds: CheckThresholds = field(default_factory=CheckThresholds)
+    # Called once the student's part (the capture) is over: the step's time limit is
+    # the student's, the analysis that follows is ours.
+    on_captured: Callable[[], None] = lambda: None
 
     @property
     def session_dir(self) -> Path:
@@ -122,6 +125,7 @@ async def check_equipment(ctx: CheckContext) -> AutoResult:
         capture_frames(ctx.bot, ctx.peer_id, 30.0, ctx.capture_s),
         capture_audio(ctx.bot, ctx.peer_id, ctx.capture_s),
     )
+    ctx.on_captured()
     th = ctx.thresholds
     details: dict[str, Any] = {"frames": len(frames)}
     evidence: list[str] = []
@@ -166,6 +170,7 @@ async def check_equipment(ctx: CheckContext) -> AutoResult:
 
 async def check_room_scan(ctx: CheckContext) -> AutoResult:
     frames = await capture_frames(ctx.bot, ctx.peer_id, 8.0, ctx.capture_s)
+    ctx.on_captured()
     if not frames:
         return AutoResult(True, False, "no_video", {"frames": 0})
     images = [image for _, image in frames]
@@ -203,6 +208,7 @@ async def check_room_scan(ctx: CheckContext) -> AutoResult:
 
 async def check_desk(ctx: CheckContext) -> AutoResult:
     frames = await capture_frames(ctx.bot, ctx.peer_id, 2.0, ctx.capture_s)
+    ctx.on_captured()
     if not frames:
         return AutoResult(True, False, "no_video", {"frames": 0})
     snapshot = frames[-1][1]
@@ -218,6 +224,7 @@ async def check_desk(ctx: CheckContext) -> AutoResult:
 
 async def check_id_document(ctx: CheckContext) -> AutoResult:
     frames = await capture_frames(ctx.bot, ctx.peer_id, 2.0, ctx.capture_s)
+    ctx.on_captured()
     if not frames:
         return AutoResult(True, False, "no_video", {"frames": 0})
     reader = ctx.detectors.id_reader
@@ -256,6 +263,7 @@ async def check_id_document(ctx: CheckContext) -> AutoResult:
 
 async def check_name_aloud(ctx: CheckContext) -> AutoResult:
     audio = await capture_audio(ctx.bot, ctx.peer_id, ctx.capture_s)
+    ctx.on_captured()
     if audio.size == 0:
         return AutoResult(True, False, "no_audio", {"audio_seconds": 0})
     absolute, relative = ctx.evidence_path("voice.wav")

@@ -96,6 +96,7 @@ class ChecklistRunner:
         checks: dict[StepKind, StepCheck] | None = None,
         clock: Clock = utc_now,
         peer_poll_s: float = 0.5,
+        analysis_limit_s: float = 300.0,
     ) -> None:
         self.bot = bot
         self.session_id = session_id
@@ -110,6 +111,8 @@ class ChecklistRunner:
         self.checks = STEP_CHECKS if checks is None else checks
         self.clock = clock
         self.peer_poll_s = peer_poll_s
+        # A detector that hangs must not hold the step forever: unavailable after this.
+        self.analysis_limit_s = analysis_limit_s
         self.catalogue = Catalogue.load(language)
         self.machine: ChecklistMachine | None = None
         self.finished = asyncio.Event()
@@ -284,8 +287,14 @@ class ChecklistRunner:
             capture_s=self.plan.capture_seconds.get(kind, 5.0),
             detectors=self.detectors,
             thresholds=self.thresholds,
+            on_captured=lambda: self._captured(kind, attempt),
         )
         self._check_task = asyncio.create_task(self._check(check, context))
+
+    def _captured(self, kind: StepKind, attempt: int) -> None:
+        """The student's part of the attempt is over: its time limit no longer runs."""
+        if self._attempt_key == (kind, attempt) and self._timer_task is not None:
+            self._timer_task.cancel()
 
     def _stop_attempt(self) -> None:
         for task in (self._check_task, self._timer_task):
@@ -296,7 +305,11 @@ class ChecklistRunner:
 
     async def _check(self, check: StepCheck, context: CheckContext) -> None:
         try:
-            result = await check(context)
+            async with asyncio.timeout(context.capture_s + self.analysis_limit_s):
+                result = await check(context)
+        except TimeoutError:
+            log.error("checklist %s: check of %s took too long", self.session_id, context.kind)
+            result = AutoResult.unavailable("check_error", error="the analysis took too long")
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # a detector crashed: the examiner decides instead

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from aiohttp import web
 from proctorbot.checklist.adapters import build_detectors
-from proctorbot.checklist.checks import EVIDENCE_SUBDIR
+from proctorbot.checklist.checks import EVIDENCE_SUBDIR, CheckThresholds
 from proctorbot.checklist.detectors import ChecklistDetectors
 from proctorbot.checklist.views import EXAMINER_ROLES
 from proctorbot.checklist.wiring import build_runner
@@ -26,9 +26,15 @@ class ChecklistPlugin:
 
     __name__ = "checklist"
 
-    def __init__(self, ctx: AppContext, detectors: ChecklistDetectors | None = None) -> None:
+    def __init__(
+        self,
+        ctx: AppContext,
+        detectors: ChecklistDetectors | None = None,
+        thresholds: CheckThresholds | None = None,
+    ) -> None:
         self.ctx = ctx
         self._detectors = detectors
+        self.thresholds = thresholds
 
     @property
     def detectors(self) -> ChecklistDetectors:
@@ -37,7 +43,7 @@ class ChecklistPlugin:
         return self._detectors
 
     async def __call__(self, bot) -> None:  # noqa: ANN001 - proctorbot.bot.SessionBot
-        runner = await build_runner(self.ctx, bot, bot.session_id, self.detectors)
+        runner = await build_runner(self.ctx, bot, bot.session_id, self.detectors, self.thresholds)
         if runner is not None:
             await runner.run()
 

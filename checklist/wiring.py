@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from proctorbot.checklist.checks import CheckThresholds
 from proctorbot.checklist.detectors import ChecklistDetectors, SessionBotLike
 from proctorbot.checklist.notify import OutboxNotifier
 from proctorbot.checklist.plan import ChecklistPlan
@@ -28,7 +29,11 @@ def plan_for_profile(name: str) -> ChecklistPlan:
 
 
 async def build_runner(
-    ctx: AppContext, bot: SessionBotLike, session_id: str, detectors: ChecklistDetectors
+    ctx: AppContext,
+    bot: SessionBotLike,
+    session_id: str,
+    detectors: ChecklistDetectors,
+    thresholds: CheckThresholds | None = None,
 ) -> ChecklistRunner | None:
     """None when the session has no student (nobody to check)."""
     facts = await asyncio.to_thread(load_session_facts, ctx, session_id)
@@ -46,4 +51,5 @@ async def build_runner(
         profile_name=facts.profile,
         detectors=detectors,
         notifier=OutboxNotifier(ctx, facts),
+        thresholds=thresholds,
     )

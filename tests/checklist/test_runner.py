@@ -288,3 +288,39 @@ async def test_unavailable_detector_and_crashing_detector(start, bot) -> None:
     await until(lambda: runner.run_state.step(StepKind.ID_DOCUMENT).auto is not None)
     auto = runner.run_state.step(StepKind.ID_DOCUMENT).auto
     assert auto.summary == "check_error" and "tesseract" in auto.details["error"]
+
+
+async def test_time_limit_is_the_students_not_the_analysis(start, bot) -> None:
+    from proctorbot.checklist.records import AutoResult
+
+    async def slow_analysis(ctx):
+        ctx.on_captured()  # the capture is over; the model takes its time
+        await asyncio.sleep(0.6)
+        return AutoResult(True, True, "name_ok")
+
+    runner = start(
+        plan(StepKind.NAME_ALOUD, StepKind.INSTRUCTION, limit=0.2),
+        checks={StepKind.NAME_ALOUD: slow_analysis},
+    )
+    await until(
+        lambda: runner.machine is not None and current(runner) == ("instruction", "running")
+    )
+    step = runner.run_state.step(StepKind.NAME_ALOUD)
+    assert (step.status, step.attempts) == (StepStatus.PASSED, 1)
+
+
+async def test_hanging_detector_becomes_unavailable(start, bot) -> None:
+    async def hangs(ctx):
+        ctx.on_captured()
+        await asyncio.sleep(3600)
+
+    runner = start(
+        plan(StepKind.DESK, StepKind.INSTRUCTION, limit=5),
+        checks={StepKind.DESK: hangs},
+        analysis_limit_s=0.2,
+    )
+    await until(
+        lambda: runner.machine is not None and runner.run_state.step(StepKind.DESK).auto is not None
+    )
+    auto = runner.run_state.step(StepKind.DESK).auto
+    assert auto.summary == "check_error" and "too long" in auto.details["error"]
