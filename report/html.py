@@ -130,6 +130,8 @@ def render_report_html(report: SessionReport, documents: Mapping[str, str] | Non
         "titles": titles,
         "checklist_steps": checklist_steps,
         "checklist_outcome": _checklist_outcome(report, catalogue),
+        "checklist_mode": str((folder.checklist or {}).get("mode", "")),
+        "consent": (folder.checklist or {}).get("consent") or None,
         "deductions": deductions,
         "players": players,
         "evidence": evidence,

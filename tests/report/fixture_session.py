@@ -182,6 +182,13 @@ def make_session(root: Path, session_id: str = "fixture01", *, media: bool = Tru
         "language": "ru",
         "mode": "proctored",
         "outcome": "admitted",
+        "consent": {
+            "given": True,
+            "at": "2026-07-01T08:45:10+00:00",
+            "text_version": "2026-1",
+            "language": "ru",
+            "actor": {"role": "student", "name": "Иванова"},
+        },
         "steps": [
             {"kind": "equipment", "status": "passed", "attempts": 1, "evidence": []},
             {"kind": "room_scan", "status": "passed", "attempts": 1, "evidence": []},

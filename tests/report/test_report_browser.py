@@ -101,6 +101,7 @@ def test_report_page_in_chromium(written, browser, tmp_path: Path) -> None:
     assert "Петров Пётр Петрович (экзаменатор)" in page.locator(".transcript").inner_text()
     assert page.locator('table.checklist tr[data-step="desk"]').inner_text().count("книга убрана")
     assert page.locator(".score").get_attribute("data-score") == str(report.score.value)
+    assert "дано" in page.locator(".consent").inner_text()
     assert page.locator("table.deductions tr").count() == 3
     assert errors == []
     page.close()
