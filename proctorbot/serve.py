@@ -56,6 +56,11 @@ def serve_command(ctx: click.Context, demo: bool, host: str | None, port: int | 
         day = seed_demo(app_ctx.db, profile=settings.default_profile, language=settings.language)
         click.echo("Demo exam day ready. Open a link in a browser (one per person):")
         print_demo_links(app_ctx, day.session_ids)
+        click.echo(
+            f"Organizers' dashboard: {settings.server.public_url.rstrip('/')}/dashboard"
+            " (create an account: proctorbot organizer add --organization NAME --name NAME"
+            " --email EMAIL)"
+        )
     click.echo(
         f"proctorbot serving on http://{settings.server.host}:{settings.server.port} (Ctrl+C stops)"
     )
