@@ -1,0 +1,152 @@
+"""The passthrough writers, fed with frames from aiortc's encoders."""
+
+from __future__ import annotations
+
+import errno
+import logging
+import shutil
+import struct
+import wave
+from pathlib import Path
+
+import numpy as np
+import pytest
+from proctorbot.recording.analysis_wav import AnalysisWavWriter
+from proctorbot.recording.ivf import IvfWriter, vp8_dimensions
+from proctorbot.recording.manifest import RecordedFile, sha256_of
+from proctorbot.recording.ogg_opus import OggOpusWriter, ogg_crc, opus_packet_samples
+from proctorbot.recording.segments import SegmentedTrackWriter
+
+from tests.bot.media_checks import decode_errors, ffprobe, packet_span
+from tests.recording.encoded import opus_frames, vp8_frames
+
+
+def test_ivf_holds_vp8_as_received(tmp_path: Path) -> None:
+    frames = vp8_frames(30)
+    assert frames[0].keyframe and vp8_dimensions(frames[0].data) == (320, 240)
+    writer = IvfWriter(tmp_path / "v.ivf", "vp8", 320, 240)
+    for frame in frames:
+        writer.write(frame.timestamp, frame.data)
+    writer.close()
+    probe = ffprobe(tmp_path / "v.ivf")
+    stream = probe["streams"][0]
+    assert (stream["codec_name"], stream["width"], stream["height"]) == ("vp8", 320, 240)
+    assert float(probe["format"]["duration"]) == pytest.approx(2.0, abs=0.01)
+    assert decode_errors(tmp_path / "v.ivf") == ""
+    body = (tmp_path / "v.ivf").read_bytes()[32:]
+    assert frames[5].data in body, "bytes are stored exactly as encoded"
+
+
+def test_ivf_left_open_still_plays(tmp_path: Path) -> None:
+    """A killed writer never closed its file: everything written is readable."""
+    writer = IvfWriter(tmp_path / "open.ivf", "vp8", 320, 240)
+    for frame in vp8_frames(20):
+        writer.write(frame.timestamp, frame.data)
+    shutil.copy(tmp_path / "open.ivf", tmp_path / "copy.ivf")  # what a crash leaves
+    writer.close()
+    assert decode_errors(tmp_path / "copy.ivf") == ""
+    assert packet_span(tmp_path / "copy.ivf") == pytest.approx(19 / 15, abs=0.01)
+
+
+def test_ogg_opus_plays_and_conceals_lost_packets(tmp_path: Path) -> None:
+    frames = opus_frames(100, skip=range(40, 50))  # 200 ms lost in the middle
+    writer = OggOpusWriter(tmp_path / "a.ogg")
+    for frame in frames:
+        writer.write(frame.timestamp, frame.data)
+    writer.close()
+    assert writer.packets == 100, "10 lost packets concealed by zero-length frames"
+    probe = ffprobe(tmp_path / "a.ogg")
+    assert probe["streams"][0]["codec_name"] == "opus"
+    assert float(probe["format"]["duration"]) == pytest.approx(2.0, abs=0.03)
+    assert decode_errors(tmp_path / "a.ogg") == ""
+
+
+def test_ogg_pages_carry_a_valid_crc(tmp_path: Path) -> None:
+    writer = OggOpusWriter(tmp_path / "a.ogg")
+    for frame in opus_frames(12):
+        writer.write(frame.timestamp, frame.data)
+    writer.close()
+    data = bytearray((tmp_path / "a.ogg").read_bytes())
+    assert data[:4] == b"OggS"
+    stored = struct.unpack_from("<I", data, 22)[0]
+    struct.pack_into("<I", data, 22, 0)
+    segments = data[26]
+    length = 27 + segments + sum(data[27 : 27 + segments])
+    assert ogg_crc(bytes(data[:length])) == stored
+
+
+def test_opus_toc_durations() -> None:
+    assert opus_packet_samples(bytes([0xFC])) == 960  # CELT 20 ms, one frame
+    assert opus_packet_samples(bytes([0x78 | 1])) == 1920  # config 15 (hybrid 20 ms) × 2
+    assert opus_packet_samples(bytes([0x03, 0x03])) == 3 * 480  # SILK 10 ms, code 3 × 3
+
+
+def test_segments_start_on_keyframes_and_list_hashes(tmp_path: Path) -> None:
+    closed: list[RecordedFile] = []
+    writer = SegmentedTrackWriter(
+        tmp_path, "student-1", "video-01", participant="student-1", role="student",
+        codec="vp8", segment_seconds=2.0, on_closed=closed.append,
+    )
+    frames = vp8_frames(90, keyframe_every=15)  # 6 s, a keyframe each second
+    for frame in frames[3:]:  # start mid-stream: frames before a keyframe are skipped
+        writer.write(frame)
+    writer.close()
+    assert [c.path for c in closed] == [f"student-1/video-01-{i:04d}.ivf" for i in range(3)]
+    assert sum(c.frames for c in closed) == 90 - 15
+    for record in closed:
+        path = tmp_path / record.path
+        assert record.sha256 == sha256_of(path)
+        assert decode_errors(path) == ""
+        assert float(ffprobe(path)["format"]["duration"]) == pytest.approx(record.duration, abs=0.05)
+    assert closed[0].started_at == pytest.approx(frames[15].wall)
+
+
+def test_full_disk_stops_one_track_and_keeps_what_was_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    closed: list[RecordedFile] = []
+
+    def make(name: str) -> SegmentedTrackWriter:
+        return SegmentedTrackWriter(
+            tmp_path, name, "video-01", participant=name, role="student", codec="vp8",
+            segment_seconds=1.0, on_closed=closed.append,
+        )
+
+    broken, healthy = make("student-1"), make("examiner-1")
+    frames = vp8_frames(60, keyframe_every=15)
+    real_write = IvfWriter.write
+
+    def write(self: IvfWriter, pts: int, data: bytes) -> None:
+        if "student-1" in str(self.path) and "0002" in self.path.name and self.frames >= 3:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_write(self, pts, data)
+
+    monkeypatch.setattr(IvfWriter, "write", write)
+    with caplog.at_level(logging.ERROR):
+        for frame in frames:
+            broken.write(frame)
+            healthy.write(frame)
+    broken.close()
+    healthy.close()
+    assert broken.failed and not healthy.failed
+    assert "recording of student-1 video stopped: No space left on device" in caplog.text
+    mine = [c for c in closed if c.participant == "student-1"]
+    assert [c.complete for c in mine] == [True, True, False]
+    for record in mine:
+        assert decode_errors(tmp_path / record.path) == ""
+        assert record.sha256 == sha256_of(tmp_path / record.path)
+    assert sum(c.frames for c in closed if c.participant == "examiner-1") == 60
+
+
+def test_analysis_wav_keeps_wall_clock_positions(tmp_path: Path) -> None:
+    writer = AnalysisWavWriter(tmp_path / "a.wav", 16000)
+    tone = (np.ones(3200) * 1000).astype(np.int16)
+    writer.write_at(0, tone)
+    writer.write_at(16000, tone)  # 0.8 s later than the end: a hole of silence
+    writer.write_at(19200 + 100, tone)  # 100 samples of jitter: appended as is
+    writer.close()
+    with wave.open(str(tmp_path / "a.wav")) as handle:
+        assert (handle.getframerate(), handle.getnchannels()) == (16000, 1)
+        samples = np.frombuffer(handle.readframes(handle.getnframes()), dtype="<i2")
+    assert len(samples) == 16000 + 3200 * 2
+    assert not samples[3200:16000].any() and samples[16000:].all()
