@@ -11,7 +11,11 @@ import numpy as np
 from proctorbot.detection.audio_input import float_to_int16, load_audio
 from proctorbot.detection.audio_models import AudioModels
 from proctorbot.detection.events import DetectorEvent
-from proctorbot.detection.third_party_voice import ThirdPartyConfig, ThirdPartyVoiceDetector
+from proctorbot.detection.third_party_voice import (
+    ThirdPartyConfig,
+    ThirdPartyVoiceDetector,
+    WindowScore,
+)
 from proctorbot.detection.voiceprint import enroll
 
 SAMPLE_RATE = 16000
@@ -28,6 +32,7 @@ class AudioAnalysis:
     events: list[DetectorEvent] = field(default_factory=list)
     messages: list[str] = field(default_factory=list)
     duration: float = 0.0
+    windows: list[WindowScore] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {"third_party": self.third_party, "overlap": self.overlap, "speech": self.speech}

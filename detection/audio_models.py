@@ -53,4 +53,4 @@ class AudioModels:
             warnings.simplefilter("ignore")
             from silero_vad import load_silero_vad
 
-            return StreamingVad(load_silero_vad())
+            return StreamingVad(load_silero_vad(onnx=True))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -24,7 +25,7 @@ class SpeechSegment:
 class StreamingVad:
     """Feeds arbitrary-length chunks; keeps one speech probability per 32-ms frame."""
 
-    def __init__(self, model: torch.nn.Module) -> None:
+    def __init__(self, model: Any) -> None:  # silero-vad (ONNX wrapper or TorchScript)
         self.model = model
         self.model.reset_states()
         self._pending = np.zeros(0, np.float32)
@@ -36,7 +37,7 @@ class StreamingVad:
         with torch.inference_mode():
             for i in range(0, whole, FRAME):
                 frame = torch.from_numpy(np.ascontiguousarray(data[i : i + FRAME], np.float32))
-                self.probs.append(float(self.model(frame, SAMPLE_RATE)))
+                self.probs.append(float(self.model(frame, SAMPLE_RATE).reshape(-1)[0]))
         self._pending = data[whole:].copy()
 
     @property

@@ -1,0 +1,274 @@
+"""Audio detection figures on real speech from ../shared/evaldata (internal evaluation only).
+
+Prints: recall of prompter turns ≥ 2 s (student + prompter at −6/−10/−15 dB, in pauses and
+over the student's speech, examiner echo present), false alarms per hour on student-only
+tracks, DER (pyannote.metrics) on the pyannote sample and the AMI debug excerpts, and the
+real-time factors. Run: ``.venv/bin/python benchmarks/voices.py [--quick] [--threshold 0.75]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+os.environ.setdefault("PYANNOTE_METRICS_ENABLED", "0")
+warnings.filterwarnings("ignore")
+
+EVALDATA = Path(__file__).resolve().parents[2] / "shared" / "evaldata"
+SR = 16000
+GAINS_DB = (-6.0, -10.0, -15.0)
+
+
+@dataclass
+class Turn:
+    start: float
+    end: float
+    gain_db: float
+    in_pause: bool
+
+
+def rms(x: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(np.square(x, dtype=np.float64)) + 1e-12))
+
+
+def echo_of(examiner: np.ndarray, delay: float = 0.12, gain_db: float = -10.0) -> np.ndarray:
+    from scipy.signal import butter, lfilter
+
+    b, a = butter(4, [300 / (SR / 2), 3400 / (SR / 2)], btype="band")
+    y = lfilter(b, a, examiner).astype(np.float32)
+    y = np.concatenate([np.zeros(int(delay * SR), np.float32), y])[: len(examiner)]
+    return (y * 10 ** (gain_db / 20) * rms(examiner) / max(rms(y), 1e-9)).astype(np.float32)
+
+
+def build_mixture(
+    student_utts: list[np.ndarray],
+    prompters: list[np.ndarray],
+    examiner: np.ndarray,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray, list[Turn]]:
+    """Student speech with pauses; prompter turns in some pauses and over speech; echo in one pause."""
+    level = rms(np.concatenate(student_utts))
+    parts: list[np.ndarray] = []
+    plan: list[tuple[float, str]] = []  # (pause start, use)
+    t = 0.0
+    uses = ["prompter", "echo", "prompter", "none", "prompter"]
+    for i, utt in enumerate(student_utts):
+        parts.append(utt)
+        t += len(utt) / SR
+        if i < len(student_utts) - 1:
+            use = uses[i % len(uses)]
+            pause = 5.0 if use != "none" else 2.0
+            plan.append((t, use))
+            parts.append(np.zeros(int(pause * SR), np.float32))
+            t += pause
+    track = np.concatenate(parts)
+    examiner_track = np.zeros_like(track)
+    turns: list[Turn] = []
+    k = 0
+    for start, use in plan:
+        if use == "prompter":
+            p = prompters[k % len(prompters)]
+            dur = float(rng.uniform(2.0, 4.0))
+            gain = GAINS_DB[k % len(GAINS_DB)]
+            a = int((start + 0.5) * SR)
+            seg = p[: int(dur * SR)]
+            track[a : a + len(seg)] += seg * level / rms(seg) * 10 ** (gain / 20)
+            turns.append(Turn(start + 0.5, start + 0.5 + len(seg) / SR, gain, True))
+            k += 1
+        elif use == "echo":
+            a = int((start + 0.5) * SR)
+            seg = examiner[: 4 * SR]
+            examiner_track[a : a + len(seg)] = seg
+    track += echo_of(examiner_track)
+    # prompter whispering over the student's own speech
+    for j in range(2):
+        p = prompters[(k + j) % len(prompters)]
+        dur = float(rng.uniform(2.0, 4.0))
+        gain = GAINS_DB[(k + 2 * j + 1) % len(GAINS_DB)]
+        speech_at = (
+            rng.uniform(1.0, max(1.5, len(student_utts[0]) / SR - dur - 0.5)) if j == 0 else None
+        )
+        if speech_at is None:
+            offset = sum(len(u) for u in student_utts[:1]) / SR + 5.0  # the second utterance
+            speech_at = offset + 1.0
+        a = int(speech_at * SR)
+        seg = p[int(4 * SR) : int((4 + dur) * SR)]
+        if len(seg) < 2 * SR or a + len(seg) > len(track):
+            continue
+        track[a : a + len(seg)] += seg * level / rms(seg) * 10 ** (gain / 20)
+        turns.append(Turn(speech_at, speech_at + len(seg) / SR, gain, False))
+    return track, examiner_track, turns
+
+
+def trim_silence(x: np.ndarray, frame: int = 320) -> np.ndarray:
+    """Cut leading/trailing silence so a "2-s turn" holds 2 s of speech."""
+    n = len(x) // frame
+    energy = np.sqrt(np.mean(x[: n * frame].reshape(n, frame) ** 2, axis=1))
+    loud = np.flatnonzero(energy > 0.1 * energy.max())
+    if loud.size == 0:
+        return x
+    return x[loud[0] * frame : (loud[-1] + 1) * frame]
+
+
+def hit(found: list[dict[str, float]], turn: Turn) -> bool:
+    return any(f["start"] < turn.end and f["end"] > turn.start for f in found)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="3 speakers, sample + 4 AMI files")
+    parser.add_argument(
+        "--threshold", type=float, default=None, help="override diarization threshold"
+    )
+    parser.add_argument("--skip", nargs="*", default=[], choices=["voices", "der", "asr"])
+    args = parser.parse_args()
+    if not EVALDATA.is_dir():
+        print(f"no evaluation data at {EVALDATA}", file=sys.stderr)
+        return 1
+
+    import torch
+    from proctorbot.config.settings import DetectionSettings
+    from proctorbot.detection.audio_analysis import analyze_samples
+    from proctorbot.detection.audio_input import load_audio
+    from proctorbot.detection.audio_models import AudioModels
+
+    torch.set_num_threads(2)
+    settings = DetectionSettings(torch_threads=2)
+    models = AudioModels(settings)
+    rng = np.random.default_rng(7)
+    single = EVALDATA / "speech_single"
+    speakers = sorted(p for p in (single / "librispeech_test_other_10spk").iterdir() if p.is_dir())
+    prompters = [
+        trim_silence(load_audio(f).samples)
+        for f in sorted((single / "librispeech_train_clean_100_20spk").glob("*.wav"))
+    ]
+    if args.quick:
+        speakers = speakers[:3]
+    _ = models.embedder, models.overlap  # load before timing
+
+    if "voices" not in args.skip:
+        turns_total = turns_hit = 0
+        by_kind: dict[str, list[int]] = {}
+        fa = 0
+        fa_seconds = 0.0
+        analysed = 0.0
+        spent = 0.0
+        cpu = 0.0
+        for idx, spk in enumerate(speakers):
+            files = sorted(spk.glob("*.wav"))
+            enroll = load_audio(files[0]).samples
+            utts = [load_audio(f).samples for f in files[1:]]
+            examiner = load_audio(
+                sorted(speakers[(idx + 1) % len(speakers)].glob("*.wav"))[-1]
+            ).samples
+            mix_utts = utts[:6]
+            track, examiner_track, turns = build_mixture(
+                mix_utts, prompters[idx % 7 :: 3], examiner, rng
+            )
+            t0, c0 = time.perf_counter(), time.process_time()
+            result = analyze_samples(models, track, enroll, examiner_track)
+            spent += time.perf_counter() - t0
+            cpu += time.process_time() - c0
+            analysed += len(track) / SR
+            found = result.third_party + result.overlap
+            for turn in turns:
+                ok = hit(found, turn)
+                if not ok:
+                    near = [
+                        (round(w.start, 1), round(w.similarity, 2), w.echo)
+                        for w in result.windows
+                        if w.start < turn.end and w.end > turn.start
+                    ]
+                    print(f"    missed {turn} windows {near}", file=sys.stderr)
+                turns_total += 1
+                turns_hit += ok
+                key = f"{'pause' if turn.in_pause else 'over speech'} {turn.gain_db:+.0f} dB"
+                by_kind.setdefault(key, [0, 0])
+                by_kind[key][0] += ok
+                by_kind[key][1] += 1
+            # student-only: the rest of the speaker's utterances, natural pauses, no prompter
+            alone = np.concatenate([np.concatenate([u, np.zeros(SR, np.float32)]) for u in utts])
+            t0, c0 = time.perf_counter(), time.process_time()
+            solo = analyze_samples(models, alone, enroll)
+            spent += time.perf_counter() - t0
+            cpu += time.process_time() - c0
+            analysed += len(alone) / SR
+            fa += len(solo.third_party) + len(solo.overlap)
+            fa_seconds += len(alone) / SR
+            print(
+                f"  {spk.name}: turns hit {sum(hit(found, t) for t in turns)}/{len(turns)}, "
+                f"false alarms alone {len(solo.third_party)}+{len(solo.overlap)} in {len(alone) / SR:.0f} s",
+                file=sys.stderr,
+            )
+        print(
+            f"prompter turns >= 2 s: recall {turns_hit / max(1, turns_total):.1%} ({turns_hit}/{turns_total})"
+        )
+        for key in sorted(by_kind):
+            h, n = by_kind[key]
+            print(f"  {key}: {h}/{n}")
+        print(
+            f"false alarms on student-only tracks: {fa} in {fa_seconds / 3600:.3f} h "
+            f"= {fa / (fa_seconds / 3600):.1f} per hour"
+        )
+        print(
+            f"third-party detector RTF: wall {spent / analysed:.3f}, CPU {cpu / analysed:.3f} "
+            f"core-seconds per second ({analysed:.0f} s of audio, load average {os.getloadavg()[0]:.1f})"
+        )
+
+    if "der" not in args.skip:
+        from proctorbot.detection.diarization import DEFAULT_PARAMETERS, StudentTrackDiarizer
+        from pyannote.database.util import load_rttm, load_uem
+        from pyannote.metrics.diarization import DiarizationErrorRate
+
+        if args.threshold is not None:
+            DEFAULT_PARAMETERS["clustering"]["threshold"] = args.threshold
+        diarizer = StudentTrackDiarizer(models)
+        multi = EVALDATA / "speech_multi"
+        sample_metric = DiarizationErrorRate()
+        ref = load_rttm(multi / "pyannote_sample" / "sample.rttm")
+        audio = load_audio(multi / "pyannote_sample" / "sample.wav").samples
+        t0 = time.perf_counter()
+        hyp = diarizer.diarize(audio, "sample").annotation
+        dia_time = time.perf_counter() - t0
+        dia_audio = len(audio) / SR
+        sample_metric(next(iter(ref.values())), hyp)
+        print(f"DER pyannote sample: {abs(sample_metric):.1%}")
+        ami = multi / "pyannote_ami_debug"
+        refs, uems = {}, {}
+        for part in ("train", "development", "test"):
+            refs.update(load_rttm(ami / f"debug.{part}.rttm"))
+            uems.update(load_uem(ami / f"debug.{part}.uem"))
+        names = sorted(refs)[:4] if args.quick else sorted(refs)
+        ami_metric = DiarizationErrorRate()
+        for name in names:
+            audio = load_audio(ami / f"{name}.wav").samples
+            t0 = time.perf_counter()
+            hyp = diarizer.diarize(audio, name).annotation
+            dia_time += time.perf_counter() - t0
+            dia_audio += len(audio) / SR
+            ami_metric(refs[name], hyp, uem=uems.get(name))
+        print(f"DER AMI debug excerpts ({len(names)} files): {abs(ami_metric):.1%}")
+        print(f"diarization RTF: {dia_time / dia_audio:.3f}")
+
+    if "asr" not in args.skip:
+        from proctorbot.detection.transcription import build_transcriber
+
+        transcriber = build_transcriber(settings)
+        audio = load_audio(EVALDATA / "speech_multi" / "pyannote_sample" / "sample.wav").samples
+        t0 = time.perf_counter()
+        transcriber.transcribe(audio, "en")
+        print(
+            f"transcription RTF (faster-whisper base, int8, beam 1): {(time.perf_counter() - t0) / (len(audio) / SR):.3f}"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
