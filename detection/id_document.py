@@ -244,8 +244,29 @@ class IdDocumentReader:
         live_encoding: np.ndarray | None,
     ) -> IdReading:
         card = rectify(frame, candidate.corners) if candidate else _limit_width(frame, 1600)
-        words, mrz = self._read_text(card)
+        words, mrz, mrz_pass = self._read_text(card)
         name, match = self._name(words, mrz, expected_name)
+        if match is not None and not match.matched:
+            # Second chances, only when the expected name was not found: the machine
+            # zone read with its own alphabet, then a document turned sideways.
+            if not mrz_pass:
+                mrz = find_mrz_name(self.ocr.mrz_lines(_lower_part(_ocr_ready(card)))) or mrz
+                name, match = self._name(words, mrz, expected_name)
+            if not match.matched and card.shape[0] > 1.1 * card.shape[1]:
+                for turn in (cv2.ROTATE_90_CLOCKWISE, cv2.ROTATE_90_COUNTERCLOCKWISE):
+                    turned_words, turned_mrz, _ = self._read_text(cv2.rotate(card, turn))
+                    turned_name, turned_match = self._name(
+                        turned_words, turned_mrz or mrz, expected_name
+                    )
+                    if turned_match is not None and turned_match.score > match.score:
+                        words, mrz, name, match = (
+                            turned_words,
+                            turned_mrz or mrz,
+                            turned_name,
+                            turned_match,
+                        )
+                    if match.matched:
+                        break
         face_match, distance, images = self._faces(frame, card, candidate, live_encoding)
         # A window or a door is a quadrilateral too: a document also carries text or a photo.
         legible = sum(
@@ -272,20 +293,16 @@ class IdDocumentReader:
             images=images,
         )
 
-    def _read_text(self, card: np.ndarray) -> tuple[list[OcrWord], MrzName | None]:
-        gray = cv2.cvtColor(card, cv2.COLOR_BGR2GRAY)
-        if gray.shape[1] < 1000:
-            factor = 1000 / gray.shape[1]
-            gray = cv2.resize(gray, None, fx=factor, fy=factor, interpolation=cv2.INTER_CUBIC)
+    def _read_text(self, card: np.ndarray) -> tuple[list[OcrWord], MrzName | None, bool]:
+        """OCR words, the MRZ name if any, and whether the MRZ-alphabet pass already ran."""
+        gray = _ocr_ready(card)
         words = self.ocr.words(gray, psm=11)
-        lines = _lines(words)
-        mrz = find_mrz_name(lines)
+        mrz = find_mrz_name(_lines(words))
         if mrz is None and any(w.text.count("<") >= 2 for w in words):
             # Fillers seen but no name line parsed: read the lower part again with
             # the MRZ alphabet only.
-            lower = gray[int(gray.shape[0] * 0.55) :]
-            mrz = find_mrz_name(self.ocr.mrz_lines(lower)) or mrz
-        return words, mrz
+            return words, find_mrz_name(self.ocr.mrz_lines(_lower_part(gray))), True
+        return words, mrz, False
 
     def _name(
         self, words: list[OcrWord], mrz: MrzName | None, expected: str | None
@@ -344,6 +361,19 @@ def _crop(image: np.ndarray, box: Box, margin: float = 0.25) -> np.ndarray:
     mx, my = int(box.width * margin), int(box.height * margin)
     b = Box(box.left - mx, box.top - my, box.right + mx, box.bottom + my).clip(w, h)
     return image[b.top : b.bottom, b.left : b.right].copy()
+
+
+def _ocr_ready(card: np.ndarray, min_width: int = 1000) -> np.ndarray:
+    """Gray, and at least ``min_width`` wide: Tesseract wants capitals of 20+ pixels."""
+    gray = cv2.cvtColor(card, cv2.COLOR_BGR2GRAY) if card.ndim == 3 else card
+    if gray.shape[1] < min_width:
+        factor = min_width / gray.shape[1]
+        gray = cv2.resize(gray, None, fx=factor, fy=factor, interpolation=cv2.INTER_CUBIC)
+    return gray
+
+
+def _lower_part(image: np.ndarray) -> np.ndarray:
+    return image[int(image.shape[0] * 0.55) :]
 
 
 def _limit_width(image: np.ndarray, width: int) -> np.ndarray:

@@ -36,6 +36,8 @@ def _name_from(field: str) -> tuple[str, str] | None:
     words = [w for w in re.sub(r"[^A-Z<]", "", given).split("<") if w]
     while words and re.fullmatch(r"[KXC]{1,4}", words[-1]):  # fillers misread as letters
         words.pop()
+    if words:
+        words[-1] = re.sub(r"[KXC]{3,}$", "", words[-1]) or words[-1]
     given = " ".join(words)
     if len(surname) < 2:
         return None

@@ -192,6 +192,13 @@ def best_name_in_text(words: list[str], expected: str, threshold: float = 0.8) -
     folded = [fold_name(w) for w in words]
     # OCR may return Cyrillic capitals as Latin look-alikes; try each word both ways.
     folded += [fold_name(as_cyrillic_lookalike(w)) for w in words if re.search("[A-Za-z]", w)]
+    # MRZ fillers read as K, C or X glue names together ("ANNAKMARIAK"): add the pieces.
+    folded += [
+        " ".join(re.split(r"[kcx]{1,}(?=[a-z]{3})|[kcx]{2,}$", w))
+        for f in list(folded)
+        for w in f.split()
+        if len(w) >= 7
+    ]
     candidates = sorted({w for f in folded for w in f.split() if len(w) > 1})
     expected_words = [w for w in fold_name(expected).split() if w]
     if not candidates or not expected_words:
@@ -202,12 +209,13 @@ def best_name_in_text(words: list[str], expected: str, threshold: float = 0.8) -
         best_word = max(candidates, key=lambda c: _word_score(word, c))
         picked.append(best_word)
         scores.append(_word_score(word, best_word))
-    # The patronymic is optional: foreign documents have none.
-    if len(scores) >= 3 and scores[2] < threshold:
-        core = scores[:2]
-        picked = picked[:2]
-    else:
+    # Surname and first given name decide; later words (a patronymic, a second given
+    # name) count only when the document shows them: many documents leave them out.
+    core = scores[:2]
+    if len(scores) > 2 and sum(scores) / len(scores) >= sum(core) / len(core):
         core = scores
+    else:
+        picked = picked[:2]
     score = sum(core) / len(core)
     return NameMatch(
         round(score, 4),
