@@ -49,7 +49,8 @@ def test_preset_numbers_from_the_seeds() -> None:
 def test_notify_and_reminders() -> None:
     uni = load_profile("university-admission")
     assert "organizer" in uni.notify.recipients("gross_violation")
-    assert uni.reminders.offsets_minutes == (1440, 60, 15)
+    # issue 5 defaults: 14 d procedure notice, 3 d schedule, 1 d link, 15 min before
+    assert uni.reminders.offsets_minutes == (14 * 1440, 3 * 1440, 1440, 15)
     with pytest.raises(KeyError):
         uni.notify.recipients("no_such_event")
 

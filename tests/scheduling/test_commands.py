@@ -46,7 +46,8 @@ def test_import_plan_export_and_jobs(settings, tmp_path: Path) -> None:
     assert csv_text.count("/call?t=") == 6  # a student link and an examiner link per slot
     assert "BEGIN:VEVENT" in (tmp_path / "day.ics").read_text()
     # the profile's 3 reminders + bot join + no-show check + post-session, per slot
-    assert "18 job(s) scheduled" in result.output
+    # per slot: one reminder per profile offset (4) + bot join + no-show check + post-session
+    assert "21 job(s) scheduled" in result.output
     assert "3 slot(s) planned, 0 conflict(s)" in result.output
 
     jobs = run(settings, "jobs")
