@@ -51,7 +51,7 @@ def test_import_plan_export_and_jobs(settings, tmp_path: Path) -> None:
     assert "3 slot(s) planned, 0 conflict(s)" in result.output
 
     jobs = run(settings, "jobs")
-    assert "18 job(s)" in jobs.output and "bot_join:" in jobs.output
+    assert "21 job(s)" in jobs.output and "bot_join:" in jobs.output
 
     again = run(settings, "plan", "2027-06-15", "-o", "Uni")
     assert again.exit_code == 1 and "nobody to plan" in again.output
