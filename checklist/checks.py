@@ -8,9 +8,8 @@ faces, speech) runs in a thread; the frames and audio come from the SessionBot.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import wave
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,11 +17,10 @@ from typing import Any
 import cv2
 import numpy as np
 from proctorbot.checklist.detectors import (
-    AudioChunk,
     ChecklistDetectors,
     SessionBotLike,
-    VideoFrame,
 )
+from proctorbot.checklist.feed import StudentFeed
 from proctorbot.checklist.records import AutoResult, StepKind
 from proctorbot.detection.events import DetectorEvent, EventKind
 from proctorbot.detection.names import best_name_in_text
@@ -46,6 +44,7 @@ class CheckThresholds:
 class CheckContext:
     bot: SessionBotLike
     peer_id: str
+    feed: StudentFeed
     kind: StepKind
     attempt: int
     student_name: str
@@ -80,36 +79,6 @@ StepCheck = Callable[[CheckContext], Awaitable[AutoResult]]
 # --- capture ---------------------------------------------------------------------------
 
 
-async def capture_frames(
-    bot: SessionBotLike, peer_id: str, fps: float, seconds: float
-) -> list[VideoFrame]:
-    """Every frame the bot decodes at ``fps`` during ``seconds`` (none if the camera is off)."""
-    return await _collect(bot.video_frames(peer_id, fps), seconds)
-
-
-async def capture_audio(bot: SessionBotLike, peer_id: str, seconds: float) -> np.ndarray:
-    chunks: list[AudioChunk] = await _collect(bot.audio_chunks(peer_id), seconds)
-    if not chunks:
-        return np.zeros(0, dtype=np.int16)
-    return np.concatenate([np.asarray(c, dtype=np.int16).reshape(-1) for _, c in chunks])
-
-
-async def _collect(source: AsyncIterator[Any], seconds: float) -> list[Any]:
-    items: list[Any] = []
-    try:
-        async with asyncio.timeout(seconds):
-            async for item in source:
-                items.append(item)
-    except TimeoutError:
-        pass
-    finally:
-        closer = getattr(source, "aclose", None)
-        if closer is not None:
-            with contextlib.suppress(Exception):
-                await closer()
-    return items
-
-
 def level_dbfs(samples: np.ndarray) -> float:
     if samples.size == 0:
         return -120.0
@@ -122,8 +91,8 @@ def level_dbfs(samples: np.ndarray) -> float:
 
 async def check_equipment(ctx: CheckContext) -> AutoResult:
     frames, audio = await asyncio.gather(
-        capture_frames(ctx.bot, ctx.peer_id, 30.0, ctx.capture_s),
-        capture_audio(ctx.bot, ctx.peer_id, ctx.capture_s),
+        ctx.feed.frames(30.0, ctx.capture_s),
+        ctx.feed.audio(ctx.capture_s),
     )
     ctx.on_captured()
     th = ctx.thresholds
@@ -169,7 +138,7 @@ async def check_equipment(ctx: CheckContext) -> AutoResult:
 
 
 async def check_room_scan(ctx: CheckContext) -> AutoResult:
-    frames = await capture_frames(ctx.bot, ctx.peer_id, 8.0, ctx.capture_s)
+    frames = await ctx.feed.frames(8.0, ctx.capture_s)
     ctx.on_captured()
     if not frames:
         return AutoResult(True, False, "no_video", {"frames": 0})
@@ -207,7 +176,7 @@ async def check_room_scan(ctx: CheckContext) -> AutoResult:
 
 
 async def check_desk(ctx: CheckContext) -> AutoResult:
-    frames = await capture_frames(ctx.bot, ctx.peer_id, 2.0, ctx.capture_s)
+    frames = await ctx.feed.frames(2.0, ctx.capture_s)
     ctx.on_captured()
     if not frames:
         return AutoResult(True, False, "no_video", {"frames": 0})
@@ -223,7 +192,7 @@ async def check_desk(ctx: CheckContext) -> AutoResult:
 
 
 async def check_id_document(ctx: CheckContext) -> AutoResult:
-    frames = await capture_frames(ctx.bot, ctx.peer_id, 2.0, ctx.capture_s)
+    frames = await ctx.feed.frames(2.0, ctx.capture_s)
     ctx.on_captured()
     if not frames:
         return AutoResult(True, False, "no_video", {"frames": 0})
@@ -262,7 +231,7 @@ async def check_id_document(ctx: CheckContext) -> AutoResult:
 
 
 async def check_name_aloud(ctx: CheckContext) -> AutoResult:
-    audio = await capture_audio(ctx.bot, ctx.peer_id, ctx.capture_s)
+    audio = await ctx.feed.audio(ctx.capture_s)
     ctx.on_captured()
     if audio.size == 0:
         return AutoResult(True, False, "no_audio", {"audio_seconds": 0})

@@ -74,7 +74,7 @@ class ChecklistPlan:
             StepKind.ROOM_SCAN: 8.0,
             StepKind.DESK: 2.0,
             StepKind.ID_DOCUMENT: 6.0,
-            StepKind.NAME_ALOUD: 6.0,
+            StepKind.NAME_ALOUD: 8.0,
         }
     )
 

@@ -19,6 +19,7 @@ from typing import Any
 
 from proctorbot.checklist.checks import STEP_CHECKS, CheckContext, CheckThresholds, StepCheck
 from proctorbot.checklist.detectors import AdmissionNotifier, ChecklistDetectors, SessionBotLike
+from proctorbot.checklist.feed import StudentFeed
 from proctorbot.checklist.flags import FlagFeed
 from proctorbot.checklist.machine import (
     ChecklistConflict,
@@ -118,6 +119,7 @@ class ChecklistRunner:
         self.finished = asyncio.Event()
         self._queue: asyncio.Queue[Command] = asyncio.Queue()
         self._student_peer: str | None = None
+        self._feed: StudentFeed | None = None
         self._known_viewers: set[str] = set()
         self._attempt_key: tuple[StepKind, int] | None = None
         self._check_task: asyncio.Task[None] | None = None
@@ -157,7 +159,7 @@ class ChecklistRunner:
             self._watch_peers(), name=f"checklist-peers-{self.session_id}"
         )
         try:
-            self._student_peer = self._find_student()
+            await self._set_student(self._find_student())
             await self._commit([])
             while True:
                 command = await self._queue.get()
@@ -170,6 +172,7 @@ class ChecklistRunner:
         finally:
             watcher.cancel()
             self._stop_attempt()
+            await self._set_student(None)
             if self._flag_task is not None:
                 self._flag_task.cancel()
 
@@ -243,6 +246,9 @@ class ChecklistRunner:
         self._sync_attempt()
         await self._broadcast()
         if machine.run.finished and not self.finished.is_set():
+            if self._feed is not None:  # the checklist needs no more frames
+                await self._feed.stop()
+                self._feed = None
             self.finished.set()
 
     def _begin_if_ready(self) -> list[Transition]:
@@ -275,11 +281,12 @@ class ChecklistRunner:
             self._queue.put_nowait(AutoDone(kind, attempt, AutoResult.unavailable("non_biometric")))
             return
         check = self.checks.get(kind)
-        if check is None:
+        if check is None or self._feed is None:
             return  # a student action (consent, instruction): buttons on the page
         context = CheckContext(
             bot=self.bot,
             peer_id=self._student_peer or "",
+            feed=self._feed,
             kind=kind,
             attempt=attempt,
             student_name=machine.run.student_name,
@@ -453,8 +460,18 @@ class ChecklistRunner:
                     Actor(role="student", name=machine.run.student_name, peer_id=old)
                 )
                 self._stop_attempt()
-            self._student_peer = student
+            await self._set_student(student)
         await self._commit(made)
+
+    async def _set_student(self, peer_id: str | None) -> None:
+        """Follow the student's current connection (a reload is a new peer)."""
+        if self._feed is not None and self._feed.peer_id != peer_id:
+            await self._feed.stop()
+            self._feed = None
+        self._student_peer = peer_id
+        if peer_id is not None and self._feed is None and not self.run_state.finished:
+            self._feed = StudentFeed(self.bot, peer_id)
+            self._feed.start()
 
     def _start_flags(self) -> None:
         if self._flag_task is None:

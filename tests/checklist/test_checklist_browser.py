@@ -81,7 +81,7 @@ def make_checklist_media(directory: Path) -> FakeMedia:
     raw, audio = directory / "name-espeak.wav", directory / "name.wav"
     subprocess.run(["espeak-ng", "-v", "en", "-s", "130", "-w", str(raw), SPOKEN], check=True)
     subprocess.run(
-        ["sox", str(raw), "-r", "48000", "-c", "1", "-b", "16", str(audio), "pad", "0.2", "0.5"],
+        ["sox", str(raw), "-r", "48000", "-c", "1", "-b", "16", str(audio), "pad", "0.2", "1.0"],
         check=True,
     )
     return FakeMedia(video, audio)
