@@ -151,6 +151,7 @@ class SessionBot:
     # -- signaling -------------------------------------------------------------------
     async def _serve(self, ws: aiohttp.ClientWebSocketResponse) -> None:
         watchdog = self._spawn(self._media_watchdog(), "media-watchdog")
+        closer = self._spawn(self._close_when_stopping(ws), "closer")
         try:
             async for msg in ws:
                 if msg.type != aiohttp.WSMsgType.TEXT:
@@ -171,6 +172,11 @@ class SessionBot:
                     logger.exception("session %s: message %s failed", self.session_id, message.get("type"))
         finally:
             watchdog.cancel()
+            closer.cancel()
+
+    async def _close_when_stopping(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        await self._stopping.wait()  # stop() may come while the socket is still opening
+        await ws.close()
 
     async def _handle(self, message: dict[str, Any]) -> None:
         kind = message.get("type")

@@ -122,6 +122,7 @@ class ScriptedParticipant:
     audio: PcmAudioTrack | None = None
 
     def __post_init__(self) -> None:
+        self.inbox: list[dict[str, Any]] = []  # every other message (prompt, panel, ...)
         self._http: aiohttp.ClientSession | None = None
         self._ws: aiohttp.ClientWebSocketResponse | None = None
         self._pcs: dict[str, RTCPeerConnection] = {}
@@ -184,6 +185,11 @@ class ScriptedParticipant:
                 await self._pcs[sender].setRemoteDescription(
                     RTCSessionDescription(loopback_only_sdp(message["sdp"]), "answer")
                 )
+            else:
+                self.inbox.append(message)
+
+    async def send_panel(self, area: str, action: str, data: Any) -> None:
+        await self._send({"type": "panel", "area": area, "action": action, "data": data})
 
     def pause_media(self) -> None:
         """Stop handing frames to the encoders (the counts freeze)."""
