@@ -94,7 +94,7 @@ async def test_a_crashing_session_does_not_touch_another(
     async with asyncio.timeout(10):
         while manager.is_joined(first_id):
             await asyncio.sleep(0.1)
-    assert "bot of session %s crashed" % first_id in caplog.text
+    assert f"bot of session {first_id} crashed" in caplog.text
     assert manager.is_joined(second_id)
 
     student = ScriptedParticipant(running_server.ws_url(running_server.token("student", second_id)))
