@@ -7,9 +7,9 @@ import json
 import logging
 
 import pytest
-
 from proctorbot.bot.manager import BotManager
 from proctorbot.conference.keys import ROOMS
+
 from tests.bot.participant import ScriptedParticipant
 from tests.browser_helpers import signaling_client
 

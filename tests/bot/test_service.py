@@ -6,11 +6,11 @@ import asyncio
 import datetime as dt
 
 import pytest
-
 from proctorbot.bot.manager import signaling_url
 from proctorbot.bot.service import BOT_MANAGER, sessions_due
 from proctorbot.conference.keys import ROOMS
 from proctorbot.storage.models import ExamSession
+
 from tests.browser_helpers import serve_app
 
 pytestmark = [pytest.mark.timeout(60)]
