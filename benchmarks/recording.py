@@ -67,6 +67,7 @@ async def bot_worker(session_ids: list[str], url: str) -> None:
     """The bot process: one BotManager, one task per session, until SIGTERM."""
     from proctorbot.bot.manager import BotManager
     from proctorbot.config.settings import load_settings
+
     from proctorbot.context import AppContext
 
     ctx = AppContext.build(load_settings(), migrate=False)
@@ -92,12 +93,12 @@ async def wait_bots(app, session_ids: list[str], timeout: float = 30.0) -> None:
 async def run(rooms: int, seconds: float) -> dict:
     import psutil
     from aiohttp import web
-
-    from proctorbot.app import build_app
     from proctorbot.conference.links import session_links
     from proctorbot.config.settings import load_settings
-    from proctorbot.context import AppContext
     from proctorbot.recording.manifest import read_manifest
+
+    from proctorbot.app import build_app
+    from proctorbot.context import AppContext
     from tests.bot.participant import ScriptedParticipant
 
     workdir = Path(tempfile.mkdtemp(prefix="proctorbot-bench-"))
