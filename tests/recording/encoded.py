@@ -62,3 +62,23 @@ def opus_frames(count: int, start: float | None = None, skip: range = range(0)) 
             EncodedFrame("audio", "opus", 48000, i * 960, origin + seconds, payloads[0], True, origin + seconds)
         )
     return frames
+
+
+def h264_frames(count: int, fps: int = 15) -> list[bytes]:
+    """Annex-B access units from aiortc's H.264 encoder, depacketized."""
+    from aiortc.codecs.h264 import h264_depayload
+
+    codec = RTCRtpCodecParameters(
+        mimeType="video/H264", clockRate=90000,
+        parameters={"packetization-mode": "1", "profile-level-id": "42e01f"},
+    )
+    encoder = get_encoder(codec)
+    images = moving_pattern(320, 240, 30)
+    units = []
+    for i in range(count):
+        picture = av.VideoFrame.from_ndarray(images[i % 30], format="bgr24")
+        picture.pts = i * (90000 // fps)
+        picture.time_base = fractions.Fraction(1, 90000)
+        payloads, _ = encoder.encode(picture)
+        units.append(b"".join(h264_depayload(p) for p in payloads))
+    return units

@@ -12,13 +12,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 from proctorbot.recording.analysis_wav import AnalysisWavWriter
-from proctorbot.recording.ivf import IvfWriter, vp8_dimensions
+from proctorbot.recording.ivf import IvfWriter, is_keyframe, vp8_dimensions
 from proctorbot.recording.manifest import RecordedFile, sha256_of
 from proctorbot.recording.ogg_opus import OggOpusWriter, ogg_crc, opus_packet_samples
 from proctorbot.recording.segments import SegmentedTrackWriter
 
 from tests.bot.media_checks import decode_errors, ffprobe, packet_span
-from tests.recording.encoded import opus_frames, vp8_frames
+from tests.recording.encoded import h264_frames, opus_frames, vp8_frames
 
 
 def test_ivf_holds_vp8_as_received(tmp_path: Path) -> None:
@@ -150,3 +150,15 @@ def test_analysis_wav_keeps_wall_clock_positions(tmp_path: Path) -> None:
         samples = np.frombuffer(handle.readframes(handle.getnframes()), dtype="<i2")
     assert len(samples) == 16000 + 3200 * 2
     assert not samples[3200:16000].any() and samples[16000:].all()
+
+
+def test_ivf_holds_h264_when_the_browser_negotiates_it(tmp_path: Path) -> None:
+    units = h264_frames(30)
+    assert is_keyframe("h264", units[0]) and not is_keyframe("h264", units[1])
+    writer = IvfWriter(tmp_path / "h.ivf", "h264", 320, 240)
+    for i, unit in enumerate(units):
+        writer.write(i * 6000, unit)
+    writer.close()
+    stream = ffprobe(tmp_path / "h.ivf")["streams"][0]
+    assert (stream["codec_name"], stream["width"], stream["height"]) == ("h264", 320, 240)
+    assert decode_errors(tmp_path / "h.ivf") == ""
