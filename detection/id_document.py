@@ -25,7 +25,7 @@ from proctorbot.detection.faces import Box, Face, FaceAnalyzer, face_distance
 from proctorbot.detection.image_input import as_bgr
 from proctorbot.detection.lighting import sharpness
 from proctorbot.detection.mrz import MrzName, find_mrz_name
-from proctorbot.detection.names import NameMatch, best_name_in_text, fold_name
+from proctorbot.detection.names import NameMatch, best_name_in_text, fold_name, match_name
 from proctorbot.detection.ocr import OcrWord, TesseractReader
 
 RECTIFIED_WIDTH = 1000
@@ -249,7 +249,12 @@ class IdDocumentReader:
         if match is not None and not match.matched:
             # Second chances, only when the expected name was not found: the machine
             # zone read with its own alphabet, then a document turned sideways.
-            if not mrz_pass:
+            # A Latin-only pass reads Latin print (and MRZ) better than rus+eng, which
+            # turns low-contrast Latin capitals into Cyrillic look-alikes.
+            words = words + self.ocr.words(_ocr_ready(card, 1600), psm=11, languages="eng")
+            mrz = mrz or find_mrz_name(_lines(words))
+            name, match = self._name(words, mrz, expected_name)
+            if not match.matched and not mrz_pass:
                 mrz = find_mrz_name(self.ocr.mrz_lines(_lower_part(_ocr_ready(card)))) or mrz
                 name, match = self._name(words, mrz, expected_name)
             if not match.matched and card.shape[0] > 1.1 * card.shape[1]:
@@ -313,7 +318,17 @@ class IdDocumentReader:
             if mrz:
                 pool += mrz.full.split()
             match = best_name_in_text(pool, expected, self.name_threshold)
-            name = printed or (mrz.full if mrz else "") or match.read
+            # Report what the document says: the captioned name, else a plausible MRZ
+            # name, else the words that matched the roster.
+            candidates = [printed, mrz.full if mrz else ""]
+            name = next(
+                (
+                    c
+                    for c in candidates
+                    if c and match_name(c, expected, self.name_threshold).score >= 0.5
+                ),
+                printed or match.read.upper(),
+            )
             return name, match
         name = printed or (mrz.full if mrz else "") or _likely_name(words)
         return name, None

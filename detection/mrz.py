@@ -33,7 +33,11 @@ def _name_from(field: str) -> tuple[str, str] | None:
     surname, _, given = field.partition("<<")
     surname = re.sub(r"[^A-Z<]", "", surname).replace("<", " ").strip()
     given = re.sub(r"<[KC]{2,}.*$", "", given)  # filler misread as KKK / CCC
-    words = [w for w in re.sub(r"[^A-Z<]", "", given).split("<") if w]
+    words = []
+    for word in (w for w in re.sub(r"[^A-Z<]", "", given).split("<") if w):
+        if len(word) >= 4 and re.fullmatch(r"[KXCE]+", word):
+            break  # the filler run, misread as letters: the name has ended
+        words.append(word)
     while words and re.fullmatch(r"[KXC]{1,4}", words[-1]):  # fillers misread as letters
         words.pop()
     if words:
