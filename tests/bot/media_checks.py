@@ -31,9 +31,15 @@ def packet_span(path: Path) -> float:
 
 
 def decode_errors(path: Path) -> str:
-    """ffmpeg's complaints while decoding the whole file (empty = it plays cleanly)."""
+    """ffmpeg's complaints while decoding the whole file (empty = it plays cleanly).
+
+    Frames keep their own timestamps (``-fps_mode passthrough``) in the input's time base
+    (``-enc_time_base -1``): WebRTC frame intervals vary, and rounding them to a guessed
+    frame rate would make ffmpeg complain about the null output, not about the file.
+    """
     result = subprocess.run(
-        ["ffmpeg", "-v", "error", "-i", str(path), "-fps_mode", "passthrough", "-f", "null", "-"],
+        ["ffmpeg", "-v", "error", "-i", str(path), "-fps_mode", "passthrough", "-enc_time_base", "-1",
+         "-f", "null", "-"],
         capture_output=True, text=True,
     )
     return result.stderr.strip() if result.returncode == 0 else f"rc={result.returncode} {result.stderr}"
