@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
 from proctorbot.bot.peers import PeerInfo
 from proctorbot.detection.events import DetectorEvent
 

