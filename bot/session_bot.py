@@ -75,6 +75,7 @@ class SessionBot:
         self._panel_handlers: dict[str, list[PanelHandler]] = {}
         self._video_subscribers: dict[str, list[VideoFrameDecoder]] = {}
         self._audio_subscribers: dict[str, list[asyncio.Queue[tuple[float, np.ndarray] | None]]] = {}
+        self._audio_listeners = 0
         self._ws: aiohttp.ClientWebSocketResponse | None = None
         self._stopping = asyncio.Event()
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -417,22 +418,24 @@ class SessionBot:
             return
         waiting: asyncio.Queue[tuple[float, np.ndarray] | None] = asyncio.Queue(maxsize=500)
         self._audio_subscribers.setdefault(peer_id, []).append(waiting)
+        self._audio_listeners += 1
         try:
             while (item := await waiting.get()) is not None:
                 yield item
         finally:
+            self._audio_listeners -= 1
             with contextlib.suppress(ValueError, KeyError):
                 self._audio_subscribers[peer_id].remove(waiting)
 
     def _pcm_from_worker(self, key: str, at: float, pcm: np.ndarray) -> None:
-        # recording thread: hand over to the loop only when someone listens
-        targets = [p for p, queues in self._audio_subscribers.items() if queues]
-        if targets:
+        # recording thread: hand over to the loop only when someone listens (an int read
+        # is safe across threads; iterating the loop's dict here would not be)
+        if self._audio_listeners > 0:
             with contextlib.suppress(RuntimeError):  # the loop is closing
                 self._loop.call_soon_threadsafe(self._deliver_pcm, key, at - self.started_at, pcm)
 
     def _deliver_pcm(self, key: str, t: float, pcm: np.ndarray) -> None:
-        for peer_id, queues in self._audio_subscribers.items():
+        for peer_id, queues in list(self._audio_subscribers.items()):
             peer = self.peers.get(peer_id)
             if peer is None or self._key(peer) != key:
                 continue

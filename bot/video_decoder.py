@@ -72,7 +72,13 @@ class VideoFrameDecoder:
                 if frame.arrival >= next_due:
                     next_due = frame.arrival + self._interval
                     image = picture.to_ndarray(format="bgr24")
-                    self._loop.call_soon_threadsafe(
-                        self._deliver, (frame.arrival - self._origin, image)
-                    )
-        self._loop.call_soon_threadsafe(self._deliver, None)
+                    if not self._hand_over(((frame.wall or frame.arrival) - self._origin, image)):
+                        return
+        self._hand_over(None)
+
+    def _hand_over(self, item: VideoItem | None) -> bool:
+        try:
+            self._loop.call_soon_threadsafe(self._deliver, item)
+        except RuntimeError:  # the event loop is closed: nobody is listening any more
+            return False
+        return True
