@@ -23,6 +23,7 @@ CONTEXT = web.AppKey("proctorbot.context", AppContext)
 
 AREA_SETUP_MODULES = (
     "proctorbot.bot.service",
+    "proctorbot.bot.handover",  # live watch + post-session hand-over (after bot.service)
     "proctorbot.scheduling.service",
     "proctorbot.notifications.service",
     "proctorbot.checklist.service",

@@ -1,0 +1,130 @@
+"""Which live events are worth telling people about, and telling them through the outbox.
+
+The same rule engine that writes the report (``report.rules.evaluate``) decides, so a
+live alert and the report's finding never disagree: after each new event the events
+so far are evaluated against the session's rule profile, and every finding of an
+alerting severity that was not alerted yet becomes one ``notifications.events.live_alert``
+(recipients follow the profile's ``[notify]`` violation / gross_violation rules).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from proctorbot.config.profiles import RuleProfile
+from proctorbot.detection.events import DetectorEvent
+from proctorbot.report.findings import Finding
+from proctorbot.report.rules import evaluate
+
+from proctorbot.context import AppContext
+
+log = logging.getLogger(__name__)
+
+ALERT_SEVERITIES = frozenset({"violation", "gross"})
+# Finding rule → the alert kinds notifications/ has texts for (others read "other").
+ALERT_KIND_OF_RULE = {
+    "third_party_voice": "third_party_voice",
+    "overlapped_speech": "third_party_voice",
+    "extra_person": "extra_person",
+    "away": "away_too_long",
+    "technical_interruption": "connection_lost",
+}
+PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png")
+VIDEO_SUFFIXES = (".mp4", ".webm")
+
+
+@dataclass
+class LiveAlertPolicy:
+    """Feeds events one by one; returns the findings that should be alerted now."""
+
+    profile: RuleProfile
+    severities: frozenset[str] = ALERT_SEVERITIES
+    events: list[DetectorEvent] = field(default_factory=list)
+    alerted: set[str] = field(default_factory=set)
+
+    def add(self, event: DetectorEvent) -> list[Finding]:
+        self.events.append(event)
+        fresh = []
+        for finding in evaluate(self.events, self.profile):
+            if finding.severity in self.severities and finding.id not in self.alerted:
+                self.alerted.add(finding.id)
+                fresh.append(finding)
+        return fresh
+
+
+def alert_kind(finding: Finding) -> str:
+    return ALERT_KIND_OF_RULE.get(finding.rule, finding.rule)
+
+
+def alert_details(finding: Finding) -> str:
+    text = f"{finding.rule}, {finding.duration:.0f} s"
+    if finding.severity == "gross":
+        text += ", gross"
+    return text
+
+
+class AlertSink(Protocol):
+    """Where alert-worthy findings go (the outbox in production, a list in tests)."""
+
+    def send(self, finding: Finding) -> int: ...
+
+
+class OutboxAlertSink:
+    """``notifications.events.live_alert`` with the finding's first evidence file attached.
+
+    Event times count from the bot's start (``bot_started_at``, the manifest's origin);
+    ``live_alert`` counts from the session's scheduled start, so the time is shifted.
+    """
+
+    def __init__(
+        self, ctx: AppContext, session_id: str, session_dir: Path, bot_started_at: float
+    ) -> None:
+        self.ctx = ctx
+        self.session_id = session_id
+        self.session_dir = Path(session_dir)
+        self.bot_started_at = bot_started_at
+
+    def send(self, finding: Finding) -> int:
+        from proctorbot.notifications import events
+        from proctorbot.storage.models import ExamSession
+
+        with self.ctx.db.begin() as db:
+            session = db.get(ExamSession, self.session_id)
+            if session is None:
+                log.warning("live alert for unknown session %s dropped", self.session_id)
+                return 0
+            starts = session.starts_at
+            if starts.tzinfo is None:
+                starts = starts.replace(tzinfo=dt.UTC)
+            at = self.bot_started_at + finding.start - starts.timestamp()
+            return events.live_alert(
+                db,
+                self.session_id,
+                alert_kind(finding),
+                at,
+                details=alert_details(finding),
+                evidence=self.attachment(finding),
+                gross=finding.severity == "gross",
+            )
+
+    def attachment(self, finding: Finding):  # noqa: ANN201 - notifications.outbox.Attachment | None
+        from proctorbot.notifications.outbox import Attachment
+
+        for relative in finding.evidence:
+            path = self.session_dir / relative
+            if not path.is_file():
+                continue
+            suffix = path.suffix.lower()
+            kind = (
+                "photo"
+                if suffix in PHOTO_SUFFIXES
+                else "video"
+                if suffix in VIDEO_SUFFIXES
+                else "document"
+            )
+            return Attachment(path=path, kind=kind)
+        return None

@@ -1,0 +1,181 @@
+"""The student's microphone (and the examiner's, for echo) into the third-party voice detector.
+
+``ThirdPartyVoiceDetector`` counts time in samples from its first one; the bot hands
+chunks stamped with wall-clock seconds. ``PcmAligner`` keeps the two in step: silence
+fills a gap (a dropped packet run, a slow consumer that lost chunks), an overlap from
+clock jitter is cut, so a sample's place in the detector is its time in the session.
+A gap longer than ``max_gap_s`` (the student reconnecting) starts a new stretch with a
+fresh detector at the new time, keeping the voiceprint learnt so far.
+
+All detector calls run in one worker thread per session, in order: the event loop
+(and the recording it drives) never waits for a model.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from proctorbot.detection.audio_models import AudioModels
+from proctorbot.detection.events import DetectorEvent
+from proctorbot.detection.third_party_voice import ThirdPartyVoiceDetector
+from proctorbot.detection.voiceprint import Voiceprint
+
+log = logging.getLogger(__name__)
+
+SAMPLE_RATE = 16000
+VOICEPRINT_FILE = "voiceprints/student.json"
+
+
+class PcmAligner:
+    """Places timestamped int16 chunks on one sample clock that starts at ``origin``."""
+
+    def __init__(self, origin: float, tolerance_s: float = 0.1) -> None:
+        self.origin = origin
+        self.samples = 0
+        self.tolerance = int(tolerance_s * SAMPLE_RATE)
+
+    def gap_before(self, t: float) -> float:
+        """Seconds between what was placed so far and a chunk starting at ``t``."""
+        return (t - self.origin) - self.samples / SAMPLE_RATE
+
+    def place(self, t: float, pcm: np.ndarray) -> np.ndarray:
+        """The samples to append for a chunk that starts ``t`` seconds into the session."""
+        pcm = np.asarray(pcm, dtype=np.int16).reshape(-1)
+        position = int(round((t - self.origin) * SAMPLE_RATE))
+        if position + len(pcm) <= self.samples:
+            return pcm[:0]  # entirely before what we have (or before the origin)
+        if position - self.samples > self.tolerance:
+            pcm = np.concatenate([np.zeros(position - self.samples, np.int16), pcm])
+        elif self.samples - position > self.tolerance:
+            pcm = pcm[self.samples - position :]
+        self.samples += len(pcm)
+        return pcm
+
+
+def load_voiceprint(session_dir: Path) -> Voiceprint | None:
+    """The voiceprint the checklist enrolled when the student said their name, if any."""
+    import json
+
+    path = Path(session_dir) / VOICEPRINT_FILE
+    if not path.is_file():
+        return None
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return Voiceprint(
+        np.asarray(data["vector"], dtype=np.float32),
+        float(data.get("speech_seconds", 0.0)),
+        1.0,
+        str(data.get("source", "enrollment")),
+    )
+
+
+@dataclass
+class AudioStretch:
+    """One continuous stretch of the student's track and its detector."""
+
+    detector: ThirdPartyVoiceDetector
+    student: PcmAligner
+    examiner: PcmAligner
+    student_pending: list[np.ndarray] = field(default_factory=list)
+    examiner_pending: list[np.ndarray] = field(default_factory=list)
+
+
+class StudentAudioWatch:
+    """Feeds one session's student (and examiner) audio to the detector, off the loop."""
+
+    def __init__(
+        self,
+        models: AudioModels,
+        *,
+        session_dir: Path,
+        emit: Callable[[DetectorEvent], None],
+        executor: ThreadPoolExecutor,
+        batch_s: float = 0.5,
+        max_gap_s: float = 30.0,
+    ) -> None:
+        self.models = models
+        self.session_dir = Path(session_dir)
+        self.emit = emit
+        self.executor = executor
+        self.batch = int(batch_s * SAMPLE_RATE)
+        self.max_gap_s = max_gap_s
+        self.voiceprint: Voiceprint | None = None
+        self.stretch: AudioStretch | None = None
+        self.track = "student"
+
+    async def prepare(self) -> None:
+        """Load the models now, so a missing one is reported before the exam goes on."""
+        self.voiceprint = await self._run(self._load)
+
+    def _load(self) -> Voiceprint | None:
+        _ = self.models.embedder, self.models.overlap
+        self.models.new_vad()
+        voiceprint = load_voiceprint(self.session_dir)
+        if voiceprint is None:
+            log.info("%s: no enrolled voiceprint; the detector clusters the track", self.session_dir)
+        return voiceprint
+
+    async def student_chunk(self, t: float, pcm: np.ndarray, track: str) -> None:
+        stretch = self.stretch
+        if stretch is not None and (
+            track != self.track or stretch.student.gap_before(t) > self.max_gap_s
+        ):
+            await self.finish()
+            stretch = None
+        if stretch is None:
+            stretch = self._new_stretch(t, track)
+        stretch.student_pending.append(stretch.student.place(t, pcm))
+        if sum(len(p) for p in stretch.student_pending) >= self.batch:
+            samples = np.concatenate(stretch.student_pending)
+            stretch.student_pending.clear()
+            self._emit_all(await self._run(stretch.detector.feed, samples))
+
+    async def examiner_chunk(self, t: float, pcm: np.ndarray) -> None:
+        stretch = self.stretch
+        if stretch is None:
+            return  # no student audio yet: nothing to suppress
+        stretch.examiner_pending.append(stretch.examiner.place(t, pcm))
+        if sum(len(p) for p in stretch.examiner_pending) >= self.batch:
+            samples = np.concatenate(stretch.examiner_pending)
+            stretch.examiner_pending.clear()
+            self._emit_all(await self._run(stretch.detector.feed_examiner, samples))
+
+    async def finish(self) -> None:
+        """Close the current stretch: analyse what is left, keep the voiceprint."""
+        stretch, self.stretch = self.stretch, None
+        if stretch is None:
+            return
+        detector = stretch.detector
+
+        def close() -> list[DetectorEvent]:
+            events: list[DetectorEvent] = []
+            if stretch.student_pending:
+                events += detector.feed(np.concatenate(stretch.student_pending))
+            return events + detector.finish()
+
+        self._emit_all(await self._run(close))
+        self.voiceprint = detector.voiceprint or self.voiceprint
+
+    def _new_stretch(self, t: float, track: str) -> AudioStretch:
+        self.track = track
+        detector = ThirdPartyVoiceDetector(
+            self.models,
+            self.voiceprint,
+            track=track,
+            session_offset=t,
+            session_dir=self.session_dir,
+        )
+        self.stretch = AudioStretch(detector, PcmAligner(t), PcmAligner(t))
+        return self.stretch
+
+    def _emit_all(self, events: list[DetectorEvent]) -> None:
+        for event in events:
+            self.emit(event)
+
+    async def _run(self, func, *args):  # noqa: ANN001, ANN202 - any detector call
+        return await asyncio.get_running_loop().run_in_executor(self.executor, func, *args)

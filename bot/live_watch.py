@@ -1,0 +1,315 @@
+"""The live watch: from the end of the checklist until the bot leaves, the student's
+microphone and camera go through the detectors, and every event is handed on.
+
+* audio: ``StudentAudioWatch`` (third-party voices against the enrolled voiceprint,
+  the examiner's own track suppressing their echo, overlapped speech);
+* video: ``detection.video_watch.watch_live`` at ``settings.detection.live_video_fps``
+  with the rule profile's thresholds; the student's face is enrolled from the first
+  frames after admission (they were identified a moment before) for ``person_replaced``;
+* each event → ``bot.emit`` (``events.jsonl``; the checklist's panel forwards it to the
+  examiners as a flag) and the ``LiveAlertPolicy``; alert-worthy findings → a
+  ``live``/``alert`` panel message to the examiners and the ``AlertSink`` (the outbox).
+
+A detector that fails (a model missing, a bug) is logged, told once to the examiners
+(panel ``live``/``detector_unavailable`` and a prompt) and left off; the other one and
+the recording go on. Detection runs in worker threads: the event loop never waits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import AsyncIterator, Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from proctorbot.bot.live_alerts import AlertSink, LiveAlertPolicy, alert_details, alert_kind
+from proctorbot.bot.live_audio import StudentAudioWatch
+from proctorbot.config.profiles import RuleProfile
+from proctorbot.detection.events import DetectorEvent
+from proctorbot.report.findings import Finding
+
+log = logging.getLogger(__name__)
+
+AREA = "live"
+EXAMINER_ROLES = frozenset({"examiner", "expert", "organizer"})
+CHECKLIST_FILE = "checklist.json"
+ANY_ABSENCE_S = 0.001
+
+
+@dataclass(frozen=True)
+class LiveWatchOptions:
+    video_fps: float = 2.0
+    # Wait for the checklist to admit the student ("the live watch begins"); off when
+    # the session runs without a checklist.
+    wait_for_admission: bool = True
+    poll_s: float = 0.5
+    audio_batch_s: float = 0.5
+    enroll_face_tries: int = 10
+
+
+@dataclass
+class LiveDetectors:
+    """How to get the (process-wide, lazily loaded) models; each may raise when missing."""
+
+    audio_models: Callable[[], Any] | None = None  # -> detection.audio_models.AudioModels
+    face_analyzer: Callable[[], Any] | None = None  # -> detection.faces.FaceAnalyzer
+
+
+def peer_field(info: Any, name: str) -> str:
+    value = info.get(name, "") if isinstance(info, Mapping) else getattr(info, name, "")
+    return "" if value is None else str(value)
+
+
+def track_key(info: Any, peer_id: str) -> str:
+    """The participant key the recorder and the report use for this peer's tracks."""
+    from proctorbot.recording.session_recorder import participant_key
+
+    return participant_key(
+        peer_field(info, "role"), peer_field(info, "person_id"), peer_field(info, "name"), peer_id
+    )
+
+
+def exam_state(session_dir: Path) -> str | None:
+    """``proctored`` / ``non_biometric`` once admitted, ``closed`` when not admitted, else None."""
+    try:
+        data = json.loads((Path(session_dir) / CHECKLIST_FILE).read_text(encoding="utf-8"))
+    except (FileNotFoundError, ValueError):
+        return None
+    outcome = data.get("outcome")
+    if outcome == "admitted":
+        return "non_biometric" if data.get("mode") == "non_biometric" else "proctored"
+    if outcome in ("not_admitted", "consent_refused"):
+        return "closed"
+    return None
+
+
+class LiveWatch:
+    def __init__(
+        self,
+        bot: Any,  # proctorbot.bot.session_bot.SessionBot or anything with its API
+        *,
+        profile: RuleProfile,
+        detectors: LiveDetectors,
+        alerts: AlertSink | None = None,
+        options: LiveWatchOptions | None = None,
+        texts: Callable[[str], str] | None = None,
+    ) -> None:
+        self.bot = bot
+        self.profile = profile
+        self.detectors = detectors
+        self.alerts = alerts
+        self.options = options or LiveWatchOptions()
+        self.texts = texts or (lambda key: key)
+        self.policy = LiveAlertPolicy(profile)
+        self.events: list[DetectorEvent] = []
+        self.unavailable: dict[str, str] = {}
+        self.session_dir = Path(bot.session_dir)
+        self._audio: StudentAudioWatch | None = None
+        self._pending: set[asyncio.Task[Any]] = set()
+
+    # -- life cycle ----------------------------------------------------------------------
+    async def run(self) -> None:
+        """Wait for the exam, then watch every connection of the student until cancelled."""
+        if self.options.wait_for_admission:
+            state = await self._wait_for_exam()
+            if state != "proctored":
+                log.info("%s: no live watch (%s)", self.session_dir.name, state)
+                await self._to_examiners("status", {"state": "off", "reason": state})
+                return
+        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="live-audio")
+        try:
+            await self._prepare_audio(executor)
+            await self._to_examiners("status", {"state": "watching"})
+            examiner = asyncio.create_task(self._follow_examiner(), name="live-examiner")
+            try:
+                await self._follow_student()
+            finally:
+                examiner.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await examiner
+        finally:
+            if self._audio is not None:
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(self._audio.finish())
+            executor.shutdown(wait=False)
+            await self.drain()
+
+    async def drain(self) -> None:
+        """Wait for alerts still being written (tests, shutdown)."""
+        while self._pending:
+            await asyncio.gather(*list(self._pending), return_exceptions=True)
+
+    async def _wait_for_exam(self) -> str:
+        while True:
+            state = await asyncio.to_thread(exam_state, self.session_dir)
+            if state is not None:
+                return state
+            await asyncio.sleep(self.options.poll_s)
+
+    async def _prepare_audio(self, executor: ThreadPoolExecutor) -> None:
+        if self.detectors.audio_models is None:
+            await self.detector_failed("audio", RuntimeError("no audio detection installed"))
+            return
+        try:
+            models = await asyncio.get_running_loop().run_in_executor(
+                executor, self.detectors.audio_models
+            )
+            watch = StudentAudioWatch(
+                models,
+                session_dir=self.session_dir,
+                emit=self.handle,
+                executor=executor,
+                batch_s=self.options.audio_batch_s,
+            )
+            await watch.prepare()
+            self._audio = watch
+        except Exception as exc:  # noqa: BLE001 - reported, the rest goes on
+            await self.detector_failed("audio", exc)
+
+    # -- people --------------------------------------------------------------------------
+    def _peer_of_role(self, roles: frozenset[str]) -> str | None:
+        found = [pid for pid, info in self.bot.peers.items() if peer_field(info, "role") in roles]
+        return found[-1] if found else None  # a reloaded page is the newest
+
+    async def _next_peer(self, roles: frozenset[str], previous: str | None) -> str:
+        while True:
+            peer = self._peer_of_role(roles)
+            if peer is not None and peer != previous:
+                return peer
+            if peer is None:
+                previous = None  # the same connection may come back only as a new peer
+            await asyncio.sleep(self.options.poll_s)
+
+    async def _follow_student(self) -> None:
+        previous: str | None = None
+        while True:
+            peer_id = await self._next_peer(frozenset({"student"}), previous)
+            previous = peer_id
+            track = track_key(self.bot.peers.get(peer_id, {}), peer_id)
+            log.info("%s: live watch on %s (%s)", self.session_dir.name, peer_id, track)
+            await asyncio.gather(self._watch_audio(peer_id, track), self._watch_video(peer_id, track))
+
+    async def _follow_examiner(self) -> None:
+        previous: str | None = None
+        while True:
+            peer_id = await self._next_peer(frozenset({"examiner"}), previous)
+            previous = peer_id
+            try:
+                async for t, pcm in self.bot.audio_chunks(peer_id):
+                    if self._audio is not None and "audio" not in self.unavailable:
+                        await self._audio.examiner_chunk(t, pcm)
+            except Exception as exc:  # noqa: BLE001
+                await self.detector_failed("audio", exc)
+
+    # -- detectors -----------------------------------------------------------------------
+    async def _watch_audio(self, peer_id: str, track: str) -> None:
+        audio = self._audio
+        if audio is None:
+            return
+        try:
+            async for t, pcm in self.bot.audio_chunks(peer_id):
+                if "audio" in self.unavailable:
+                    continue  # keep reading: an unread queue only drops, never blocks
+                await audio.student_chunk(t, pcm, track)
+        except Exception as exc:  # noqa: BLE001
+            await self.detector_failed("audio", exc)
+
+    async def _watch_video(self, peer_id: str, track: str) -> None:
+        if "video" in self.unavailable:
+            return
+        try:
+            if self.detectors.face_analyzer is None:
+                raise RuntimeError("no video detection installed")
+            from proctorbot.detection.video_watch import VideoThresholds, VideoWatcher, watch_live
+
+            analyzer = await asyncio.to_thread(self.detectors.face_analyzer)
+            thresholds = VideoThresholds.from_profile(self.profile.thresholds)
+            if thresholds.absence_total_limit_s <= 0:  # "any time away" (examus-like): the
+                # watcher divides by the allowance; the rule engine still counts from zero
+                thresholds = replace(thresholds, absence_total_limit_s=ANY_ABSENCE_S)
+            watcher = VideoWatcher(
+                thresholds,
+                analyzer=analyzer,
+                track=track,
+                evidence_dir=self.session_dir / "evidence",
+                evidence_prefix="evidence",
+            )
+            frames = self.bot.video_frames(peer_id, self.options.video_fps)
+            await watch_live(self._enrolling(frames, watcher), watcher, self.handle)
+        except Exception as exc:  # noqa: BLE001
+            await self.detector_failed("video", exc)
+
+    async def _enrolling(
+        self, frames: AsyncIterator[tuple[float, np.ndarray]], watcher: Any
+    ) -> AsyncIterator[tuple[float, np.ndarray]]:
+        """The first frames after admission show the identified student: enroll their face."""
+        tries = self.options.enroll_face_tries
+        async for t, frame in frames:
+            if watcher.enrolled is None and tries > 0:
+                tries -= 1
+                await asyncio.to_thread(watcher.enroll_from_frame, frame)
+            yield t, frame
+
+    # -- events --------------------------------------------------------------------------
+    def handle(self, event: DetectorEvent) -> None:
+        """Every detector event: the session's events.jsonl, then the alert policy."""
+        self.bot.emit(event)
+        self.events.append(event)
+        for finding in self.policy.add(event):
+            task = asyncio.get_running_loop().create_task(self._alert(finding))
+            self._pending.add(task)
+            task.add_done_callback(self._pending.discard)
+
+    async def _alert(self, finding: Finding) -> None:
+        data = {
+            "finding": finding.id,
+            "kind": alert_kind(finding),
+            "rule": finding.rule,
+            "severity": finding.severity,
+            "start": round(finding.start, 2),
+            "end": round(finding.end, 2),
+            "track": finding.track,
+            "evidence": list(finding.evidence),
+            "details": alert_details(finding),
+        }
+        await self._to_examiners("alert", data)
+        if self.alerts is not None:
+            try:
+                await asyncio.to_thread(self.alerts.send, finding)
+            except Exception:  # noqa: BLE001 - the outbox must not stop the watch
+                log.exception("%s: live alert not queued", self.session_dir.name)
+
+    async def detector_failed(self, detector: str, exc: BaseException) -> None:
+        """Logged each time; the examiners hear of it once per detector."""
+        log.error("%s: live %s detection stopped: %s", self.session_dir.name, detector, exc,
+                  exc_info=exc)
+        if detector in self.unavailable:
+            return
+        self.unavailable[detector] = str(exc) or type(exc).__name__
+        await self._to_examiners(
+            "detector_unavailable", {"detector": detector, "reason": self.unavailable[detector]}
+        )
+        text = self.texts(f"live.unavailable.{detector}")
+        for peer_id in self._examiners():
+            with contextlib.suppress(Exception):
+                await self.bot.send_prompt(
+                    f"live.unavailable.{detector}", text, to=peer_id, level="warning"
+                )
+
+    def _examiners(self) -> list[str]:
+        return [
+            pid for pid, info in self.bot.peers.items() if peer_field(info, "role") in EXAMINER_ROLES
+        ]
+
+    async def _to_examiners(self, action: str, data: dict[str, Any]) -> None:
+        for peer_id in self._examiners():
+            try:
+                await self.bot.send_panel(AREA, action, data, to=peer_id)
+            except Exception:  # noqa: BLE001 - a closed signaling link
+                log.warning("%s: live panel %s not sent to %s", self.session_dir.name, action, peer_id)
