@@ -74,6 +74,8 @@ class TrackRecording:
             return
         self.frames_pushed += 1
         self.recorder.worker.submit(self.recorder._write_frame, self, frame)
+        if self.frames_pushed % 500 == 0:
+            self.recorder.check_backlog()
 
     def close(self) -> None:
         if not self.closed:
@@ -100,9 +102,20 @@ class SessionRecorder:
         self._participants: dict[str, _Participant] = {}
         self._runs: dict[tuple[str, str], int] = {}  # event-loop side: connection counter
         self._tracks: list[TrackRecording] = []
+        self._backlog_warned = 0.0
         self.worker.submit(self._save_manifest)
 
     # -- called from the event loop ---------------------------------------------------
+    def check_backlog(self, limit: int = 3000) -> None:
+        """Frames wait in memory while the disk is slower than the network: say so once a minute."""
+        backlog = self.worker.backlog()
+        if backlog > limit and time.monotonic() - self._backlog_warned > 60:
+            self._backlog_warned = time.monotonic()
+            logger.warning(
+                "recording of %s is %d frames behind: the disk is slower than the calls",
+                self.manifest.session_id, backlog,
+            )
+
     def participant_joined(self, key: str, role: str, name: str, person_id: str) -> None:
         self.worker.submit(self._joined, key, role, name, person_id, time.time())
 
