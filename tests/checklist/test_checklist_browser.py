@@ -14,7 +14,7 @@ starved machine a capture can still miss its segment; then the examiner presses
 "Retry" at the right moment, which is what an examiner would do.
 
 Speech: espeak-ng's Russian voice is not understood by Whisper base, so the student
-says the name in English ("My name is Anna Smirnova") in an English-language session.
+says the name in English ("My name is Ivan Petrov") in an English-language session.
 """
 
 from __future__ import annotations
@@ -47,9 +47,9 @@ from tests.browser_helpers import (
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(600)]
 
-ROSTER_NAME = "Смирнова Анна Сергеевна"
-CARD_NAME = "СМИРНОВА Анна Сергеевна"
-SPOKEN = "My name is Anna Smirnova."
+ROSTER_NAME = "Петров Иван Сергеевич"
+CARD_NAME = "ПЕТРОВ Иван Сергеевич"
+SPOKEN = "My name is Ivan Petrov."
 FPS = 10
 # The loop of the fake camera, in seconds: pan, student, card, student.
 PAN, GAP, CARD, STILL = 12.0, 1.0, 8.0, 4.0
@@ -322,14 +322,11 @@ async def test_checklist_end_to_end(app_context, playwright_async, tmp_path: Pat
     assert desk["decided_by"]["name"] == EXAMINER_A and "calculator" in desk["reason"]
     id_auto = steps["id_document"]["auto"]
     assert steps["id_document"]["status"] == "passed" and id_auto["passed"], id_auto
-    assert (
-        "SMIRNOVA" in id_auto["details"]["read_name"].upper()
-        or "СМИРНОВА" in id_auto["details"]["read_name"].upper()
-    )
+    assert id_auto["details"]["name_score"] >= 0.8, id_auto
     assert id_auto["details"]["face_similarity"] is not None
     name = steps["name_aloud"]["auto"]
     assert steps["name_aloud"]["status"] == "passed" and name["passed"], name
-    assert "anna" in name["details"]["transcript"].lower()
+    assert "ivan" in name["details"]["transcript"].lower()
     assert steps["instruction"]["status"] == "passed"
     assert steps["instruction"]["decided_by"]["role"] == "student"
     for step in steps.values():
