@@ -122,19 +122,22 @@ async def add_composite(session_dir: Path, recorder: object) -> Manifest:
     output = session_dir / COMPOSITE_NAME
     made = await asyncio.to_thread(build_composite, session_dir, manifest, output)
     if made is not None:
-        probe = await asyncio.to_thread(ffmpeg.probe, str(made))
-        manifest.files.append(
-            RecordedFile(
-                path=COMPOSITE_NAME,
-                kind="composite",
-                codec="h264+aac",
-                participant="*",
-                role="*",
-                started_at=min((f.started_at for f in manifest.files), default=manifest.started_at),
-                duration=round(float(probe["format"]["duration"]), 3),
-                sha256=await asyncio.to_thread(sha256_of, made),
-                size_bytes=made.stat().st_size,
-            )
-        )
+        manifest.files = [f for f in manifest.files if f.kind != "composite"]  # an older one
+        manifest.files.append(await asyncio.to_thread(composite_record, manifest, made))
         write_manifest(session_dir, manifest)
     return manifest
+
+
+def composite_record(manifest: Manifest, made: Path) -> RecordedFile:
+    probe = ffmpeg.probe(str(made))
+    return RecordedFile(
+        path=made.name,
+        kind="composite",
+        codec="h264+aac",
+        participant="*",
+        role="*",
+        started_at=min((f.started_at for f in manifest.files), default=manifest.started_at),
+        duration=round(float(probe["format"]["duration"]), 3),
+        sha256=sha256_of(made),
+        size_bytes=made.stat().st_size,
+    )

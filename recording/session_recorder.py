@@ -340,3 +340,16 @@ def _recover_unlisted(session_dir: Path, manifest: Manifest) -> None:
             )
         )
         logger.warning("recovered %s left open by an earlier bot process", relative)
+
+
+def finalize_folder(session_dir: Path, session_id: str) -> Manifest:
+    """The manifest of a folder no bot records into any more, with every file listed."""
+    lock = _lock_session(session_dir)
+    try:
+        manifest = _resume_manifest(session_dir, session_id, time.time())
+        if manifest.errors and manifest.errors[-1].startswith("bot restarted"):
+            manifest.errors.pop()  # nothing restarted: we only tidy up
+        write_manifest(session_dir, manifest)
+        return manifest
+    finally:
+        os.close(lock)

@@ -78,6 +78,19 @@ async def test_kill_9_keeps_what_was_written(running_server, tmp_path: Path) -> 
         on_disk = (wav.stat().st_size - 44) // 2
         assert header > 0 and on_disk - header <= 16000 * 1.5
 
+        # `proctorbot recording finalize` lists what the killed bot left open, with hashes
+        done = subprocess.run(
+            [sys.executable, "-m", "proctorbot", "recording", "finalize", running_server.session_id],
+            env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+        finalized = {f.path: f for f in read_manifest(session_dir).files}
+        for path in videos + audios + [wav]:
+            record = finalized[str(path.relative_to(session_dir))]
+            assert record.sha256 == sha256_of(path)
+        assert finalized[str(videos[-1].relative_to(session_dir))].complete is False
+        assert "composite.mp4" in finalized and decode_errors(session_dir / "composite.mp4") == ""
+
         # a new bot resumes in the same folder: old files kept, new ones numbered on
         await bot_in_room(running_server, present=False)
         ctx.settings.recording.segment_seconds = 3.0

@@ -1,0 +1,51 @@
+"""``proctorbot recording finalize SESSION``: put a session folder in order after a crash.
+
+Lists the segments a killed bot left open (``complete: false``, with their hashes),
+closes the manifest and makes the composite, exactly as a bot that ended normally.
+"""
+
+from __future__ import annotations
+
+import time
+
+import click
+
+
+@click.group("recording")
+def recording_group() -> None:
+    """Recordings of sessions."""
+
+
+@recording_group.command("finalize")
+@click.argument("session_id")
+@click.option("--composite/--no-composite", default=True, help="Also make composite.mp4.")
+@click.pass_context
+def finalize_command(ctx: click.Context, session_id: str, composite: bool) -> None:
+    """List every file of SESSION in its manifest (after a crash) and make the composite."""
+    from proctorbot.recording.manifest import write_manifest
+    from proctorbot.recording.session_recorder import SessionLocked, finalize_folder
+
+    from proctorbot.commands_core import settings_from
+
+    settings = settings_from(ctx)
+    session_dir = settings.recordings_dir / session_id
+    if not session_dir.is_dir():
+        raise click.ClickException(f"no recordings for session {session_id} in {session_dir}")
+    try:
+        manifest = finalize_folder(session_dir, session_id)
+    except SessionLocked as exc:
+        raise click.ClickException(f"{exc}; stop that bot first") from None
+    if composite:
+        from proctorbot.recording.composite import COMPOSITE_NAME, build_composite, composite_record
+
+        made = build_composite(session_dir, manifest, session_dir / COMPOSITE_NAME)
+        if made is not None:
+            manifest.files = [f for f in manifest.files if f.kind != "composite"]
+            manifest.files.append(composite_record(manifest, made))
+    manifest.ended_at = manifest.ended_at or round(time.time(), 3)
+    write_manifest(session_dir, manifest)
+    click.echo(f"{session_dir}: {len(manifest.files)} files in manifest.json")
+
+
+def register(group: click.Group) -> None:
+    group.add_command(recording_group)
