@@ -177,7 +177,8 @@ class ChecklistRunner:
                 self._flag_task.cancel()
 
     async def _on_panel(self, from_peer: str, action: str, data: dict[str, Any]) -> None:
-        await self._queue.put(PanelCommand(from_peer, action, dict(data or {})))
+        payload = dict(data) if isinstance(data, dict) else {}  # pages are not trusted
+        await self._queue.put(PanelCommand(from_peer, str(action), payload))
 
     async def _apply(self, command: Command) -> None:
         machine = self.machine

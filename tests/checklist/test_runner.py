@@ -324,3 +324,14 @@ async def test_hanging_detector_becomes_unavailable(start, bot) -> None:
     )
     auto = runner.run_state.step(StepKind.DESK).auto
     assert auto.summary == "check_error" and "too long" in auto.details["error"]
+
+
+async def test_malformed_panel_messages_are_refused(start, bot) -> None:
+    runner = start(plan(StepKind.DESK, StepKind.INSTRUCTION), detectors=detectors())
+    await until(lambda: runner.machine is not None and current(runner) == ("desk", "running"))
+    await bot.handlers["checklist"]("ex1", "confirm", ["not", "a", "dict"])
+    await bot.click("ex1", "confirm", step="no_such_step")
+    await bot.click("ex1", "launch_missiles", step="desk")
+    await bot.click("intruder", "confirm", step="desk")  # not in the room
+    await until(lambda: len(bot.errors_to("ex1")) == 3 and bot.errors_to("intruder"))
+    assert current(runner) == ("desk", "running")
