@@ -127,6 +127,7 @@ def main() -> int:
     parser.add_argument(
         "--threshold", type=float, default=None, help="override diarization threshold"
     )
+    parser.add_argument("--min-cluster-size", type=int, default=None)
     parser.add_argument("--skip", nargs="*", default=[], choices=["voices", "der", "asr"])
     args = parser.parse_args()
     if not EVALDATA.is_dir():
@@ -229,6 +230,8 @@ def main() -> int:
 
         if args.threshold is not None:
             DEFAULT_PARAMETERS["clustering"]["threshold"] = args.threshold
+        if args.min_cluster_size is not None:
+            DEFAULT_PARAMETERS["clustering"]["min_cluster_size"] = args.min_cluster_size
         diarizer = StudentTrackDiarizer(models)
         multi = EVALDATA / "speech_multi"
         sample_metric = DiarizationErrorRate()

@@ -135,6 +135,99 @@ def transcribe_command(
     _fail_cleanly(run)
 
 
+@click.command("diarize")
+@click.argument("audio", type=existing_file)
+@click.option(
+    "--rttm",
+    "rttm_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="Write RTTM here.",
+)
+@click.option(
+    "--enroll",
+    "enroll_path",
+    type=existing_file,
+    help="The student's enrollment speech: labels clusters.",
+)
+@click.option(
+    "--examiner",
+    "examiner_path",
+    type=existing_file,
+    help="The examiner's track: labels their echo.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Also print turns and cluster roles as JSON.")
+@click.pass_context
+def diarize_command(
+    ctx: click.Context,
+    audio: Path,
+    rttm_path: Path,
+    enroll_path: Path | None,
+    examiner_path: Path | None,
+    as_json: bool,
+) -> None:
+    """Who spoke when (pyannote, offline); clusters labelled student / examiner-echo / unknown."""
+    settings = settings_from(ctx)
+
+    def run() -> None:
+        from proctorbot.detection.audio_input import load_audio
+        from proctorbot.detection.audio_models import AudioModels
+        from proctorbot.detection.diarization import StudentTrackDiarizer
+        from proctorbot.detection.voiceprint import enroll
+
+        models = AudioModels(settings.detection, settings.detection.model_cache_dir)
+        loaded = load_audio(audio)
+        for message in loaded.warnings:
+            click.echo(f"note: {audio.name}: {message}", err=True)
+        student = examiner = None
+        if enroll_path is not None:
+            result = enroll(load_audio(enroll_path).samples, models.embedder, models.new_vad())
+            student = result.voiceprint
+            for message in result.messages:
+                click.echo(f"note: {message}", err=True)
+        if examiner_path is not None:
+            examiner = enroll(
+                load_audio(examiner_path).samples, models.embedder, models.new_vad()
+            ).voiceprint
+        diarizer = StudentTrackDiarizer(models)
+        with _progress(len(loaded.samples), "diarizing") as progress:
+            hook = _pyannote_hook(progress, len(loaded.samples)) if progress else None
+            diarization = diarizer.diarize(loaded.samples, audio.stem, student, examiner, hook)
+        rttm_path.parent.mkdir(parents=True, exist_ok=True)
+        rttm_path.write_text(diarization.to_rttm())
+        if as_json:
+            click.echo(json.dumps(diarization.to_json()))
+        else:
+            for cluster in diarization.clusters:
+                click.echo(f"{cluster.label}: {cluster.role}, {cluster.seconds:.1f} s")
+            click.echo(f"RTTM written to {rttm_path}")
+
+    _fail_cleanly(run)
+
+
+def _pyannote_hook(update: Callable[[int], None], total_samples: int) -> Callable[..., None]:
+    """pyannote's progress hook (step, artifact, completed=, total=) → one overall bar."""
+    steps = ("segmentation", "embeddings")
+    done = [0]
+
+    def hook(
+        step: str,
+        artifact: object,
+        file: object = None,
+        total: int | None = None,
+        completed: int | None = None,
+    ) -> None:
+        if step not in steps or not total or completed is None:
+            return
+        target = int((steps.index(step) + completed / total) / len(steps) * total_samples)
+        if target > done[0]:
+            update(target - done[0])
+            done[0] = target
+
+    return hook
+
+
 def register(group: click.Group) -> None:
     group.add_command(analyze_audio_command)
     group.add_command(transcribe_command)
+    group.add_command(diarize_command)

@@ -23,12 +23,13 @@ from proctorbot.detection.campplus import EMBEDDING_DIM, CampPlusEmbedder
 from proctorbot.detection.voiceprint import Voiceprint
 
 SAMPLE_RATE = 16000
+MAX_EMBED_SECONDS = 5.0  # per (chunk, local speaker): enough for CAM++, bounds the cost
 STUDENT, EXAMINER_ECHO, UNKNOWN = "student", "examiner-echo", "unknown"
 
 # Tuned on the pyannote sample and the AMI debug excerpts (benchmarks/voices.py).
 DEFAULT_PARAMETERS: dict[str, Any] = {
     "segmentation": {"min_duration_off": 0.0},
-    "clustering": {"method": "centroid", "min_cluster_size": 12, "threshold": 0.75},
+    "clustering": {"method": "centroid", "min_cluster_size": 2, "threshold": 0.75},
 }
 
 
@@ -66,6 +67,7 @@ def campplus_as_pyannote_model(embedder: CampPlusEmbedder) -> torch.nn.Module:
                         mask[None, None], size=wave.shape[-1], mode="nearest"
                     )[0, 0]
                     wave = wave[per_sample > 0.5]
+                wave = wave[: int(MAX_EMBED_SECONDS * SAMPLE_RATE)]
                 if wave.shape[-1] < embedder.min_samples:
                     continue  # NaN: pyannote drops it before clustering
                 out[i] = embedder.embed_batch(wave[None])[0]

@@ -126,20 +126,24 @@ class ThirdPartyVoiceDetector:
         self.messages: list[str] = []
 
     # ----------------------------------------------------------------- feeding
-    def feed_examiner(self, chunk: np.ndarray) -> list[DetectorEvent]:
-        """Examiner's own track, int16 mono 16 kHz; used only to recognise their echo."""
+    def feed_examiner(self, chunk: np.ndarray, at: float | None = None) -> list[DetectorEvent]:
+        """Examiner's own track, int16 mono 16 kHz; used only to recognise their echo.
+
+        ``at`` is the chunk's time in seconds from the session start (the bot's timestamp);
+        a gap since the previous chunk is filled with silence so both tracks stay aligned.
+        """
         if self.examiner_vad is None:
             self.examiner_vad = self.models.new_vad()
             self.with_examiner = True
-        samples = int16_to_float(chunk)
+        samples = self._fill_gap(self.examiner, int16_to_float(chunk), at)
         self.examiner.append(samples)
         self.examiner_vad.feed(samples)
         self._learn_examiner_voice()
         return self._process()
 
-    def feed(self, chunk: np.ndarray) -> list[DetectorEvent]:
+    def feed(self, chunk: np.ndarray, at: float | None = None) -> list[DetectorEvent]:
         """Student's track, int16 mono 16 kHz; returns the events confirmed by this chunk."""
-        samples = int16_to_float(chunk)
+        samples = self._fill_gap(self.student, int16_to_float(chunk), at)
         self.student.append(samples)
         self.student_vad.feed(samples)
         return self._process()
@@ -147,6 +151,14 @@ class ThirdPartyVoiceDetector:
     def finish(self) -> list[DetectorEvent]:
         """End of the track: analyse what is left and close open findings."""
         return self._process(final=True)
+
+    def _fill_gap(self, buffer: TrackBuffer, samples: np.ndarray, at: float | None) -> np.ndarray:
+        if at is None:
+            return samples
+        gap = int(round((at - self.offset - buffer.seconds) * SAMPLE_RATE))
+        if gap > SAMPLE_RATE // 20:  # > 50 ms missing (packet loss, muted track)
+            return np.concatenate([np.zeros(gap, np.float32), samples])
+        return samples
 
     # ----------------------------------------------------------------- results
     def speech(self) -> list[SpeechSegment]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from proctorbot.detection.campplus import CampPlusEmbedder
@@ -35,12 +36,23 @@ class Voiceprint:
         self.weight += 1.0
         self.speech_seconds += seconds
 
-    def to_json(self) -> dict[str, object]:
+    def to_json(self) -> dict[str, Any]:
         return {
             "vector": [round(float(v), 6) for v in self.unit],
             "speech_seconds": self.speech_seconds,
+            "weight": self.weight,
             "source": self.source,
         }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Voiceprint:
+        """A voiceprint stored by the checklist (enrollment) for the live detector."""
+        return cls(
+            np.asarray(data["vector"], dtype=np.float32),
+            float(data["speech_seconds"]),
+            float(data.get("weight", 1.0)),
+            str(data.get("source", "enrollment")),
+        )
 
 
 @dataclass

@@ -190,3 +190,64 @@ def test_real_student_alone_and_examiner_echo_raise_nothing(audio_models, evalda
     result = _analyze(audio_models, track, enroll, examiner)
     assert result.third_party == [], result.third_party
     assert result.overlap == [], result.overlap
+
+
+# --------------------------------------------------------------------------- diarization
+def test_diarize_labels_student_and_prompter(audio_models, voices, tmp_path: Path):
+    from proctorbot.detection.diarization import StudentTrackDiarizer
+    from proctorbot.detection.voiceprint import enroll
+    from pyannote.core import Annotation, Segment
+
+    track = np.concatenate(
+        [
+            voices.student[: 8 * SR],
+            _silence(0.5),
+            voices.prompter,
+            _silence(0.5),
+            voices.student[8 * SR :],
+        ]
+    )
+    p_start = 8.5
+    p_end = p_start + len(voices.prompter) / SR
+    student_print = enroll(voices.enroll, audio_models.embedder, audio_models.new_vad()).voiceprint
+    result = StudentTrackDiarizer(audio_models).diarize(track, "mix", student=student_print)
+    assert isinstance(result.annotation, Annotation)
+    roles = {c.role for c in result.clusters}
+    assert "student" in roles and "unknown" in roles, result.clusters
+    unknown = result.annotation.subset(
+        [lbl for lbl in result.annotation.labels() if lbl.startswith("unknown")]
+    )
+    found = unknown.get_timeline().support().crop(Segment(p_start, p_end)).duration()
+    assert found > 0.5 * (p_end - p_start), result.clusters
+    rttm = result.to_rttm()
+    assert rttm.startswith("SPEAKER mix 1 ")
+
+
+def test_diarize_cli_writes_rttm(voices, tmp_path: Path, monkeypatch):
+    from click.testing import CliRunner
+    from proctorbot.detection.audio_input import write_wav
+
+    from proctorbot.cli import cli
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("PROCTORBOT_CONFIG", raising=False)
+    write_wav(tmp_path / "a.wav", np.concatenate([voices.student, voices.prompter]))
+    out = CliRunner().invoke(cli, ["diarize", "a.wav", "--rttm", "out/a.rttm"])
+    assert out.exit_code == 0, out.output
+    lines = (tmp_path / "out" / "a.rttm").read_text().splitlines()
+    assert lines and all(line.split()[0] == "SPEAKER" and line.split()[1] == "a" for line in lines)
+
+
+def test_real_pyannote_sample_der(audio_models, evaldata):
+    from proctorbot.detection.audio_input import load_audio
+    from proctorbot.detection.diarization import StudentTrackDiarizer
+    from pyannote.database.util import load_rttm
+    from pyannote.metrics.diarization import DiarizationErrorRate
+
+    folder = evaldata / "speech_multi" / "pyannote_sample"
+    reference = next(iter(load_rttm(folder / "sample.rttm").values()))
+    hypothesis = StudentTrackDiarizer(audio_models).diarize(
+        load_audio(folder / "sample.wav").samples, "sample"
+    )
+    der = DiarizationErrorRate()(reference, hypothesis.annotation)
+    assert der <= 0.15, f"DER {der:.1%}"
