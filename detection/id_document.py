@@ -220,12 +220,14 @@ class IdDocumentReader:
         if candidate is None:
             index = int(np.argmax([sharpness(cv2.cvtColor(f, cv2.COLOR_BGR2GRAY)) for f in frames]))
             reading = self._read_at(frames[index], index, None, expected_name, live_encoding)
-        elif len(frames) == 1 and candidate.area_share < 0.5:
-            # A single still (a scan, a photo): the quadrilateral found may be a part of
-            # the document (its photo, a box); read the whole image too, keep the better.
-            whole = self._read_at(frames[0], 0, None, expected_name, live_encoding)
-            cropped = self._read_at(frames[0], 0, candidate, expected_name, live_encoding)
-            reading = max((whole, cropped), key=_reading_rank)
+        elif len(frames) == 1:
+            # A single still (a scan, a photo): the quadrilateral found may be only a part
+            # of the document (its photo, a box) or a skewed guess; read the whole image
+            # first and the rectified quadrilateral only when that does not settle it.
+            reading = self._read_at(frames[0], 0, None, expected_name, live_encoding)
+            if not reading.name_match:
+                cropped = self._read_at(frames[0], 0, candidate, expected_name, live_encoding)
+                reading = max((reading, cropped), key=_reading_rank)
         else:
             frame = frames[candidate.frame_index]
             reading = self._read_at(
