@@ -50,6 +50,7 @@ class PeerLink:
         self.tracks: list[ReceivedTrack] = []
         self.answered = asyncio.Event()
         self.closed = False
+        self.in_recording = False  # the recorder counts this connection as the participant's
         self._send = send
         self._on_track = on_track
         self._segment_seconds = segment_seconds

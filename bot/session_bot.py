@@ -218,6 +218,7 @@ class SessionBot:
 
     async def _welcome(self, message: dict[str, Any]) -> None:
         self.peer_id = str(message["peer_id"])
+        self.peers.clear()  # after a reconnect the server's list is the truth
         first = not self.joined.is_set()
         self.joined.set()
         logger.info("session %s: bot joined as %s", self.session_id, self.peer_id)
@@ -232,8 +233,6 @@ class SessionBot:
 
     def _add_peer(self, peer: PeerInfo) -> PeerInfo:
         self.peers[peer.peer_id] = peer
-        if peer.role != "bot":
-            self.recorder.participant_joined(self._key(peer), peer.role, peer.name, peer.person_id)
         return peer
 
     def _key(self, peer: PeerInfo) -> str:
@@ -277,9 +276,12 @@ class SessionBot:
         if peer is None:
             logger.warning("session %s: offer from unknown peer %s", self.session_id, sender)
             return
+        carried = False
         if sender in self._links:  # a renegotiation: start a fresh link (a new recording run)
+            carried = self._links[sender].in_recording
             await self._close_link(sender, "renegotiated", participant_left=False)
         link = self._new_link(peer)
+        link.in_recording = carried
         if not isinstance(sdp, str):
             raise NegotiationError(f"offer from {sender} has no SDP")
         await link.accept_offer(sdp)
@@ -309,7 +311,7 @@ class SessionBot:
         for waiting in self._audio_subscribers.pop(peer_id, []):
             waiting.put_nowait(None)
         peer = link.peer
-        if participant_left and peer.role != "bot":
+        if participant_left and link.in_recording:
             last = max((t.last_arrival or 0.0 for t in link.tracks), default=0.0) or None
             self.recorder.participant_left(self._key(peer), reason, last)
         logger.info("session %s: link to %s closed (%s)", self.session_id, peer_id, reason)
@@ -344,6 +346,9 @@ class SessionBot:
             recording.push(frame)
 
         received.sinks.append(record)
+        if not link.in_recording:  # one join per connection, one leave when it closes
+            link.in_recording = True
+            self.recorder.participant_joined(self._key(peer), peer.role, peer.name, peer.person_id)
         logger.info("session %s: receiving %s from %s", self.session_id, received.kind, peer.peer_id)
 
     async def _media_watchdog(self) -> None:
