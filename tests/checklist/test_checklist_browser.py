@@ -223,6 +223,7 @@ async def until_settled_after(session_dir: Path, kind: str, attempt: int) -> Non
 
 async def test_checklist_end_to_end(app_context, playwright_async, tmp_path: Path) -> None:
     ctx = app_context
+    ctx.settings.recording.make_composite = False  # not under test here, and minutes of CPU
     media = await asyncio.to_thread(make_checklist_media, tmp_path / "media")
     session_id, people = create_session(ctx, write_profile(tmp_path))
     async with serve_app(ctx, areas=("proctorbot.checklist.service",), seed_demo=False) as server:
