@@ -11,7 +11,6 @@ in a row; the second finds the step decided and gets an error message back.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -487,9 +486,3 @@ class ChecklistRunner:
 def _field(info: Any, name: str) -> str:
     value = info.get(name, "") if isinstance(info, dict) else getattr(info, name, "")
     return "" if value is None else str(value)
-
-
-async def cancel_quietly(task: asyncio.Task[Any]) -> None:
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task

@@ -335,3 +335,26 @@ async def test_malformed_panel_messages_are_refused(start, bot) -> None:
     await bot.click("intruder", "confirm", step="desk")  # not in the room
     await until(lambda: len(bot.errors_to("ex1")) == 3 and bot.errors_to("intruder"))
     assert current(runner) == ("desk", "running")
+
+
+async def test_examiners_get_live_flags_after_admission(start, bot) -> None:
+    from proctorbot.detection.events import DetectorEvent, EventKind
+
+    runner = start(plan(StepKind.INSTRUCTION), detectors=detectors())
+    await until(
+        lambda: runner.machine is not None and current(runner) == ("instruction", "running")
+    )
+    await bot.click("stu", "ack", step="instruction")
+    await asyncio.wait_for(runner.wait_finished(), 5)
+    event = DetectorEvent(EventKind.THIRD_PARTY_VOICE, 61.5, 64.0, 0.9, "stu", ("evidence/v.wav",))
+    bot.session_dir.mkdir(parents=True, exist_ok=True)
+    with open(bot.session_dir / "events.jsonl", "a", encoding="utf-8") as out:
+        out.write(json.dumps(event.to_json()) + "\n")
+        out.write('{"kind": "half a line')  # being written: must wait, not crash
+    await until(lambda: any(m["action"] == "flag" for m in bot.panels))
+    flags = [m for m in bot.panels if m["action"] == "flag"]
+    assert {m["to"] for m in flags} == {"ex1", "ex2", "exp"}  # never the student
+    assert flags[0]["data"]["kind"] == "third_party_voice" and flags[0]["data"]["start"] == 61.5
+    await bot.click("ex1", "sync")
+    await until(lambda: bot.last_state("ex1")["flags"])
+    assert bot.last_state("ex1")["flags"][0]["evidence"] == ["evidence/v.wav"]
