@@ -24,9 +24,9 @@ from typing import Any
 
 import aiohttp
 import numpy as np
+from proctorbot.bot.media_feeds import MediaFeeds
 from proctorbot.bot.peer_link import NegotiationError, PeerLink
 from proctorbot.bot.peers import PeerInfo
-from proctorbot.bot.video_decoder import VideoFrameDecoder
 from proctorbot.config.settings import Settings
 from proctorbot.detection.events import DetectorEvent, EventKind
 from proctorbot.recording.frames import EncodedFrame
@@ -65,7 +65,8 @@ class SessionBot:
         self.recorder = SessionRecorder(
             self.session_dir, session_id, settings.recording, self.started_at
         )
-        self.recorder.pcm_listeners.append(self._pcm_from_worker)
+        self._feeds = MediaFeeds(asyncio.get_running_loop(), self.started_at, self._peer_key)
+        self.recorder.pcm_listeners.append(self._feeds.pcm_from_worker)
         self.recorder.gap_listeners.append(self._gap_closed)
         self.joined = asyncio.Event()
         self.manifest: Manifest | None = None
@@ -73,14 +74,9 @@ class SessionBot:
         self._links: dict[str, PeerLink] = {}
         self._recordings: dict[tuple[str, int], TrackRecording] = {}
         self._panel_handlers: dict[str, list[PanelHandler]] = {}
-        self._video_subscribers: dict[str, list[VideoFrameDecoder]] = {}
-        self._audio_subscribers: dict[str, list[asyncio.Queue[tuple[float, np.ndarray] | None]]] = {}
-        self._audio_listeners = 0
         self._ws: aiohttp.ClientWebSocketResponse | None = None
         self._stopping = asyncio.Event()
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._loop = asyncio.get_running_loop()
-        self._stopped = False
 
     # -- life cycle ------------------------------------------------------------------
     async def run(self) -> Manifest:
@@ -238,6 +234,10 @@ class SessionBot:
     def _key(self, peer: PeerInfo) -> str:
         return participant_key(peer.role, peer.person_id, peer.name, peer.peer_id)
 
+    def _peer_key(self, peer_id: str) -> str | None:
+        peer = self.peers.get(peer_id)
+        return None if peer is None else self._key(peer)
+
     def _new_link(self, peer: PeerInfo) -> PeerLink:
         link = PeerLink(
             peer,
@@ -306,10 +306,9 @@ class SessionBot:
             recording = self._recordings.pop((peer_id, id(received)), None)
             if recording is not None:
                 recording.close()
-        for decoder in self._video_subscribers.pop(peer_id, []):
-            decoder.finish()
-        for waiting in self._audio_subscribers.pop(peer_id, []):
-            waiting.put_nowait(None)
+        self._feeds.end_video(peer_id)
+        if participant_left:
+            self._feeds.end_audio(peer_id)
         peer = link.peer
         if participant_left and link.in_recording:
             last = max((t.last_arrival or 0.0 for t in link.tracks), default=0.0) or None
@@ -361,9 +360,6 @@ class SessionBot:
                 if arrivals and now - max(arrivals) > timeout:
                     self.recorder.media_stalled(self._key(link.peer), max(arrivals))
 
-    def frames_received(self) -> int:
-        return sum(t.frames for link in self._links.values() for t in link.tracks)
-
     # -- the API for areas that run inside the bot -----------------------------------
     async def send_prompt(
         self, key: str, text: str, to: str | None = None, level: str = "info"
@@ -401,53 +397,20 @@ class SessionBot:
     async def video_frames(
         self, peer_id: str, fps: float = 2.0
     ) -> AsyncIterator[tuple[float, np.ndarray]]:
-        """``(t_seconds, BGR uint8)`` from a peer's camera, decoded off the loop, until it leaves."""
+        """``(t_seconds, BGR uint8)`` from a peer's camera, decoded off the loop.
+
+        Ends when the peer's connection closes (it leaves or renegotiates).
+        """
         received = await self._wait_track(peer_id, "video")
-        if received is None:
-            return
-        decoder = VideoFrameDecoder(self._loop, fps, self.started_at)
-        received.sinks.append(decoder.push)
-        self._video_subscribers.setdefault(peer_id, []).append(decoder)
-        received.request_keyframe("subscriber")
-        try:
-            while (item := await decoder.frames.get()) is not None:
+        if received is not None:
+            async for item in self._feeds.video(peer_id, received, fps):
                 yield item
-        finally:
-            with contextlib.suppress(ValueError):
-                received.sinks.remove(decoder.push)
-            decoder.finish()
 
     async def audio_chunks(self, peer_id: str) -> AsyncIterator[tuple[float, np.ndarray]]:
         """``(t_seconds, int16 mono 16 kHz)`` from a peer's microphone until it leaves."""
-        if peer_id not in self.peers:
-            return
-        waiting: asyncio.Queue[tuple[float, np.ndarray] | None] = asyncio.Queue(maxsize=500)
-        self._audio_subscribers.setdefault(peer_id, []).append(waiting)
-        self._audio_listeners += 1
-        try:
-            while (item := await waiting.get()) is not None:
+        if peer_id in self.peers:
+            async for item in self._feeds.audio(peer_id):
                 yield item
-        finally:
-            self._audio_listeners -= 1
-            with contextlib.suppress(ValueError, KeyError):
-                self._audio_subscribers[peer_id].remove(waiting)
-
-    def _pcm_from_worker(self, key: str, at: float, pcm: np.ndarray) -> None:
-        # recording thread: hand over to the loop only when someone listens (an int read
-        # is safe across threads; iterating the loop's dict here would not be)
-        if self._audio_listeners > 0:
-            with contextlib.suppress(RuntimeError):  # the loop is closing
-                self._loop.call_soon_threadsafe(self._deliver_pcm, key, at - self.started_at, pcm)
-
-    def _deliver_pcm(self, key: str, t: float, pcm: np.ndarray) -> None:
-        for peer_id, queues in list(self._audio_subscribers.items()):
-            peer = self.peers.get(peer_id)
-            if peer is None or self._key(peer) != key:
-                continue
-            for waiting in queues:
-                if waiting.full():
-                    waiting.get_nowait()
-                waiting.put_nowait((t, pcm))
 
     async def _wait_track(self, peer_id: str, kind: str, timeout: float = 30.0) -> ReceivedTrack | None:
         deadline = time.monotonic() + timeout
