@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import replace
 
 from proctorbot.checklist.checks import CheckThresholds
 from proctorbot.checklist.detectors import ChecklistDetectors, SessionBotLike
 from proctorbot.checklist.notify import OutboxNotifier
 from proctorbot.checklist.plan import ChecklistPlan
+from proctorbot.checklist.recording_probe import RecordingFilesProbe
 from proctorbot.checklist.runner import ChecklistRunner
 from proctorbot.checklist.session_facts import load_session_facts
 from proctorbot.checklist.store import ChecklistStore
@@ -41,6 +43,8 @@ async def build_runner(
         log.info("session %s: no student on the roster, no checklist", session_id)
         return None
     plan = await asyncio.to_thread(plan_for_profile, facts.profile)
+    if detectors.recording is None:  # per session: it reads this bot's folder
+        detectors = replace(detectors, recording=RecordingFilesProbe(bot))
     return ChecklistRunner(
         bot,
         session_id=session_id,

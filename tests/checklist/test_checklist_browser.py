@@ -315,6 +315,7 @@ async def test_checklist_end_to_end(app_context, playwright_async, tmp_path: Pat
     equipment = steps["equipment"]["auto"]
     assert steps["equipment"]["status"] == "passed" and equipment["passed"], equipment
     assert (equipment["details"]["width"], equipment["details"]["height"]) == (640, 480)
+    assert equipment["details"]["recording"] == {"camera": True, "microphone": True}
     room = steps["room_scan"]["auto"]
     assert steps["room_scan"]["status"] == "passed", room
     assert room["details"]["coverage"] >= 0.6 and room["details"]["max_faces"] <= 1, room
