@@ -90,6 +90,7 @@ class ChecklistRunner:
         student_name: str,
         language: str,
         profile_name: str,
+        student_person_id: str = "",
         detectors: ChecklistDetectors | None = None,
         notifier: AdmissionNotifier | None = None,
         thresholds: CheckThresholds | None = None,
@@ -103,6 +104,8 @@ class ChecklistRunner:
         self.plan = plan
         self.store = store
         self.student_name = student_name
+        # The signaling server does not tell peers' person ids; the roster does.
+        self.student_person_id = student_person_id
         self.language = language
         self.profile_name = profile_name
         self.detectors = detectors or ChecklistDetectors()
@@ -426,12 +429,11 @@ class ChecklistRunner:
         info = self.bot.peers.get(peer_id)
         if info is None:
             raise ChecklistConflict("not_allowed", f"peer {peer_id} is not in the room")
-        return Actor(
-            role=_field(info, "role"),
-            name=_field(info, "name"),
-            peer_id=peer_id,
-            person_id=_field(info, "person_id"),
-        )
+        role = _field(info, "role")
+        person_id = _field(info, "person_id")
+        if role == "student" and not person_id:
+            person_id = self.student_person_id
+        return Actor(role=role, name=_field(info, "name"), peer_id=peer_id, person_id=person_id)
 
     def _find_student(self) -> str | None:
         students = [

@@ -18,6 +18,7 @@ class SessionFacts:
     profile: str
     language: str
     student_name: str | None  # None: nobody to check (a session without a student)
+    student_person_id: str | None
     organizer_ids: tuple[str, ...]  # who hears about refusals and non-admissions
 
 
@@ -49,5 +50,6 @@ def load_session_facts(ctx: AppContext, session_id: str) -> SessionFacts | None:
             profile=session.profile,
             language=session.language,
             student_name=students[0].full_name if students else None,
+            student_person_id=students[0].id if students else None,
             organizer_ids=tuple(organizers),
         )

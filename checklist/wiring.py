@@ -51,6 +51,7 @@ async def build_runner(
         plan=plan,
         store=ChecklistStore(ctx.db, bot.session_dir),
         student_name=facts.student_name,
+        student_person_id=facts.student_person_id or "",
         language=facts.language,
         profile_name=facts.profile,
         detectors=detectors,

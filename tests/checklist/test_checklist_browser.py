@@ -312,6 +312,7 @@ async def test_checklist_end_to_end(app_context, playwright_async, tmp_path: Pat
 
     steps = {s["kind"]: s for s in run["steps"]}
     assert run["consent"]["given"] is True and run["consent"]["text_version"]
+    assert run["consent"]["actor"]["person_id"] == people["student"]
     equipment = steps["equipment"]["auto"]
     assert steps["equipment"]["status"] == "passed" and equipment["passed"], equipment
     assert (equipment["details"]["width"], equipment["details"]["height"]) == (640, 480)
