@@ -36,6 +36,8 @@ class Peer:
             "peer_id": self.peer_id,
             "role": self.role,
             "name": self.name,
+            # The bot names each participant's recording folder after the person.
+            "person_id": self.person_id,
             "mic": self.mic,
             "cam": self.cam,
         }

@@ -122,6 +122,7 @@ async def join_room(
         "peer_id": peer.peer_id,
         "role": peer.role,
         "name": peer.name,
+        "person_id": peer.person_id,
         "session_id": room.session_id,
         "title": admission.session_title,
         "peers": [p.describe() for p in room.peers.values()],

@@ -119,6 +119,7 @@ def _described(client) -> dict:
         "peer_id": client.peer_id,
         "role": "examiner",
         "name": client.welcome["name"],
+        "person_id": client.welcome["person_id"],
         "mic": True,
         "cam": True,
     }
