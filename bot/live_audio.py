@@ -14,6 +14,7 @@ All detector calls run in one worker thread per session, in order: the event loo
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -83,6 +84,7 @@ class AudioStretch:
     examiner: PcmAligner
     student_pending: list[np.ndarray] = field(default_factory=list)
     examiner_pending: list[np.ndarray] = field(default_factory=list)
+    examiner_fed: int = 0  # samples of the examiner's track already in the detector
 
 
 class StudentAudioWatch:
@@ -107,6 +109,16 @@ class StudentAudioWatch:
         self.voiceprint: Voiceprint | None = None
         self.stretch: AudioStretch | None = None
         self.track = "student"
+        # The two tracks arrive (and are consumed) with their own jitter. The detector
+        # judges echo best when the examiner's audio is already in it (it learns their
+        # voiceprint from it), so the student's feed waits until the examiner's is
+        # ``examiner_lead_s`` ahead — but never for an examiner who has gone quiet
+        # (left, muted, stalled: nothing for ``examiner_wait_s``).
+        self.examiner_lead_s = 0.5
+        self.examiner_wait_s = 2.0
+        self._examiner_moved = asyncio.Event()
+        self._examiner_seen = -1e9
+        self._examiner_busy = False
 
     async def prepare(self) -> None:
         """Load the models now, so a missing one is reported before the exam goes on."""
@@ -133,17 +145,39 @@ class StudentAudioWatch:
         if sum(len(p) for p in stretch.student_pending) >= self.batch:
             samples = np.concatenate(stretch.student_pending)
             stretch.student_pending.clear()
+            await self._let_examiner_catch_up(stretch)
             self._emit_all(await self._run(stretch.detector.feed, samples))
+
+    async def _let_examiner_catch_up(self, stretch: AudioStretch) -> None:
+        loop = asyncio.get_running_loop()
+        lead = int(self.examiner_lead_s * SAMPLE_RATE)
+        while (
+            stretch.examiner.samples > 0
+            and stretch.examiner_fed < stretch.student.samples + lead
+            and (self._examiner_busy or loop.time() - self._examiner_seen < self.examiner_wait_s)
+        ):
+            self._examiner_moved.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._examiner_moved.wait(), self.examiner_wait_s)
 
     async def examiner_chunk(self, t: float, pcm: np.ndarray) -> None:
         stretch = self.stretch
         if stretch is None:
             return  # no student audio yet: nothing to suppress
         stretch.examiner_pending.append(stretch.examiner.place(t, pcm))
+        self._examiner_seen = asyncio.get_running_loop().time()
+        self._examiner_moved.set()
         if sum(len(p) for p in stretch.examiner_pending) >= self.batch:
             samples = np.concatenate(stretch.examiner_pending)
             stretch.examiner_pending.clear()
-            self._emit_all(await self._run(stretch.detector.feed_examiner, samples))
+            self._examiner_busy = True  # its job may analyse the student windows waiting for it
+            try:
+                self._emit_all(await self._run(stretch.detector.feed_examiner, samples))
+                stretch.examiner_fed += len(samples)
+            finally:
+                self._examiner_busy = False
+                self._examiner_seen = asyncio.get_running_loop().time()
+                self._examiner_moved.set()
 
     async def finish(self) -> None:
         """Close the current stretch: analyse what is left, keep the voiceprint."""

@@ -229,3 +229,68 @@ async def test_organizers_hear_the_session_started_when_the_student_joins(
     assert await plugin.announce_start(bot) == 0, "once per session"
     rows = outbox_rows(app_context, "session_started")
     assert [row.person_id for row in rows] == [ids.organizer]
+
+
+async def test_the_real_bot_runs_the_live_watch_over_webrtc(
+    running_server, audio_models, face_analyzer  # noqa: F811
+) -> None:
+    """The plug-in inside a real SessionBot, real aiortc senders (a tone, a faceless pattern)."""
+    from proctorbot.bot.handover import LiveWatchPlugin, ProcessModels
+    from proctorbot.bot.manager import BotManager
+
+    from tests.bot.participant import ScriptedParticipant
+
+    ctx = running_server.ctx
+    ctx.settings.recording.make_composite = False
+    folder = ctx.settings.recordings_dir / running_server.session_id
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "checklist.json").write_text(json.dumps({"outcome": "admitted", "mode": "proctored"}))
+    manager = BotManager(ctx, base_url=running_server.url)
+    models = ProcessModels(ctx.settings)  # loaded once for the test module instead:
+    models.audio_models, models.face_analyzer = (lambda: audio_models), (lambda: face_analyzer)
+    manager.add_session_plugin(LiveWatchPlugin(ctx, models))
+    bot = await manager.join(running_server.session_id)
+    await asyncio.wait_for(bot.joined.wait(), 10)
+    examiner = ScriptedParticipant(running_server.ws_url(running_server.token("examiner")))
+    student = ScriptedParticipant(running_server.ws_url(running_server.token("student")))
+    await examiner.join()
+    await student.join()
+    try:
+        async with asyncio.timeout(60):
+            while not any(
+                m.get("area") == "live" and m.get("action") == "status" for m in examiner.inbox
+            ):
+                await asyncio.sleep(0.2)
+        await asyncio.sleep(4.0)  # no face in the pattern: the student is away
+        await student.leave()
+        async with asyncio.timeout(30):  # the video watch closes its span when the track ends
+            while not any(e["kind"] == "face_absent" for e in _events(folder)):
+                await asyncio.sleep(0.2)
+    finally:
+        await examiner.leave()
+        await manager.leave(running_server.session_id)
+    status = next(m for m in examiner.inbox if m.get("area") == "live")
+    assert status["data"] == {"state": "watching"}
+    absent = next(e for e in _events(folder) if e["kind"] == "face_absent")
+    manifest = json.loads((folder / "manifest.json").read_text())
+    students = [p["participant"] for p in manifest["participants"] if p["role"] == "student"]
+    assert absent["track"] in students and absent["end"] - absent["start"] >= 2.0
+
+
+def _events(folder: Path) -> list[dict]:
+    path = folder / "events.jsonl"
+    return [json.loads(x) for x in path.read_text().splitlines()] if path.exists() else []
+
+
+def test_chunks_are_placed_on_the_session_clock() -> None:
+    from proctorbot.bot.live_audio import PcmAligner
+
+    aligner = PcmAligner(origin=10.0)
+    assert len(aligner.place(9.0, np.ones(1600, np.int16))) == 0, "before the origin"
+    assert len(aligner.place(10.0, np.ones(1600, np.int16))) == 1600
+    gap = aligner.place(10.6, np.ones(1600, np.int16))  # 0.5 s lost: silence in its place
+    assert len(gap) == 8000 + 1600 and not gap[:8000].any() and gap[8000:].all()
+    assert aligner.samples == int(0.7 * SR)
+    late = aligner.place(10.5, np.full(4800, 2, np.int16))  # its first 0.2 s are placed
+    assert len(late) == 1600 and aligner.samples == int(0.8 * SR)
+    assert aligner.gap_before(11.3) == pytest.approx(0.5)
