@@ -154,6 +154,34 @@ def _texts(language: str) -> Callable[[str], str]:
     return text
 
 
+class BotDeparture:
+    """The post-session job's first step: the bot leaves once the room is empty.
+
+    The job fires at the scheduled end; an oral exam that runs over must not lose its
+    recording, so the bot stays while anyone but itself is in the call, up to
+    ``max_overrun_s``, then leaves (closing the files, the manifest, the composite).
+    """
+
+    def __init__(self, manager: Any, *, poll_s: float = 10.0, max_overrun_s: float = 3600.0) -> None:
+        self.manager = manager
+        self.poll_s = poll_s
+        self.max_overrun_s = max_overrun_s
+
+    async def __call__(self, session_id: str) -> None:
+        bot = self.manager.bots.get(session_id)
+        if bot is None or not self.manager.is_joined(session_id):
+            return
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.max_overrun_s
+        while loop.time() < deadline and any(
+            peer_field(p, "role") != "bot" for p in bot.peers.values()
+        ):
+            await asyncio.sleep(self.poll_s)
+        if loop.time() >= deadline:
+            log.warning("session %s: people still in the call at the overrun limit", session_id)
+        await self.manager.leave(session_id)
+
+
 LIVE_WATCH_PLUGIN = web.AppKey("proctorbot.bot.live_watch_plugin", LiveWatchPlugin)
 HAND_OVER = web.AppKey("proctorbot.bot.hand_over", SessionHandOver)
 
@@ -175,7 +203,7 @@ async def setup(app: web.Application, ctx: AppContext) -> None:
         ctx,
         audio_models=models.audio_models,
         transcriber=models.transcriber,
-        leave_bot=manager.leave if manager is not None else None,
+        leave_bot=BotDeparture(manager) if manager is not None else None,
     )
     app[HAND_OVER] = hand_over
     if module_exists("proctorbot.scheduling.service"):

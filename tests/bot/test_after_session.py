@@ -200,4 +200,39 @@ async def test_serve_plugs_the_live_watch_and_the_hand_over_in(app_context) -> N
     )
     assert app[LIVE_WATCH_PLUGIN] in app[BOT_MANAGER].plugins
     assert job_hooks(app).post_session is app[HAND_OVER]
-    assert app[HAND_OVER].leave_bot == app[BOT_MANAGER].leave
+    assert app[HAND_OVER].leave_bot.manager is app[BOT_MANAGER]
+
+
+async def test_the_bot_leaves_only_when_the_room_is_empty() -> None:
+    import asyncio
+
+    from proctorbot.bot.handover import BotDeparture
+    from proctorbot.bot.peers import PeerInfo
+
+    class Manager:
+        def __init__(self) -> None:
+            self.bots = {"s1": type("Bot", (), {"peers": {}})()}
+            self.left: list[str] = []
+
+        def is_joined(self, session_id: str) -> bool:
+            return session_id in self.bots and session_id not in self.left
+
+        async def leave(self, session_id: str) -> None:
+            self.left.append(session_id)
+
+    manager = Manager()
+    peers = manager.bots["s1"].peers
+    peers["p1"] = PeerInfo("p1", "student", "S")
+    departure = asyncio.create_task(BotDeparture(manager, poll_s=0.05)("s1"))
+    await asyncio.sleep(0.3)
+    assert manager.left == [], "the exam runs over: the recording goes on"
+    peers.clear()
+    await asyncio.wait_for(departure, 2)
+    assert manager.left == ["s1"]
+    await BotDeparture(manager)("s1")  # already gone: nothing to do
+    await BotDeparture(manager)("unknown")
+    assert manager.left == ["s1"]
+    peers["p2"] = PeerInfo("p2", "examiner", "E")
+    manager.left.clear()
+    await asyncio.wait_for(BotDeparture(manager, poll_s=0.05, max_overrun_s=0.2)("s1"), 2)
+    assert manager.left == ["s1"], "left at the overrun limit"
