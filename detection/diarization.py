@@ -29,7 +29,7 @@ STUDENT, EXAMINER_ECHO, UNKNOWN = "student", "examiner-echo", "unknown"
 # Tuned on the pyannote sample and the AMI debug excerpts (benchmarks/voices.py).
 DEFAULT_PARAMETERS: dict[str, Any] = {
     "segmentation": {"min_duration_off": 0.0},
-    "clustering": {"method": "centroid", "min_cluster_size": 2, "threshold": 0.75},
+    "clustering": {"method": "centroid", "min_cluster_size": 3, "threshold": 0.75},
 }
 
 

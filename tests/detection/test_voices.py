@@ -251,3 +251,19 @@ def test_real_pyannote_sample_der(audio_models, evaldata):
     )
     der = DiarizationErrorRate()(reference, hypothesis.annotation)
     assert der <= 0.15, f"DER {der:.1%}"
+
+
+def test_voiceprint_round_trip_and_gaps_keep_time(audio_models, voices):
+    from proctorbot.detection.audio_input import float_to_int16
+    from proctorbot.detection.third_party_voice import ThirdPartyVoiceDetector
+    from proctorbot.detection.voiceprint import Voiceprint, enroll
+
+    stored = enroll(voices.enroll, audio_models.embedder, audio_models.new_vad()).voiceprint.to_json()
+    restored = Voiceprint.from_json(json.loads(json.dumps(stored)))
+    assert restored.similarity(audio_models.embedder.embed(voices.student[: 3 * SR])) > 0.5
+    detector = ThirdPartyVoiceDetector(audio_models, restored, session_offset=50.0)
+    detector.feed(float_to_int16(voices.student[: 2 * SR]), at=50.0)
+    detector.feed(float_to_int16(voices.student[2 * SR : 4 * SR]), at=55.0)  # 3 s lost in transit
+    detector.finish()
+    assert abs(detector.student.seconds - 7.0) < 0.01
+    assert detector.speech()[-1].end > 56.0
