@@ -255,6 +255,13 @@ async def check_name_aloud(ctx: CheckContext) -> AutoResult:
     text = await asyncio.to_thread(
         ctx.detectors.transcriber.transcribe, audio, SAMPLE_RATE, ctx.language
     )
+    details["audio_dbfs"] = round(level_dbfs(audio), 1)
+    if not text.strip():
+        details["transcript"] = ""
+        if details["audio_dbfs"] < ctx.thresholds.silence_dbfs:
+            return AutoResult(True, False, "no_speech", details, evidence)
+        # Sound, but no words: the recognizer failed, which says nothing about the name.
+        return AutoResult(False, None, "speech_not_recognized", details, evidence)
     name = best_name_in_text(text.split(), ctx.student_name)
     details.update(transcript=text, name_score=name.score)
     if not name.matched:

@@ -358,3 +358,20 @@ async def test_examiners_get_live_flags_after_admission(start, bot) -> None:
     await bot.click("ex1", "sync")
     await until(lambda: bot.last_state("ex1")["flags"])
     assert bot.last_state("ex1")["flags"][0]["evidence"] == ["evidence/v.wav"]
+
+
+@pytest.mark.parametrize(
+    ("loudness", "available", "summary"),
+    [(3000, False, "speech_not_recognized"), (1, True, "no_speech")],
+)
+async def test_empty_transcript(start, bot, loudness, available, summary) -> None:
+    bot.loudness = loudness
+    runner = start(
+        plan(StepKind.NAME_ALOUD, StepKind.INSTRUCTION, attempts=1),
+        detectors=detectors(transcriber=FakeTranscriber("")),
+    )
+    await until(
+        lambda: runner.machine is not None and runner.run_state.step(StepKind.NAME_ALOUD).auto
+    )
+    auto = runner.run_state.step(StepKind.NAME_ALOUD).auto
+    assert (auto.available, auto.summary) == (available, summary)
