@@ -10,13 +10,14 @@ alerting severity that was not alerted yet becomes one ``notifications.events.li
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
 from proctorbot.config.profiles import RuleProfile
-from proctorbot.detection.events import DetectorEvent
+from proctorbot.detection.events import DetectorEvent, EventKind
 from proctorbot.report.findings import Finding
 from proctorbot.report.rules import evaluate
 
@@ -33,6 +34,9 @@ ALERT_KIND_OF_RULE = {
     "away": "away_too_long",
     "technical_interruption": "connection_lost",
 }
+# Written to events.jsonl by the bot itself (a participant's media gap), not by a detector
+# of the live watch: read back from the file so they count for alerts too.
+RECORDER_KINDS = frozenset({EventKind.PARTICIPANT_LEFT, EventKind.VIDEO_LOST})
 PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png")
 VIDEO_SUFFIXES = (".mp4", ".webm")
 
@@ -54,6 +58,34 @@ class LiveAlertPolicy:
                 self.alerted.add(finding.id)
                 fresh.append(finding)
         return fresh
+
+
+class EventsTail:
+    """Events appended to ``events.jsonl`` since the last read (a half-written line waits)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._offset = 0
+        self._partial = b""
+
+    def read_new(self) -> list[DetectorEvent]:
+        try:
+            with self.path.open("rb") as handle:
+                handle.seek(self._offset)
+                chunk = handle.read()
+        except FileNotFoundError:
+            return []
+        self._offset += len(chunk)
+        lines = (self._partial + chunk).split(b"\n")
+        self._partial = lines.pop()
+        events = []
+        for line in lines:
+            if line.strip():
+                try:
+                    events.append(DetectorEvent.from_json(json.loads(line)))
+                except (ValueError, KeyError, TypeError) as exc:
+                    log.warning("%s: a bad line skipped (%s)", self.path, exc)
+        return events
 
 
 def alert_kind(finding: Finding) -> str:

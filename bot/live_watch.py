@@ -28,7 +28,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from proctorbot.bot.live_alerts import AlertSink, LiveAlertPolicy, alert_details, alert_kind
+from proctorbot.bot.live_alerts import (
+    RECORDER_KINDS,
+    AlertSink,
+    EventsTail,
+    LiveAlertPolicy,
+    alert_details,
+    alert_kind,
+)
 from proctorbot.bot.live_audio import StudentAudioWatch
 from proctorbot.config.profiles import RuleProfile
 from proctorbot.detection.events import DetectorEvent
@@ -126,13 +133,17 @@ class LiveWatch:
         try:
             await self._prepare_audio(executor)
             await self._to_examiners("status", {"state": "watching"})
-            examiner = asyncio.create_task(self._follow_examiner(), name="live-examiner")
+            helpers = [
+                asyncio.create_task(self._follow_examiner(), name="live-examiner"),
+                asyncio.create_task(self._follow_recorder_events(), name="live-recorder-events"),
+            ]
             try:
                 await self._follow_student()
             finally:
-                examiner.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await examiner
+                for helper in helpers:
+                    helper.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await helper
         finally:
             if self._audio is not None:
                 with contextlib.suppress(Exception):
@@ -260,6 +271,18 @@ class LiveWatch:
     def handle(self, event: DetectorEvent) -> None:
         """Every detector event: the session's events.jsonl, then the alert policy."""
         self.bot.emit(event)
+        self._judge(event)
+
+    async def _follow_recorder_events(self) -> None:
+        """Gaps the bot writes itself (a participant gone) count for alerts as well."""
+        tail = EventsTail(self.session_dir / "events.jsonl")
+        while True:
+            for event in await asyncio.to_thread(tail.read_new):
+                if event.kind in RECORDER_KINDS and event.track.startswith("student-"):
+                    self._judge(event)  # participant keys are "<role>-<id>"
+            await asyncio.sleep(self.options.poll_s)
+
+    def _judge(self, event: DetectorEvent) -> None:
         self.events.append(event)
         for finding in self.policy.add(event):
             task = asyncio.get_running_loop().create_task(self._alert(finding))

@@ -294,3 +294,37 @@ def test_chunks_are_placed_on_the_session_clock() -> None:
     late = aligner.place(10.5, np.full(4800, 2, np.int16))  # its first 0.2 s are placed
     assert len(late) == 1600 and aligner.samples == int(0.8 * SR)
     assert aligner.gap_before(11.3) == pytest.approx(0.5)
+
+
+async def test_gaps_written_by_the_bot_count_for_alerts(tmp_path: Path) -> None:
+    """The recorder writes participant_left itself; the watch reads it back for alerts."""
+    bot = _bot(tmp_path, "s-gap")
+    sent: list = []
+
+    class ListSink:
+        def send(self, finding) -> int:
+            sent.append(finding)
+            return 1
+
+    watch = LiveWatch(
+        bot,
+        profile=load_profile("examus-like"),  # leaving the camera's view at all is gross
+        detectors=LiveDetectors(),
+        alerts=ListSink(),
+        options=LiveWatchOptions(wait_for_admission=False, poll_s=0.05),
+    )
+    task = asyncio.create_task(watch.run())
+    await asyncio.sleep(0.3)
+    lines = [
+        {"kind": "participant_left", "start": 50.0, "end": 65.0, "track": "examiner-examiner"},
+        {"kind": "participant_left", "start": 70.0, "end": 90.0, "track": STUDENT_TRACK},
+    ]
+    with open(bot.session_dir / "events.jsonl", "a") as handle:
+        handle.write("".join(json.dumps(line) + "\n" for line in lines))
+    async with asyncio.timeout(5):
+        while not sent:
+            await asyncio.sleep(0.05)
+    await _stop(task, watch)
+    assert [(f.rule, f.severity, f.track) for f in sent] == [("away", "gross", STUDENT_TRACK)]
+    alerts = [d for area, a, d, to in bot.panels if a == "alert" and to == EXAMINER]
+    assert [d["kind"] for d in alerts] == ["away_too_long"]
