@@ -135,6 +135,14 @@ async def test_full_pass_report_and_finished_notice(
     assert "function" in heard or "composite" in heard, heard
     assert all(line["words"] and line["start"] >= 1.0 for line in lines)
     assert all("voice" in line for line in lines if line["speaker"] == STUDENT_KEY)
+    # the prompter on the student's microphone: its own cluster, not the student's
+    unknown = [t for t in diarization["turns"] if t["speaker"].startswith("unknown:")]
+    assert any(t["start"] < prompter[1] and t["end"] > prompter[0] for t in unknown), diarization
+    during = [
+        line for line in lines
+        if line["speaker"] == STUDENT_KEY and prompter[0] - 1 <= line["start"] < prompter[1]
+    ]
+    assert during and {line["voice"] for line in during} == {"unknown"}, during
     # the report, rebuilt from those files
     html = result.report_html.read_text(encoding="utf-8")
     assert result.report_html == folder / "report" / "report.html"
@@ -147,7 +155,6 @@ async def test_full_pass_report_and_finished_notice(
     assert "/d/" in finished[0].text and "/100" in finished[0].text
     progress = json.loads((folder / HANDOVER_FILE).read_text())
     assert [s["ok"] for s in progress["steps"]] == [True] * 7
-    assert prompter[0] > 0
 
 
 async def test_a_failed_step_keeps_the_report_and_the_notice(app_context) -> None:
