@@ -207,6 +207,8 @@ class LiveWatch:
             await asyncio.gather(self._watch_audio(peer_id, track), self._watch_video(peer_id, track))
 
     async def _follow_examiner(self) -> None:
+        if self._audio is None:
+            return  # no audio detection: the examiner's track is not needed
         previous: str | None = None
         while True:
             peer_id = await self._next_peer(frozenset({"examiner"}), previous)
