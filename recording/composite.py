@@ -3,6 +3,10 @@
 Each connection of a participant (a "run" of consecutive segments) is joined with
 ffmpeg's concat demuxer, shifted to its wall-clock offset and overlaid on that
 participant's black cell, so gaps stay black/silent and everything stays in sync.
+
+The composite never runs longer than the session did on the wall clock (from the
+first file's start to ``ended_at``, or the newest file's modification time): a
+segment that claims a wrong duration cannot keep ffmpeg busy for minutes.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import asyncio
 import logging
 import math
 import re
+import time
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,12 +62,28 @@ def _concat_input(session_dir: Path, run: Run, index: int) -> ffmpeg.nodes.Filte
     return ffmpeg.input(str(listing), f="concat", safe=0)
 
 
+def _wall_clock_end(session_dir: Path, manifest: Manifest, runs: list[Run]) -> float:
+    """When the session's media ended by the wall clock (not by what files claim)."""
+    if manifest.ended_at:
+        return float(manifest.ended_at)
+    stamps = [(session_dir / f.path).stat().st_mtime for r in runs for f in r.files
+              if (session_dir / f.path).exists()]
+    return max(stamps, default=time.time())
+
+
 def build_composite(session_dir: Path, manifest: Manifest, output: Path) -> Path | None:
     runs = _runs(manifest.files)
     if not runs:
         return None
     origin = min(r.started_at for r in runs)
     total = max(r.started_at + r.duration for r in runs) - origin
+    wall = _wall_clock_end(session_dir, manifest, runs) - origin + 1.0
+    if total > wall:
+        logger.warning(
+            "files of %s claim %.1f s but the session lasted %.1f s: composite cut to %.1f s",
+            session_dir.name, total, wall, wall,
+        )
+        total = max(wall, 0.1)
     people = sorted({r.participant for r in runs if r.kind == "video"})
     width, height = CELL
     cells = []

@@ -13,6 +13,14 @@ Timestamps are kept on the wall clock: when a frame arrives more than
 clock did not jump), the track's timeline is moved forward by the lag, so a stall becomes a hole in the files, not a shift of all
 that follows.
 
+aiortc's ``TimestampMapper`` takes *any* backwards RTP timestamp for a 32-bit wrap and
+adds 2**32 to everything after it: one reordered frame (a late retransmission, a
+padding packet with an older timestamp, a new sender origin after a renegotiation)
+made the timeline jump 47,722 s at 90 kHz. So the tap unwraps the mapped timestamps
+again with signed 32-bit differences, and a step of the media clock that disagrees
+with the wall clock (more than ``MAX_JUMP_SECONDS`` ahead, or more than
+``MAX_BACK_SECONDS`` back) is logged and the timeline continues from the wall clock.
+
 Keyframes are requested with the receiver's own PLI sender (``_send_rtcp_pli``) at
 the start, when packets stay missing (NACKs did not repair them), and when a new
 segment is due. Checked against aiortc 1.16.0; ``tap_receiver`` fails loudly if the
@@ -45,6 +53,15 @@ _CODECS = "_RTCRtpReceiver__codecs"
 
 FrameSink = Callable[[EncodedFrame], None]
 LATE_FRAMES_TO_REANCHOR = 8
+MAX_JUMP_SECONDS = 5.0  # media clock ahead of the wall clock by more: a discontinuity
+MAX_BACK_SECONDS = 1.0  # media clock stepping back by more: a discontinuity
+_WRAP = 1 << 32
+_HALF = 1 << 31
+
+
+def unwrap_step(previous: int, current: int) -> int:
+    """The signed difference of two 32-bit RTP timestamps (serial number arithmetic)."""
+    return ((current - previous + _HALF) % _WRAP) - _HALF
 
 
 class EncodedFrameTap(queue.Queue):
@@ -104,6 +121,10 @@ class ReceivedTrack:
         self._origin_wall: float | None = None
         self._offset = 0
         self._late_streak = 0
+        self._last_mapped: int | None = None
+        self._unwrapped = 0
+        self._prev: tuple[int, float] | None = None  # (timestamp + offset, arrival) of the last frame
+        self.discontinuities = 0
         setattr(receiver, _QUEUE, EncodedFrameTap(kind, self._on_jitter_frame))
 
     # event loop: called from aiortc's RTP handler
@@ -117,7 +138,9 @@ class ReceivedTrack:
         keyframe = True if self.kind == "audio" else is_keyframe(name, data)
         arrival = time.time()
         clock = codec.clockRate
-        candidate = arrival - (jitter_frame.timestamp + self._offset) / clock
+        timestamp = self._unwrap(jitter_frame.timestamp)
+        self._check_discontinuity(timestamp, arrival, clock)
+        candidate = arrival - (timestamp + self._offset) / clock
         if self._origin_wall is None or candidate < self._origin_wall:
             self._origin_wall = candidate  # the least-delayed frame so far sets the origin
         lag = candidate - self._origin_wall
@@ -132,12 +155,13 @@ class ReceivedTrack:
             kind=self.kind,
             codec=name,
             clock_rate=clock,
-            timestamp=jitter_frame.timestamp + self._offset,
+            timestamp=timestamp + self._offset,
             arrival=arrival,
             data=data,
             keyframe=keyframe,
-            wall=self._origin_wall + (jitter_frame.timestamp + self._offset) / clock,
+            wall=self._origin_wall + (timestamp + self._offset) / clock,
         )
+        self._prev = (frame.timestamp, arrival)
         self.codec = name
         self._clock = codec.clockRate
         self._last_ts = frame.timestamp
@@ -153,6 +177,33 @@ class ReceivedTrack:
                 self._segment_start_ts = frame.timestamp
         for sink in self.sinks:
             sink(frame)
+
+    def _unwrap(self, mapped: int) -> int:
+        """Undo aiortc's false wraps: follow the mapped timestamps modulo 2**32."""
+        if self._last_mapped is None:
+            self._unwrapped = mapped
+        else:
+            self._unwrapped += unwrap_step(self._last_mapped, mapped)
+        self._last_mapped = mapped
+        return self._unwrapped
+
+    def _check_discontinuity(self, timestamp: int, arrival: float, clock: int) -> None:
+        """A media-clock step the wall clock does not confirm: continue from the wall clock."""
+        if self._prev is None:
+            return
+        previous, previous_arrival = self._prev
+        media_step = (timestamp + self._offset - previous) / clock
+        wall_step = max(0.0, arrival - previous_arrival)
+        if media_step <= wall_step + MAX_JUMP_SECONDS and media_step >= -MAX_BACK_SECONDS:
+            return
+        quantum = 960 if self.kind == "audio" else 1
+        ticks = max(quantum, round(wall_step * clock / quantum) * quantum)
+        self._offset = previous + ticks - timestamp
+        self.discontinuities += 1
+        logger.warning(
+            "%s track: RTP timestamp stepped %.3f s while %.3f s passed; "
+            "continuing from the wall clock", self.kind, media_step, wall_step,
+        )
 
     def flush(self) -> int:
         """Hand over the complete frames still held in aiortc's jitter buffer.

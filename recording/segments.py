@@ -3,6 +3,11 @@
 A video segment always starts on a keyframe (the track recorder asks the browser
 for one when a segment is due); an audio segment starts on any packet. Each closed
 segment becomes a ``RecordedFile`` with its SHA-256 for the manifest.
+
+Timestamps written are kept monotonic and bounded by the wall clock: a frame whose
+timestamp steps back, or further ahead than the time that passed between arrivals
+(plus ``MAX_AHEAD_SECONDS``), is a discontinuity; it is logged and the track's
+timeline continues from the wall clock, so a segment never claims hours it does not hold.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from proctorbot.recording.ogg_opus import OggOpusWriter
 logger = logging.getLogger(__name__)
 
 SegmentClosed = Callable[[RecordedFile], None]
+MAX_AHEAD_SECONDS = 5.0
 
 
 class _Segment:
@@ -61,6 +67,9 @@ class SegmentedTrackWriter:
         self._segment: _Segment | None = None
         self._writer: IvfWriter | OggOpusWriter | None = None
         self._size = (0, 0)
+        self._shift = 0  # added to received timestamps after a discontinuity
+        self._last: tuple[int, float] | None = None  # (written timestamp, arrival)
+        self.discontinuities = 0
         (session_dir / folder).mkdir(parents=True, exist_ok=True)
 
     def write(self, frame: EncodedFrame) -> None:
@@ -73,37 +82,63 @@ class SegmentedTrackWriter:
         except OSError as exc:
             self._fail(exc)
 
+    def _timestamp(self, frame: EncodedFrame) -> int:
+        """The frame's timestamp on a monotonic timeline the wall clock confirms."""
+        timestamp = frame.timestamp + self._shift
+        if self._last is None:
+            return timestamp
+        last, last_arrival = self._last
+        clock = frame.clock_rate
+        wall_step = max(0.0, frame.arrival - last_arrival)
+        step = timestamp - last
+        if step <= 0 and step > -clock:  # a reordered frame: just keep the order
+            return last + 1
+        if step <= 0 or step / clock > wall_step + MAX_AHEAD_SECONDS:
+            quantum = 960 if self.kind == "audio" else 1
+            ticks = max(quantum, round(wall_step * clock / quantum) * quantum)
+            self._shift += last + ticks - timestamp
+            self.discontinuities += 1
+            logger.warning(
+                "%s %s: timestamp stepped %.3f s while %.3f s passed; continuing from the wall clock",
+                self.participant, self.kind, step / clock, wall_step,
+            )
+            return last + ticks
+        return timestamp
+
     def _write(self, frame: EncodedFrame) -> None:
+        timestamp = self._timestamp(frame)
         segment = self._segment
         if segment is not None:
-            age = (frame.timestamp - segment.first_ts) / frame.clock_rate
+            age = (timestamp - segment.first_ts) / frame.clock_rate
             due = age >= self.segment_seconds and (self.kind == "audio" or frame.keyframe)
             if due:
                 self._close_segment(complete=True)
                 segment = None
         if segment is None:
-            segment = self._open_segment(frame)
+            segment = self._open_segment(frame, timestamp)
         if self.kind == "video":
             size = vp8_dimensions(frame.data) if self.codec == "vp8" else None
             if size:
                 self._size = size
             assert isinstance(self._writer, IvfWriter)
-            self._writer.write(frame.timestamp - segment.first_ts, frame.data)
+            self._writer.write(timestamp - segment.first_ts, frame.data)
         else:
             assert isinstance(self._writer, OggOpusWriter)
-            self._writer.write(frame.timestamp, frame.data)
-        if frame.timestamp > segment.last_ts:
-            segment.last_delta = frame.timestamp - segment.last_ts
-        segment.last_ts = frame.timestamp
+            self._writer.write(timestamp, frame.data)
+        if timestamp > segment.last_ts:
+            segment.last_delta = timestamp - segment.last_ts
+        segment.last_ts = timestamp
+        self._last = (timestamp, frame.arrival)
         segment.frames += 1
         self.frames_written += 1
 
-    def _open_segment(self, frame: EncodedFrame) -> _Segment:
+    def _open_segment(self, frame: EncodedFrame, timestamp: int) -> _Segment:
         extension = "ogg" if self.kind == "audio" else "ivf"
         relative = f"{self.folder}/{self.stem}-{self._index:04d}.{extension}"
         self._index += 1
         path = self.session_dir / relative
         segment = _Segment(path, frame)
+        segment.first_ts = segment.last_ts = timestamp
         segment.started_at = frame.wall or frame.arrival
         if self.kind == "video":
             width, height = vp8_dimensions(frame.data) or self._size

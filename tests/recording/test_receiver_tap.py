@@ -71,3 +71,35 @@ async def test_tap_refuses_a_started_receiver(receiver: Any) -> None:
     receiver._RTCRtpReceiver__decoder_thread = object()
     with pytest.raises(RuntimeError, match="already started"):
         ReceivedTrack(receiver, "video")
+
+
+async def test_a_reordered_frame_is_no_rtp_wrap(receiver: Any) -> None:
+    """aiortc's TimestampMapper takes any step back for a 32-bit wrap (+47,722 s at 90 kHz)."""
+    track = ReceivedTrack(receiver, "video")
+    got: list[EncodedFrame] = []
+    track.sinks.append(got.append)
+    mapper = receiver._RTCRtpReceiver__timestamp_mapper
+    frames = vp8_frames(30)
+    base = (1 << 32) - 10 * 6000  # a real wrap comes after 10 frames, too
+    order = list(range(30))
+    order[20], order[21] = 21, 20  # a late (retransmitted) frame arrives after its successor
+    for index in order:
+        raw = (base + frames[index].timestamp) % (1 << 32)
+        jitter = JitterFrame(frames[index].data, mapper.map(raw))  # what _handle_rtp_packet does
+        track._on_jitter_frame(VP8, jitter)
+    stamps = [f.timestamp for f in got]
+    assert max(stamps) - min(stamps) == 29 * 6000, "2 s of frames span 2 s, wrap or not"
+    assert track.discontinuities == 0
+
+
+async def test_a_timestamp_reset_continues_from_the_wall_clock(receiver: Any) -> None:
+    track = ReceivedTrack(receiver, "video")
+    got: list[EncodedFrame] = []
+    track.sinks.append(got.append)
+    frames = vp8_frames(20)
+    for index, frame in enumerate(frames):
+        jump = 0 if index < 10 else 3_000_000_000  # a new sender origin (~9 h ahead)
+        track._on_jitter_frame(VP8, JitterFrame(frame.data, frame.timestamp + jump))
+    assert track.discontinuities == 1
+    stamps = [f.timestamp for f in got]
+    assert stamps == sorted(stamps) and (stamps[-1] - stamps[0]) / 90000 < 2.0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import logging
 import shutil
@@ -162,3 +163,50 @@ def test_ivf_holds_h264_when_the_browser_negotiates_it(tmp_path: Path) -> None:
     stream = ffprobe(tmp_path / "h.ivf")["streams"][0]
     assert (stream["codec_name"], stream["width"], stream["height"]) == ("h264", 320, 240)
     assert decode_errors(tmp_path / "h.ivf") == ""
+
+
+def test_a_timestamp_jump_never_makes_hours_of_segment(tmp_path: Path) -> None:
+    """What aiortc's false 32-bit wrap did: +2**32 ticks mid-stream (a 47,731 s segment)."""
+    closed: list[RecordedFile] = []
+    writer = SegmentedTrackWriter(
+        tmp_path, "student-1", "video-01", participant="student-1", role="student",
+        codec="vp8", segment_seconds=10.0, on_closed=closed.append,
+    )
+    frames = vp8_frames(45, keyframe_every=15)  # 3 s
+    for index, frame in enumerate(frames):
+        if index >= 20:
+            frame = dataclasses.replace(frame, timestamp=frame.timestamp + (1 << 32))
+        if index == 30:
+            frame = dataclasses.replace(frame, timestamp=frame.timestamp - 90000 * 120)  # back 2 min
+        writer.write(frame)
+    writer.close()
+    assert writer.discontinuities == 3  # jump, step back, and forward again after it
+    assert len(closed) == 1
+    assert closed[0].duration == pytest.approx(3.0, abs=0.2)
+    path = tmp_path / closed[0].path
+    assert float(ffprobe(path)["format"]["duration"]) == pytest.approx(3.0, abs=0.2)
+    assert packet_span(path) == pytest.approx(3.0, abs=0.2)
+    assert decode_errors(path) == ""
+
+
+def test_composite_is_bounded_by_the_wall_clock(tmp_path: Path) -> None:
+    import time
+
+    from proctorbot.recording.composite import build_composite
+    from proctorbot.recording.manifest import Manifest
+
+    closed: list[RecordedFile] = []
+    writer = SegmentedTrackWriter(
+        tmp_path, "student-1", "video-01", participant="student-1", role="student",
+        codec="vp8", segment_seconds=10.0, on_closed=closed.append,
+    )
+    frames = vp8_frames(30)
+    for frame in frames:
+        writer.write(frame)
+    writer.close()
+    closed[0].duration = 47731.0  # what a segment claimed before the fix
+    manifest = Manifest("s", started_at=frames[0].wall, ended_at=frames[-1].wall + 1.0, files=closed)
+    began = time.monotonic()
+    made = build_composite(tmp_path, manifest, tmp_path / "composite.mp4")
+    assert made is not None and time.monotonic() - began < 60
+    assert float(ffprobe(made)["format"]["duration"]) < 5.0
