@@ -305,12 +305,13 @@ class VideoWatcher:
                 limit_s=th.absence_total_limit_s,
                 over_limit=self.total_absent_s > th.absence_total_limit_s,
             )
-            score = min(1.0, self.total_absent_s / th.absence_total_limit_s)
+            # A zero allowance (examus-like: leaving the camera is never allowed) scores 1.
+            score = _share_of_limit(self.total_absent_s, th.absence_total_limit_s)
         elif kind is EventKind.LOOKING_AWAY:
             glance = duration < th.look_away_limit_s
             self.glances += int(glance)
             details.update(glance=glance, limit_s=th.look_away_limit_s, glances=self.glances)
-            score = min(1.0, duration / th.look_away_limit_s)
+            score = _share_of_limit(duration, th.look_away_limit_s)
         return [
             DetectorEvent(
                 kind=kind,
@@ -370,3 +371,10 @@ async def watch_live(
     finally:
         for event in watcher.finish(last_t):
             emit(event)
+
+
+def _share_of_limit(value: float, limit: float) -> float:
+    """How much of a limit is used, capped at 1; any amount over a zero limit is 1."""
+    if limit <= 0:
+        return 1.0 if value > 0 else 0.0
+    return min(1.0, value / limit)

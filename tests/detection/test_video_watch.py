@@ -193,3 +193,20 @@ async def test_watch_live_emits_as_frames_arrive(analyzer: FaceAnalyzer) -> None
     emitted: list[DetectorEvent] = []
     await watch_live(frames(), VideoWatcher(analyzer=analyzer), emitted.append)
     assert [e.kind for e in emitted] == [EventKind.FACE_ABSENT]
+
+
+def test_zero_absence_allowance_scores_without_crashing() -> None:
+    """examus-like allows no time away: the watcher must still close the span."""
+    import numpy as np
+
+    from proctorbot.detection.events import EventKind
+    from proctorbot.detection.video_watch import VideoThresholds, VideoWatcher
+
+    watcher = VideoWatcher(VideoThresholds(absence_total_limit_s=0.0, absence_min_s=0.5))
+    blank = np.full((240, 320, 3), 128, np.uint8)  # no face anywhere
+    events = []
+    for i in range(8):
+        events += watcher.feed(i * 0.5, blank)
+    events += watcher.finish(4.0)
+    absent = [e for e in events if e.kind is EventKind.FACE_ABSENT]
+    assert absent and absent[0].score == 1.0 and absent[0].details["over_limit"] is True
