@@ -25,6 +25,8 @@ from typing import Any
 import aiohttp
 import numpy as np
 from proctorbot.bot.media_feeds import MediaFeeds
+from proctorbot.bot.network_quality import NetworkQuality
+from proctorbot.bot.network_quality import measure as measure_network_quality
 from proctorbot.bot.peer_link import NegotiationError, PeerLink
 from proctorbot.bot.peers import PeerInfo
 from proctorbot.config.settings import Settings
@@ -361,6 +363,13 @@ class SessionBot:
                     self.recorder.media_stalled(self._key(link.peer), max(arrivals))
 
     # -- the API for areas that run inside the bot -----------------------------------
+    async def network_quality(self, peer_id: str) -> NetworkQuality | None:
+        """Packet loss and jitter of what the bot receives from a peer; None if not connected."""
+        link = self._links.get(peer_id)
+        if link is None or link.state != "connected":
+            return None
+        return await measure_network_quality(link.pc)
+
     async def send_prompt(
         self, key: str, text: str, to: str | None = None, level: str = "info"
     ) -> bool:

@@ -8,6 +8,7 @@ faces, speech) runs in a thread; the frames and audio come from the SessionBot.
 from __future__ import annotations
 
 import asyncio
+import logging
 import wave
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -25,6 +26,8 @@ from proctorbot.checklist.records import AutoResult, StepKind
 from proctorbot.detection.events import DetectorEvent, EventKind
 from proctorbot.detection.names import best_name_in_text
 
+log = logging.getLogger(__name__)
+
 EVIDENCE_SUBDIR = Path("evidence") / "checklist"
 SAMPLE_RATE = 16000
 
@@ -35,6 +38,9 @@ class CheckThresholds:
     min_height: int = 480
     min_fps: float = 15.0
     silence_dbfs: float = -50.0
+    # Network: what the bot receives from the student (seed 002 §5.9).
+    max_packet_loss_ratio: float = 0.05
+    max_jitter_ms: float = 100.0
     room_coverage: float = 0.6  # share of a full turn
     id_min_confidence: float = 0.3
     face_similarity: float = 0.5
@@ -86,6 +92,18 @@ def level_dbfs(samples: np.ndarray) -> float:
     return 20.0 * np.log10(max(rms, 1e-6) / 32768.0)
 
 
+async def _network_quality(ctx: CheckContext) -> Any:
+    """The bot's receive stats for the student's connection, when the bot offers them."""
+    measure = getattr(ctx.bot, "network_quality", None)
+    if measure is None:
+        return None
+    try:
+        return await measure(ctx.peer_id)
+    except Exception:  # stats are advisory: never fail the step over them
+        log.warning("network quality of %s unavailable", ctx.peer_id, exc_info=True)
+        return None
+
+
 # --- the checks, one per step ----------------------------------------------------------
 
 
@@ -131,7 +149,12 @@ async def check_equipment(ctx: CheckContext) -> AutoResult:
             problems.append("not_recording")
     else:
         details["recording"] = "unavailable"
-    details["network"] = "unavailable"
+    network = await _network_quality(ctx)
+    details["network"] = network.to_json() if network is not None else "unavailable"
+    if network is not None and not network.acceptable(
+        th.max_packet_loss_ratio, th.max_jitter_ms
+    ):
+        problems.append("poor_network")
     details["problems"] = problems
     summary = problems[0] if problems else "equipment_ok"
     return AutoResult(True, not problems, summary, details, tuple(evidence))

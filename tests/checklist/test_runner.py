@@ -375,3 +375,21 @@ async def test_empty_transcript(start, bot, loudness, available, summary) -> Non
     )
     auto = runner.run_state.step(StepKind.NAME_ALOUD).auto
     assert (auto.available, auto.summary) == (available, summary)
+
+
+async def test_poor_network_fails_the_equipment_step(start, bot) -> None:
+    """The bot's receive stats (packet loss) decide the network part of the equipment check."""
+    from proctorbot.bot.network_quality import NetworkQuality
+
+    async def lossy(peer_id: str) -> NetworkQuality:
+        return NetworkQuality(packets_received=800, packets_lost=200, jitter_ms=30.0)
+
+    bot.network_quality = lossy
+    runner = start(plan(), detectors=detectors())
+    await until(lambda: runner.machine is not None and current(runner) == ("consent", "running"))
+    await bot.click("stu", "consent", step="consent", given=True)
+    await until(lambda: runner.run_state.step(StepKind.EQUIPMENT).auto is not None)
+    auto = runner.run_state.step(StepKind.EQUIPMENT).auto
+    assert auto.available and auto.passed is False
+    assert "poor_network" in auto.details["problems"]
+    assert auto.details["network"]["loss_ratio"] == 0.2
