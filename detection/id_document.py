@@ -343,7 +343,9 @@ class IdDocumentReader:
         live_encoding: np.ndarray | None,
     ) -> tuple[float | None, float | None, dict[str, np.ndarray]]:
         images: dict[str, np.ndarray] = {}
-        card_faces = [f for f in self.analyzer.detect(card, thorough=True) if f.source == "hog"]
+        card_faces = [
+            f for f in self.analyzer.detect(card, thorough=True, rotated=False) if f.source == "hog"
+        ]
         if not card_faces:
             return None, None, images
         card_face = max(card_faces, key=lambda f: f.box.area)
@@ -365,7 +367,7 @@ class IdDocumentReader:
 def _live_face(
     analyzer: FaceAnalyzer, frame: np.ndarray, corners: np.ndarray | None
 ) -> Face | None:
-    faces = [f for f in analyzer.detect(frame, thorough=True) if f.source == "hog"]
+    faces = [f for f in analyzer.detect(frame, thorough=True, rotated=False) if f.source == "hog"]
     if corners is not None:
         xs, ys = corners[:, 0], corners[:, 1]
         card_box = Box(int(xs.min()), int(ys.min()), int(xs.max()), int(ys.max()))
