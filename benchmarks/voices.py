@@ -52,6 +52,7 @@ def build_mixture(
     prompters: list[np.ndarray],
     examiner: np.ndarray,
     rng: np.random.Generator,
+    seed: int = 0,
 ) -> tuple[np.ndarray, np.ndarray, list[Turn]]:
     """Student speech with pauses; prompter turns in some pauses and over speech; echo in one pause."""
     level = rms(np.concatenate(student_utts))
@@ -91,7 +92,7 @@ def build_mixture(
     for j in range(2):
         p = prompters[(k + j) % len(prompters)]
         dur = float(rng.uniform(2.0, 4.0))
-        gain = GAINS_DB[(k + 2 * j + 1) % len(GAINS_DB)]
+        gain = GAINS_DB[(seed + j) % len(GAINS_DB)]
         speech_at = (
             rng.uniform(1.0, max(1.5, len(student_utts[0]) / SR - dur - 0.5)) if j == 0 else None
         )
@@ -171,7 +172,7 @@ def main() -> int:
             ).samples
             mix_utts = utts[:6]
             track, examiner_track, turns = build_mixture(
-                mix_utts, prompters[idx % 7 :: 3], examiner, rng
+                mix_utts, prompters[idx % 7 :: 3], examiner, rng, idx
             )
             t0, c0 = time.perf_counter(), time.process_time()
             result = analyze_samples(models, track, enroll, examiner_track)

@@ -38,7 +38,7 @@ class ThirdPartyConfig:
     refine_until: float = 300.0  # seconds of session: "the first minutes of the exam"
     overlap_threshold: float = 0.5
     overlap_every: float = 2.5
-    overlap_min_seconds: float = 0.5
+    overlap_min_seconds: float = 0.3
     echo_max_delay: float = 0.5
     echo_min_examiner_speech: float = 0.2
     echo_envelope_correlation: float = 0.6
