@@ -122,6 +122,56 @@ def hit(found: list[dict[str, float]], turn: Turn) -> bool:
     return any(f["start"] < turn.end and f["end"] > turn.start for f in found)
 
 
+def whole_analysis_rtf(models, settings, speakers, prompters, rng) -> int:  # noqa: ANN001
+    """One session as the bot would process it: a ~3-min student track (3 speakers' mixtures
+    back to back), the live detector with the examiner track, then diarization and the
+    transcript of the student track. Wall and CPU core-seconds per audio second, per stage."""
+    from proctorbot.detection.audio_analysis import analyze_samples
+    from proctorbot.detection.audio_input import load_audio
+    from proctorbot.detection.diarization import StudentTrackDiarizer
+    from proctorbot.detection.transcription import build_transcriber
+    from proctorbot.detection.voiceprint import enroll
+
+    tracks, examiners = [], []
+    for idx, spk in enumerate(speakers[:3]):
+        files = sorted(spk.glob("*.wav"))
+        utts = [load_audio(f).samples for f in files[1:7]]
+        examiner = load_audio(sorted(speakers[(idx + 1) % len(speakers)].glob("*.wav"))[-1]).samples
+        track, ex_track, _ = build_mixture(utts, prompters[idx % 7 :: 3], examiner, rng, idx)
+        tracks.append(track)
+        examiners.append(ex_track)
+    track, ex_track = np.concatenate(tracks), np.concatenate(examiners)
+    enroll_audio = load_audio(sorted(speakers[0].glob("*.wav"))[0]).samples
+    seconds = len(track) / SR
+    diarizer = StudentTrackDiarizer(models)
+    _ = diarizer.pipeline
+    transcriber = build_transcriber(settings)
+    load0 = os.getloadavg()[0]
+    stages: dict[str, tuple[float, float]] = {}
+
+    def timed(name: str, fn):  # noqa: ANN001, ANN202
+        t0, c0 = time.perf_counter(), time.process_time()
+        out = fn()
+        stages[name] = (time.perf_counter() - t0, time.process_time() - c0)
+        return out
+
+    analysis = timed("live detector", lambda: analyze_samples(models, track, enroll_audio, ex_track))
+    voiceprint = enroll(enroll_audio, models.embedder, models.new_vad()).voiceprint
+    timed("diarization", lambda: diarizer.diarize(track, "rtf", voiceprint))
+    transcript = timed("transcription", lambda: transcriber.transcribe(track, "en"))
+    wall = sum(w for w, _ in stages.values())
+    cpu = sum(c for _, c in stages.values())
+    for name, (w, c) in stages.items():
+        print(f"  {name}: RTF wall {w / seconds:.3f}, CPU {c / seconds:.3f} core-s per s")
+    print(
+        f"whole analysis RTF ({seconds:.0f} s of audio, {len(analysis.speech)} speech segments, "
+        f"{len(transcript.text.split())} words): wall {wall / seconds:.3f}, CPU {cpu / seconds:.3f} "
+        f"core-seconds per second; load average {load0:.1f} -> {os.getloadavg()[0]:.1f}, "
+        f"torch threads {__import__('torch').get_num_threads()}"
+    )
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="3 speakers, sample + 4 AMI files")
@@ -130,6 +180,11 @@ def main() -> int:
     )
     parser.add_argument("--min-cluster-size", type=int, default=None)
     parser.add_argument("--skip", nargs="*", default=[], choices=["voices", "der", "asr"])
+    parser.add_argument(
+        "--rtf-only",
+        action="store_true",
+        help="only the whole-analysis real-time factor (detector + diarization + transcript), per stage",
+    )
     args = parser.parse_args()
     if not EVALDATA.is_dir():
         print(f"no evaluation data at {EVALDATA}", file=sys.stderr)
@@ -154,6 +209,8 @@ def main() -> int:
     if args.quick:
         speakers = speakers[:3]
     _ = models.embedder, models.overlap  # load before timing
+    if args.rtf_only:
+        return whole_analysis_rtf(models, settings, speakers, prompters, rng)
 
     if "voices" not in args.skip:
         turns_total = turns_hit = 0
