@@ -50,9 +50,11 @@ class TesseractReader:
                 f"the tesseract program ({self.command}) is not found; {TESSERACT_HINT}"
             )
         pytesseract.pytesseract.tesseract_cmd = self.command
-        # Tesseract's OpenMP threads spin and slow down on a shared 2-core machine; the
-        # child process inherits this (set only when the operator has not chosen).
-        os.environ.setdefault("OMP_THREAD_LIMIT", "1")
+        # Tesseract's OpenMP threads spin and slow down on a shared 2-core machine: limit
+        # them in the child's environment only (unless the operator chose). Never in
+        # os.environ: an OpenMP runtime loaded later in this process (CTranslate2's, for
+        # faster-whisper with cpu_threads=2) then returns empty transcripts.
+        pytesseract.pytesseract.environ = {"OMP_THREAD_LIMIT": "1", **os.environ}
         try:
             available = set(pytesseract.get_languages(config=""))
         except Exception as exc:  # noqa: BLE001 - any failure of the external program
