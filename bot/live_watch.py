@@ -57,6 +57,9 @@ class LiveWatchOptions:
     wait_for_admission: bool = True
     poll_s: float = 0.5
     audio_batch_s: float = 0.5
+    # How long (wall clock) the student's audio waits for a silent examiner track before
+    # it is analysed without it; see StudentAudioWatch.examiner_wait_s.
+    examiner_wait_s: float = 2.0
     enroll_face_tries: int = 10
 
 
@@ -178,6 +181,7 @@ class LiveWatch:
                 executor=executor,
                 batch_s=self.options.audio_batch_s,
             )
+            watch.examiner_wait_s = self.options.examiner_wait_s
             await watch.prepare()
             self._audio = watch
         except Exception as exc:  # noqa: BLE001 - reported, the rest goes on

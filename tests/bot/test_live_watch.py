@@ -114,7 +114,10 @@ async def test_prompter_and_second_face_become_events_flags_and_alerts(
         profile=load_profile("university-admission"),
         detectors=LiveDetectors(lambda: audio_models, lambda: face_analyzer),
         alerts=OutboxAlertSink(app_context, ids.session_id, bot.session_dir, bot.started_at),
-        options=LiveWatchOptions(video_fps=2.0, poll_s=0.1),
+        # The fake bot feeds audio faster than real time; on a loaded CI machine the
+        # examiner's feed can stall for seconds of wall time, which a real call never
+        # does, so the wait for it is longer here than the production default.
+        options=LiveWatchOptions(video_fps=2.0, poll_s=0.1, examiner_wait_s=20.0),
     )
     _checklist(bot, "in_progress")
     task = asyncio.create_task(watch.run())
