@@ -223,7 +223,6 @@ async def until_settled_after(session_dir: Path, kind: str, attempt: int) -> Non
 
 async def test_checklist_end_to_end(app_context, playwright_async, tmp_path: Path) -> None:
     ctx = app_context
-    ctx.settings.recording.make_composite = False  # not under test here, and minutes of CPU
     media = await asyncio.to_thread(make_checklist_media, tmp_path / "media")
     session_id, people = create_session(ctx, write_profile(tmp_path))
     async with serve_app(ctx, areas=("proctorbot.checklist.service",), seed_demo=False) as server:
@@ -259,6 +258,20 @@ async def test_checklist_end_to_end(app_context, playwright_async, tmp_path: Pat
             await wait_run(
                 session_dir, lambda r: step_of(r, "desk")["auto"] is not None, 60, "desk snapshot"
             )
+            # A starved machine can stall the browser's camera for seconds: no frame, no
+            # snapshot ("no_video"). The examiner asks again, as a real one would.
+            for _ in range(3):
+                desk = step_of(read_run(session_dir), "desk")
+                if (desk["auto"] or {}).get("summary") != "no_video":
+                    break
+                await examiner_click(examiner, "desk", "retry")
+                await wait_run(
+                    session_dir,
+                    lambda r, before=desk["attempts"]: step_of(r, "desk")["attempts"] > before
+                    and step_of(r, "desk")["auto"] is not None,
+                    60,
+                    "desk snapshot again",
+                )
             await examiner.wait_for_selector(
                 '#checklist li[data-step="desk"] button[data-action="override"]'
             )
@@ -299,19 +312,9 @@ async def test_checklist_end_to_end(app_context, playwright_async, tmp_path: Pat
                 240,
                 "name_aloud judged",
             )
-            name_step = step_of(read_run(session_dir), "name_aloud")
-            if (name_step["auto"] or {}).get("summary") == "speech_not_recognized":
-                # Whisper base sometimes returns no words for espeak-ng inside the bot
-                # process (never for the same audio alone): the step says so and waits.
-                await examiner_click(examiner, "name_aloud", "confirm")
-                await wait_run(
-                    session_dir,
-                    lambda r: step_of(r, "name_aloud")["status"] == "passed",
-                    30,
-                    "name confirmed",
-                )
-            else:
-                await ensure_passed(session_dir, examiner, student, "name_aloud", None)
+            # (Whisper used to return no words here about half the time: the OCR of the
+            # ID step had set OMP_THREAD_LIMIT=1 for the whole bot process.)
+            await ensure_passed(session_dir, examiner, student, "name_aloud", None)
 
             await student.wait_for_selector('[data-action="ack"]', timeout=30_000)
             await student.click('[data-action="ack"]')
@@ -349,14 +352,15 @@ async def test_checklist_end_to_end(app_context, playwright_async, tmp_path: Pat
     assert id_auto["details"]["face_similarity"] is not None
     name = steps["name_aloud"]["auto"]
     assert steps["name_aloud"]["status"] == "passed", name
-    if name["available"]:
-        assert name["passed"] and "ivan" in name["details"]["transcript"].lower(), name
-    else:
-        assert name["summary"] == "speech_not_recognized", name
-        assert steps["name_aloud"]["decided_by"]["name"] == EXAMINER_A
+    assert name["available"] and name["passed"], name
+    assert "ivan" in name["details"]["transcript"].lower(), name
     assert name["details"]["voiceprint"] == "voiceprints/student.json", name
     assert steps["instruction"]["status"] == "passed"
     assert steps["instruction"]["decided_by"]["role"] == "student"
+    manifest = json.loads((session_dir / "manifest.json").read_text())
+    composite = [f for f in manifest["files"] if f["kind"] == "composite"]
+    assert composite, "the composite is made after the session"
+    assert composite[0]["duration"] <= manifest["ended_at"] - manifest["started_at"] + 2.0, composite
     for step in steps.values():
         for path in step["evidence"]:
             assert (session_dir / path).is_file(), path
