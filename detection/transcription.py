@@ -15,6 +15,7 @@ from proctorbot.config.settings import DetectionSettings
 from proctorbot.detection import model_files
 
 SAMPLE_RATE = 16000
+VAD_FILTER_MIN_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,10 @@ class FasterWhisperTranscriber:
             language=language,
             beam_size=self.beam_size,
             word_timestamps=True,
-            vad_filter=False,
+            # long tracks (after the session): decode only the speech regions, packed together
+            # by faster-whisper's bundled silero VAD (timestamps mapped back); short clips
+            # (checklist answers) are decoded whole so quiet speech is never dropped
+            vad_filter=len(samples) > VAD_FILTER_MIN_SECONDS * SAMPLE_RATE,
             condition_on_previous_text=False,
         )
         out = [
