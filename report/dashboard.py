@@ -94,12 +94,11 @@ class Dashboard:
         elif user.role == "examiner" and member is None:
             reason = "not a member of this session"
         if reason:
-            self.pages.audit(
+            self.pages.audit_by(
                 request,
+                user,
                 action,
                 "refused",
-                organization_id=user.organization_id,
-                person_id=user.id,
                 session_id=session_id,
                 target=request.path,
                 detail=reason,
@@ -131,12 +130,11 @@ class Dashboard:
         with self.ctx.db() as db:
             day = db.get(ExamDay, day_id)
             if day is None or day.organization_id != user.organization_id:
-                self.pages.audit(
+                self.pages.audit_by(
                     request,
+                    user,
                     action,
                     "refused",
-                    organization_id=user.organization_id,
-                    person_id=user.id,
                     target=request.path,
                     detail="no such day" if day is None else "another organization's day",
                 )
@@ -169,12 +167,11 @@ class Dashboard:
     async def day_csv(self, request: web.Request) -> web.Response:
         user = self.sign_in.require(request)
         day, summaries = self._day_summaries(request, user, "results_csv")
-        self.pages.audit(
+        self.pages.audit_by(
             request,
+            user,
             "results_csv",
             "allowed",
-            organization_id=user.organization_id,
-            person_id=user.id,
             target=day.id,
         )
         return web.Response(
@@ -216,12 +213,11 @@ class Dashboard:
         )
         catalogue = self.pages.catalogue(user)
         titles = {f.id: finding_text(catalogue, f) for f in findings}
-        self.pages.audit(
+        self.pages.audit_by(
             request,
+            user,
             "view_session",
             "allowed",
-            organization_id=user.organization_id,
-            person_id=user.id,
             session_id=session.id,
             target=request.path,
         )
@@ -247,12 +243,11 @@ class Dashboard:
         except Exception as exc:  # a PDF failure must not lose the page; say why
             log.exception("report for %s failed", session.id)
             return await self.session_page(request, error=str(exc))
-        self.pages.audit(
+        self.pages.audit_by(
             request,
+            user,
             "build_report",
             "done",
-            organization_id=user.organization_id,
-            person_id=user.id,
             session_id=session.id,
         )
         raise web.HTTPFound(f"/dashboard/sessions/{session.id}")
@@ -269,12 +264,11 @@ class Dashboard:
             ttl_seconds=ttl,
         )
         until = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=ttl)
-        self.pages.audit(
+        self.pages.audit_by(
             request,
+            user,
             "make_link",
             "done",
-            organization_id=user.organization_id,
-            person_id=user.id,
             session_id=session.id,
             detail=f"until {until.isoformat()}",
         )

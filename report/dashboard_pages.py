@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from aiohttp import web
 from jinja2 import Environment
@@ -51,6 +52,17 @@ class Pages:
         with self.ctx.db() as db:
             audit(db, action, outcome, remote=remote, **fields)
             db.commit()
+
+    def audit_by(self, request: web.Request, who: Any, action: str, outcome: str, **fields) -> None:
+        """An audit line for a signed-in person (anything with ``id`` and ``organization_id``)."""
+        self.audit(
+            request,
+            action,
+            outcome,
+            organization_id=who.organization_id,
+            person_id=who.id,
+            **fields,
+        )
 
 
 def http_error(response: web.Response) -> web.HTTPException:

@@ -113,12 +113,11 @@ class SignIn:
                 next=target,
                 error=catalogue.text("report.dashboard.bad_credentials"),
             )
-        self.pages.audit(
+        self.pages.audit_by(
             request,
+            person,
             "sign_in",
             "allowed",
-            organization_id=person.organization_id,
-            person_id=person.id,
             target=email,
         )
         token = self.ctx.signer.sign(
