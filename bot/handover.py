@@ -7,70 +7,26 @@ hand-over (full audio pass, report, "session finished") as the post-session job.
 * ``job_hooks(app).post_session`` = ``SessionHandOver``: the bot leaves, the recording
   is finalised, then speech, diarization, transcripts, report, notification.
 
-Models are loaded once per process, lazily, on first use in a worker thread.
+Models come from the process's one holder, ``ctx.models`` (``proctorbot.process_models``),
+the same the checklist uses: each loads once, lazily, on first use in a worker thread.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 from collections.abc import Callable
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 from aiohttp import web
 from proctorbot.bot.after_session import SessionHandOver
 from proctorbot.bot.live_alerts import OutboxAlertSink
 from proctorbot.bot.live_watch import LiveDetectors, LiveWatch, LiveWatchOptions, peer_field
-from proctorbot.config.settings import Settings
 
 from proctorbot.context import AppContext
+from proctorbot.process_models import ProcessModels
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
-
-
-class Once(Generic[T]):
-    """Builds its object on the first call, from any thread, then returns the same one."""
-
-    def __init__(self, build: Callable[[], T]) -> None:
-        self._build = build
-        self._value: T | None = None
-        self._lock = threading.Lock()
-
-    def __call__(self) -> T:
-        with self._lock:
-            if self._value is None:
-                self._value = self._build()
-            return self._value
-
-
-class ProcessModels:
-    """The models the live watch and the hand-over share in one server process."""
-
-    def __init__(self, settings: Settings) -> None:
-        detection = settings.detection
-
-        def audio() -> Any:
-            from proctorbot.detection.audio_models import AudioModels
-
-            return AudioModels(detection, detection.model_cache_dir)
-
-        def faces() -> Any:
-            from proctorbot.detection.faces import FaceAnalyzer
-
-            analyzer = FaceAnalyzer()
-            analyzer.load()
-            return analyzer
-
-        def transcriber() -> Any:
-            from proctorbot.detection.transcription import build_transcriber
-
-            return build_transcriber(detection, detection.model_cache_dir)
-
-        self.audio_models = Once(audio)
-        self.face_analyzer = Once(faces)
-        self.transcriber = Once(transcriber)
 
 
 class LiveWatchPlugin:
@@ -79,10 +35,14 @@ class LiveWatchPlugin:
     __name__ = "live_watch"
 
     def __init__(
-        self, ctx: AppContext, models: ProcessModels, *, wait_for_admission: bool = True
+        self,
+        ctx: AppContext,
+        models: ProcessModels | None = None,  # default: the process's ctx.models
+        *,
+        wait_for_admission: bool = True,
     ) -> None:
         self.ctx = ctx
-        self.models = models
+        self.models = models or ctx.models
         self.wait_for_admission = wait_for_admission
 
     async def __call__(self, bot: Any) -> None:  # proctorbot.bot.session_bot.SessionBot
@@ -191,7 +151,7 @@ async def setup(app: web.Application, ctx: AppContext) -> None:
 
     from proctorbot.app import module_exists
 
-    models = ProcessModels(ctx.settings)
+    models = ctx.models  # shared with the checklist (checklist.adapters.build_detectors)
     manager = app.get(BOT_MANAGER)
     plugin = LiveWatchPlugin(
         ctx, models, wait_for_admission=module_exists("proctorbot.checklist.service")

@@ -1,7 +1,9 @@
 """The detection/ and notifications/ implementations behind the checklist's Protocols.
 
-Each adapter is built lazily: heavy models (Whisper, CAM++, dlib) load on the first
-use, in the check's thread, not when the server starts. A part that cannot be
+Each adapter gets its models from the process's one holder (``ctx.models``,
+``proctorbot.process_models.ProcessModels``, shared with the live watch and the
+hand-over): heavy models (Whisper, CAM++, dlib) load on the first use, in the check's
+thread, not when the server starts, and once per process. A part that cannot be
 imported (a module not installed, a model missing) leaves its Protocol unset, and
 the step says its automatic check is unavailable.
 """
@@ -11,10 +13,9 @@ from __future__ import annotations
 import importlib.util
 import json
 import logging
-import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 import numpy as np
 from proctorbot.checklist.detectors import (
@@ -25,23 +26,10 @@ from proctorbot.checklist.detectors import (
 )
 from proctorbot.config.settings import Settings
 
+from proctorbot.process_models import Once, ProcessModels
+
 log = logging.getLogger(__name__)
-T = TypeVar("T")
-
-
-class Lazy(Generic[T]):
-    """Builds its object once, on first use, from any thread."""
-
-    def __init__(self, build: Callable[[], T]) -> None:
-        self._build = build
-        self._value: T | None = None
-        self._lock = threading.Lock()
-
-    def get(self) -> T:
-        with self._lock:
-            if self._value is None:
-                self._value = self._build()
-            return self._value
+Provider = Callable[[], Any]  # returns the (shared, lazily built) model; may raise when missing
 
 
 def int16_to_float(samples: np.ndarray) -> np.ndarray:
@@ -51,11 +39,11 @@ def int16_to_float(samples: np.ndarray) -> np.ndarray:
 class DetectionIdReader:
     """detection.id_document.IdDocumentReader: OCR + MRZ + card photo vs live face."""
 
-    def __init__(self, reader: Lazy[Any]) -> None:
-        self._reader = reader
+    def __init__(self, reader: Provider) -> None:
+        self.reader = reader
 
     def read(self, frames: list[np.ndarray], expected_name: str) -> IdReading:
-        found = self._reader.get().read(frames, expected_name=expected_name)
+        found = self.reader().read(frames, expected_name=expected_name)
         return IdReading(
             full_name=found.name,
             confidence=float(found.confidence),
@@ -79,14 +67,14 @@ class DetectionIdReader:
 class DetectionRoomScan:
     """detection.room_scan.RoomScanTracker: how far the camera turned, faces seen."""
 
-    def __init__(self, face_analyzer: Lazy[Any], horizontal_fov_deg: float = 60.0) -> None:
-        self._face_analyzer = face_analyzer
+    def __init__(self, face_analyzer: Provider, horizontal_fov_deg: float = 60.0) -> None:
+        self.face_analyzer = face_analyzer
         self.horizontal_fov_deg = horizontal_fov_deg
 
     def analyze(self, frames: list[VideoFrame]) -> RoomScanFindings:
         from proctorbot.detection.room_scan import RoomScanTracker
 
-        tracker = RoomScanTracker(self.horizontal_fov_deg, analyzer=self._face_analyzer.get())
+        tracker = RoomScanTracker(self.horizontal_fov_deg, analyzer=self.face_analyzer())
         for t, frame in frames:
             tracker.feed(t, frame)
         result = tracker.result()
@@ -108,25 +96,25 @@ class DetectionRoomScan:
 class WhisperNameTranscriber:
     """detection.transcription: the words of the name said aloud."""
 
-    def __init__(self, transcriber: Lazy[Any]) -> None:
-        self._transcriber = transcriber
+    def __init__(self, transcriber: Provider) -> None:
+        self.transcriber = transcriber
 
     def transcribe(self, samples: np.ndarray, sample_rate: int, language: str) -> str:
         if sample_rate != 16000:
             raise ValueError(f"expected 16 kHz audio, got {sample_rate}")
-        return self._transcriber.get().transcribe(int16_to_float(samples), language).text
+        return self.transcriber().transcribe(int16_to_float(samples), language).text
 
 
 class CampPlusVoiceEnroller:
     """detection.voiceprint: the student's voiceprint from the name said aloud."""
 
-    def __init__(self, models: Lazy[Any]) -> None:
-        self._models = models
+    def __init__(self, models: Provider) -> None:
+        self.models = models
 
     def enroll(self, samples: np.ndarray, sample_rate: int, out_dir: Path) -> Path:
         from proctorbot.detection.voiceprint import enroll
 
-        models = self._models.get()
+        models = self.models()
         result = enroll(int16_to_float(samples), models.embedder, models.new_vad())
         if result.voiceprint is None:
             raise ValueError("; ".join(result.messages) or "no voiceprint")
@@ -136,45 +124,27 @@ class CampPlusVoiceEnroller:
         return path
 
 
-def build_detectors(settings: Settings) -> ChecklistDetectors:
-    """Every detector the installed detection/ offers, each loading its models lazily."""
-    detection = settings.detection
+def build_detectors(settings: Settings, models: ProcessModels | None = None) -> ChecklistDetectors:
+    """Every detector the installed detection/ offers, on the process's shared ``models``
+    (``ctx.models``; a holder of its own when none is given), each loading lazily."""
+    models = models or ProcessModels(settings)
     detectors = ChecklistDetectors()
-
-    def make_face_analyzer() -> Any:
-        from proctorbot.detection.faces import FaceAnalyzer
-
-        return FaceAnalyzer()
-
-    faces = Lazy(make_face_analyzer)
     if _available("proctorbot.detection.room_scan"):
-        detectors.room_scan = DetectionRoomScan(faces)
+        detectors.room_scan = DetectionRoomScan(models.face_analyzer)
     if _available("proctorbot.detection.id_document"):
 
         def make_reader() -> Any:
             from proctorbot.detection.id_document import IdDocumentReader
 
-            return IdDocumentReader(analyzer=faces.get())
+            return IdDocumentReader(analyzer=models.face_analyzer())
 
-        detectors.id_reader = DetectionIdReader(Lazy(make_reader))
+        detectors.id_reader = DetectionIdReader(Once(make_reader))
     if _available("proctorbot.detection.transcription"):
-
-        def make_transcriber() -> Any:
-            from proctorbot.detection.transcription import build_transcriber
-
-            return build_transcriber(detection, getattr(detection, "model_cache_dir", None))
-
-        detectors.transcriber = WhisperNameTranscriber(Lazy(make_transcriber))
+        detectors.transcriber = WhisperNameTranscriber(models.transcriber)
     if _available("proctorbot.detection.voiceprint") and _available(
         "proctorbot.detection.audio_models"
     ):
-
-        def make_models() -> Any:
-            from proctorbot.detection.audio_models import AudioModels
-
-            return AudioModels(detection, getattr(detection, "model_cache_dir", None))
-
-        detectors.voice_enroller = CampPlusVoiceEnroller(Lazy(make_models))
+        detectors.voice_enroller = CampPlusVoiceEnroller(models.audio_models)
     missing = [name for name, value in vars(detectors).items() if value is None]
     if missing:
         log.info("checklist: no automatic check for %s (examiner confirms)", ", ".join(missing))

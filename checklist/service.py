@@ -39,7 +39,7 @@ class ChecklistPlugin:
     @property
     def detectors(self) -> ChecklistDetectors:
         if self._detectors is None:  # shared by the sessions of this process: models load once
-            self._detectors = build_detectors(self.ctx.settings)
+            self._detectors = build_detectors(self.ctx.settings, self.ctx.models)
         return self._detectors
 
     async def __call__(self, bot) -> None:  # noqa: ANN001 - proctorbot.bot.SessionBot

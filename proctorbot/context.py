@@ -1,14 +1,19 @@
-"""What the composition root builds once and hands to every area: no globals."""
+"""What the composition root builds once and hands to every area: no globals.
+
+``models`` is the process's detection models holder: built empty here, each model
+loaded on its first use (proctorbot/process_models.py), shared by every area.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import sessionmaker
 
 from proctorbot.conference.tokens import TokenSigner
 from proctorbot.config.settings import Settings
+from proctorbot.process_models import ProcessModels
 from proctorbot.storage.db import make_engine, make_sessionmaker
 from proctorbot.storage.migrate import upgrade
 
@@ -19,6 +24,10 @@ class AppContext:
     engine: Engine
     db: sessionmaker
     signer: TokenSigner
+    models: ProcessModels = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.models = ProcessModels(self.settings)  # nothing loads until first asked for
 
     @classmethod
     def build(cls, settings: Settings, *, migrate: bool = True) -> AppContext:
