@@ -8,7 +8,13 @@ A gap longer than ``max_gap_s`` (the student reconnecting) starts a new stretch 
 fresh detector at the new time, keeping the voiceprint learnt so far.
 
 All detector calls run in one worker thread per session, in order: the event loop
-(and the recording it drives) never waits for a model.
+(and the recording it drives) never waits for a model. A call under way when the watch
+is cancelled is waited for and its events handed on (``off_loop.to_the_end``); samples
+not yet fed are fed by ``finish``, which also closes what is still open.
+
+The detector emits a third-party voice once it is confirmed, with the end known then;
+the finding may go on growing. ``finish`` writes the final extent of each such finding
+as one more event with the same start (the report merges them into one finding).
 """
 
 from __future__ import annotations
@@ -18,10 +24,11 @@ import contextlib
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
+from proctorbot.bot.off_loop import to_the_end
 from proctorbot.detection.audio_models import AudioModels
 from proctorbot.detection.events import DetectorEvent
 from proctorbot.detection.third_party_voice import ThirdPartyVoiceDetector
@@ -119,6 +126,7 @@ class StudentAudioWatch:
         self._examiner_moved = asyncio.Event()
         self._examiner_seen = -1e9
         self._examiner_busy = False
+        self._emitted: list[DetectorEvent] = []  # by the current stretch's detector
 
     async def prepare(self) -> None:
         """Load the models now, so a missing one is reported before the exam goes on."""
@@ -143,9 +151,10 @@ class StudentAudioWatch:
             stretch = self._new_stretch(t, track)
         stretch.student_pending.append(stretch.student.place(t, pcm))
         if sum(len(p) for p in stretch.student_pending) >= self.batch:
+            # a cancel while waiting leaves the samples pending: finish() feeds them
+            await self._let_examiner_catch_up(stretch)
             samples = np.concatenate(stretch.student_pending)
             stretch.student_pending.clear()
-            await self._let_examiner_catch_up(stretch)
             self._emit_all(await self._run(stretch.detector.feed, samples))
 
     async def _let_examiner_catch_up(self, stretch: AudioStretch) -> None:
@@ -186,14 +195,44 @@ class StudentAudioWatch:
             return
         detector = stretch.detector
 
-        def close() -> list[DetectorEvent]:
+        def close() -> tuple[list[DetectorEvent], dict[str, list[dict[str, float]]]]:
             events: list[DetectorEvent] = []
             if stretch.student_pending:
                 events += detector.feed(np.concatenate(stretch.student_pending))
-            return events + detector.finish()
+            events += detector.finish()
+            return events, detector.findings_json()
 
-        self._emit_all(await self._run(close))
+        events, findings = await self._run(close)
+        self._emit_all(events)
+        self._emit_all(self._extended(findings))
+        self._emitted.clear()
         self.voiceprint = detector.voiceprint or self.voiceprint
+
+    def _extended(self, findings: dict[str, list[dict[str, float]]]) -> list[DetectorEvent]:
+        """Events for findings that grew after they were emitted, with their final end."""
+        extended = []
+        for kind, key in (("third_party_voice", "third_party"), ("overlapped_speech", "overlap")):
+            for found in findings.get(key, []):
+                start, end = float(found["start"]), float(found["end"])
+                emitted = next(
+                    (
+                        e
+                        for e in reversed(self._emitted)
+                        if str(e.kind) == kind and abs(e.start - start) < 0.01
+                    ),
+                    None,
+                )
+                if emitted is not None and end > emitted.end + 0.05:
+                    details = {**emitted.details, "extended_from": round(emitted.end, 3)}
+                    extended.append(
+                        replace(
+                            emitted,
+                            end=end,
+                            score=max(emitted.score, float(found.get("score", 0.0))),
+                            details=details,
+                        )
+                    )
+        return extended
 
     def _new_stretch(self, t: float, track: str) -> AudioStretch:
         self.track = track
@@ -209,7 +248,8 @@ class StudentAudioWatch:
 
     def _emit_all(self, events: list[DetectorEvent]) -> None:
         for event in events:
+            self._emitted.append(event)
             self.emit(event)
 
     async def _run(self, func, *args):  # noqa: ANN001, ANN202 - any detector call
-        return await asyncio.get_running_loop().run_in_executor(self.executor, func, *args)
+        return await to_the_end(func, *args, executor=self.executor)

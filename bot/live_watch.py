@@ -3,9 +3,10 @@ microphone and camera go through the detectors, and every event is handed on.
 
 * audio: ``StudentAudioWatch`` (third-party voices against the enrolled voiceprint,
   the examiner's own track suppressing their echo, overlapped speech);
-* video: ``detection.video_watch.watch_live`` at ``settings.detection.live_video_fps``
-  with the rule profile's thresholds; the student's face is enrolled from the first
-  frames after admission (they were identified a moment before) for ``person_replaced``;
+* video: ``detection.video_watch.VideoWatcher`` through ``StudentVideoWatch`` at
+  ``settings.detection.live_video_fps`` with the rule profile's thresholds; the
+  student's face is enrolled from the first frames after admission (they were
+  identified a moment before) for ``person_replaced``;
 * each event → ``bot.emit`` (``events.jsonl``; the checklist's panel forwards it to the
   examiners as a flag) and the ``LiveAlertPolicy``; alert-worthy findings → a
   ``live``/``alert`` panel message to the examiners and the ``AlertSink`` (the outbox).
@@ -13,6 +14,12 @@ microphone and camera go through the detectors, and every event is handed on.
 A detector that fails (a model missing, a bug) is logged, told once to the examiners
 (panel ``live``/``detector_unavailable`` and a prompt) and left off; the other one and
 the recording go on. Detection runs in worker threads: the event loop never waits.
+
+Stopping (the task cancelled: the bot leaves, the server shuts down): whatever is still
+open — a face absent, a frozen camera, a voice being heard — is closed at the stop time
+(``stop_time()``: the bot's ``stopped_at``) and handed on like any other event, and the
+alerts it causes are sent before ``run`` returns. The bot awaits that before it closes
+its files (``SessionBot._shutdown``).
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -37,6 +45,8 @@ from proctorbot.bot.live_alerts import (
     alert_kind,
 )
 from proctorbot.bot.live_audio import StudentAudioWatch
+from proctorbot.bot.live_video import StudentVideoWatch
+from proctorbot.bot.off_loop import to_the_end
 from proctorbot.config.profiles import RuleProfile
 from proctorbot.detection.events import DetectorEvent
 from proctorbot.report.findings import Finding
@@ -243,7 +253,7 @@ class LiveWatch:
         try:
             if self.detectors.face_analyzer is None:
                 raise RuntimeError("no video detection installed")
-            from proctorbot.detection.video_watch import VideoThresholds, VideoWatcher, watch_live
+            from proctorbot.detection.video_watch import VideoThresholds, VideoWatcher
 
             analyzer = await asyncio.to_thread(self.detectors.face_analyzer)
             thresholds = VideoThresholds.from_profile(self.profile.thresholds)
@@ -258,7 +268,9 @@ class LiveWatch:
                 evidence_prefix="evidence",
             )
             frames = self.bot.video_frames(peer_id, self.options.video_fps)
-            await watch_live(self._enrolling(frames, watcher), watcher, self.handle)
+            await StudentVideoWatch(watcher, self.handle, self.stop_time).run(
+                self._enrolling(frames, watcher)
+            )
         except Exception as exc:  # noqa: BLE001
             await self.detector_failed("video", exc)
 
@@ -274,6 +286,12 @@ class LiveWatch:
             yield t, frame
 
     # -- events --------------------------------------------------------------------------
+    def stop_time(self) -> float:
+        """Seconds since the bot started when the watch stops: when the bot began to leave
+        (``bot.stopped_at``), else now."""
+        stopped = getattr(self.bot, "stopped_at", None)
+        return float(stopped) if stopped is not None else time.time() - self.bot.started_at
+
     def handle(self, event: DetectorEvent) -> None:
         """Every detector event: the session's events.jsonl, then the alert policy."""
         self.bot.emit(event)
@@ -282,11 +300,18 @@ class LiveWatch:
     async def _follow_recorder_events(self) -> None:
         """Gaps the bot writes itself (a participant gone) count for alerts as well."""
         tail = EventsTail(self.session_dir / "events.jsonl")
-        while True:
-            for event in await asyncio.to_thread(tail.read_new):
+
+        def judge(events: list[DetectorEvent]) -> None:
+            for event in events:
                 if event.kind in RECORDER_KINDS and event.track.startswith("student-"):
                     self._judge(event)  # participant keys are "<role>-<id>"
-            await asyncio.sleep(self.options.poll_s)
+
+        try:
+            while True:
+                judge(await to_the_end(tail.read_new))
+                await asyncio.sleep(self.options.poll_s)
+        finally:
+            judge(tail.read_new())  # a gap the bot closed as it left (SessionBot._shutdown)
 
     def _judge(self, event: DetectorEvent) -> None:
         self.events.append(event)

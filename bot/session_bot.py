@@ -9,6 +9,13 @@ the API at the bottom: ``video_frames``, ``audio_chunks``, ``send_prompt``,
 
 Times given to those areas are seconds since ``started_at`` (the wall clock when the
 bot started recording the session); ``manifest.json`` holds the same origin.
+
+Leaving (``stop()``, the server shutting down, a final refusal): ``stopped_at`` is set
+(seconds, same clock), the plug-in tasks are cancelled and **awaited** (up to
+``PLUGIN_STOP_TIMEOUT_S``) so that they close what is still open at that time and
+emit it, and only then are the links dropped and the files closed. Events have their
+own writer (``EventsLog``), so what was emitted is on disk at once, not queued behind
+the media.
 """
 
 from __future__ import annotations
@@ -19,11 +26,13 @@ import json
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import numpy as np
+from proctorbot.bot.events_log import EventsLog
 from proctorbot.bot.media_feeds import MediaFeeds
 from proctorbot.bot.network_quality import NetworkQuality
 from proctorbot.bot.network_quality import measure as measure_network_quality
@@ -42,6 +51,8 @@ PanelHandler = Callable[[str, str, Any], Awaitable[None]]
 SessionPlugin = Callable[["SessionBot"], Awaitable[None]]
 # close codes from conference/signaling.py after which reconnecting is pointless
 FINAL_CLOSE_CODES = {4403: "refused", 4001: "replaced by another bot connection"}
+# How long a leaving bot waits for its plug-ins to close their open findings.
+PLUGIN_STOP_TIMEOUT_S = 60.0
 
 
 class BotRefused(Exception):
@@ -62,6 +73,8 @@ class SessionBot:
         self.settings = settings
         self.session_dir: Path = settings.recordings_dir / session_id
         self.started_at = time.time()
+        # Seconds since started_at when the bot began to leave; None while in the call.
+        self.stopped_at: float | None = None
         self.peers: dict[str, PeerInfo] = {}
         self.peer_id: str | None = None
         self.recorder = SessionRecorder(
@@ -70,6 +83,12 @@ class SessionBot:
         self._feeds = MediaFeeds(asyncio.get_running_loop(), self.started_at, self._peer_key)
         self.recorder.pcm_listeners.append(self._feeds.pcm_from_worker)
         self.recorder.gap_listeners.append(self._gap_closed)
+        self.events_log = EventsLog(self.session_dir, f"events-{session_id}")
+        # Gaps already in events.jsonl (closed by an earlier bot process, or here as the
+        # media came back): the rest closed when the recorder closed are written on leaving.
+        self._reported_gaps = {
+            (gap.participant, gap.start) for gap in self.recorder.manifest.gaps if gap.end is not None
+        }
         self.joined = asyncio.Event()
         self.manifest: Manifest | None = None
         self._plugins = plugins
@@ -99,6 +118,8 @@ class SessionBot:
                         logger.warning("session %s: signaling unreachable: %s", self.session_id, exc)
                     finally:
                         self._ws = None
+                    if self._stopping.is_set():
+                        break  # leaving: _shutdown stops the plug-ins before the links close
                     await self._drop_links("signaling_lost")
                     if not self._stopping.is_set():
                         await self._sleep_unless_stopping(self.settings.bot.reconnect_delay_seconds)
@@ -107,6 +128,8 @@ class SessionBot:
         return manifest
 
     async def stop(self) -> None:
+        if self.stopped_at is None:
+            self.stopped_at = round(time.time() - self.started_at, 3)
         self._stopping.set()
         if self._ws is not None and not self._ws.closed:
             await self._ws.close()
@@ -118,10 +141,14 @@ class SessionBot:
     async def _shutdown(self) -> Manifest:
         if self.manifest is not None:
             return self.manifest
-        for task in list(self._tasks):
-            task.cancel()
+        if self.stopped_at is None:
+            self.stopped_at = round(time.time() - self.started_at, 3)
+        await self._close_open_stalls()
+        await self._stop_tasks()
         await self._drop_links("bot_stopped")
         self.manifest = await self.recorder.close()
+        self._report_gaps_closed_on_leaving(self.manifest)
+        await self.events_log.close()
         if self.settings.recording.make_composite:
             from proctorbot.recording.composite import add_composite
 
@@ -131,6 +158,50 @@ class SessionBot:
                 logger.error("session %s: composite not made: %s", self.session_id, exc)
         logger.info("session %s: recording closed in %s", self.session_id, self.session_dir)
         return self.manifest
+
+    async def _close_open_stalls(self) -> None:
+        """A participant still connected but without media since a while (an open
+        ``media_timeout`` gap) when the bot leaves: the gap ends now, as a
+        ``participant_left`` event written before the plug-ins stop (the live watch
+        reads it for its alerts). Closing the links next would turn it into a departure,
+        which the recorder does not count as a gap."""
+        manifest = self.recorder.manifest
+        try:
+            open_gaps = await self.recorder.worker.call(
+                lambda: [replace(gap) for gap in manifest.gaps if gap.end is None]
+            )
+        except Exception:  # noqa: BLE001 - leaving must go on
+            logger.exception("session %s: open gaps not read", self.session_id)
+            return
+        connected = {self._key(link.peer) for link in self._links.values() if link.in_recording}
+        end = self.started_at + (self.stopped_at or 0.0)
+        for gap in open_gaps:
+            if gap.participant in connected:
+                self._gap_closed(replace(gap, end=max(gap.start, end)))
+        await self.events_log.flush()
+
+    async def _stop_tasks(self) -> None:
+        """Cancel the session's tasks and let them finish: a plug-in closes its open spans
+        at ``stopped_at`` and emits them while the files are still open."""
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        if not tasks:
+            return
+        _, late = await asyncio.wait(tasks, timeout=PLUGIN_STOP_TIMEOUT_S)
+        for task in late:
+            logger.error(
+                "session %s: task %s did not stop within %.0f s; its open findings may be lost",
+                self.session_id, task.get_name(), PLUGIN_STOP_TIMEOUT_S,
+            )
+
+    def _report_gaps_closed_on_leaving(self, manifest: Manifest) -> None:
+        """A media stall still open when the bot leaves is closed by the recorder at that
+        moment (the participant is still connected): it becomes a ``participant_left``
+        event like any other gap, or the report would never count it."""
+        for gap in manifest.gaps:
+            if gap.end is not None and (gap.participant, gap.start) not in self._reported_gaps:
+                self._gap_closed(gap)
 
     def _spawn(self, coroutine: Awaitable[Any], name: str) -> asyncio.Task[Any]:
         task = asyncio.ensure_future(coroutine)
@@ -395,13 +466,8 @@ class SessionBot:
                 logger.exception("session %s: panel handler for %s failed", self.session_id, message.get("area"))
 
     def emit(self, event: DetectorEvent) -> None:
-        """Append one event to ``events.jsonl`` (in the recording thread, in order)."""
-        line = json.dumps(event.to_json(), ensure_ascii=False) + "\n"
-        self.recorder.worker.submit(self._append_event, line)
-
-    def _append_event(self, line: str) -> None:
-        with open(self.session_dir / "events.jsonl", "a", encoding="utf-8") as handle:
-            handle.write(line)
+        """Append one event to ``events.jsonl`` (its own thread, in order, synced to disk)."""
+        self.events_log.append(event)
 
     async def video_frames(
         self, peer_id: str, fps: float = 2.0
@@ -432,7 +498,8 @@ class SessionBot:
         return None
 
     def _gap_closed(self, gap: Gap) -> None:
-        # recording thread: the event goes straight to events.jsonl, in order
+        # recording thread (or the loop, once the recorder is closed)
+        self._reported_gaps.add((gap.participant, gap.start))
         event = DetectorEvent(
             kind=EventKind.PARTICIPANT_LEFT,
             start=round(gap.start - self.started_at, 3),
@@ -440,4 +507,4 @@ class SessionBot:
             track=gap.participant,
             details={"reason": gap.reason},
         )
-        self._append_event(json.dumps(event.to_json(), ensure_ascii=False) + "\n")
+        self.events_log.append(event)

@@ -36,6 +36,9 @@ class FakeSessionBot:
     prompts: list[tuple[str, str, str | None, str]] = field(default_factory=list)
     subscriptions: list[tuple[str, str]] = field(default_factory=list)
     started_at: float = field(default_factory=time.time)
+    # Seconds since started_at when the bot began to leave (set by a test before it stops
+    # the watch, as SessionBot._shutdown does before cancelling its plug-ins).
+    stopped_at: float | None = None
     media_done: dict[str, asyncio.Event] = field(default_factory=dict)
     # > 0: media times run this many times faster than real time, on one clock for all
     # tracks (so the examiner's track keeps pace with the student's); 0: no pacing.

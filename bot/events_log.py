@@ -1,0 +1,60 @@
+"""A session's ``events.jsonl``, written as events happen, never behind the media.
+
+Events used to go through the recorder's file thread, queued behind every media frame
+still waiting for the disk: a crash then lost events that had been confirmed seconds
+before. Here they have a thread of their own; each line is appended, flushed and
+synced before the next, so an event that ``append`` accepted is on disk a moment later
+whatever happens to the process. After ``close`` a late event is written by the caller
+itself rather than dropped.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+from pathlib import Path
+
+from proctorbot.detection.events import DetectorEvent
+from proctorbot.recording.worker import RecordingWorker
+
+log = logging.getLogger(__name__)
+
+EVENTS_FILE = "events.jsonl"
+
+
+class EventsLog:
+    def __init__(self, session_dir: Path, name: str = "events") -> None:
+        self.path = Path(session_dir) / EVENTS_FILE
+        self._worker: RecordingWorker | None = RecordingWorker(name)
+        self._lock = threading.Lock()  # one writer at a time (the thread, or a late caller)
+
+    def append(self, event: DetectorEvent) -> None:
+        """From any thread; in order of the calls."""
+        line = json.dumps(event.to_json(), ensure_ascii=False) + "\n"
+        worker = self._worker
+        if worker is None:
+            log.warning(
+                "%s: event %s after the log closed, written directly", self.path, event.kind
+            )
+            self._write(line)
+        else:
+            worker.submit(self._write, line)
+
+    def _write(self, line: str) -> None:
+        with self._lock, open(self.path, "a", encoding="utf-8") as handle:
+            handle.write(line)
+            handle.flush()
+            os.fsync(handle.fileno())
+
+    async def flush(self) -> None:
+        """Wait until every event appended so far is on disk."""
+        if self._worker is not None:
+            await self._worker.call(lambda: None)
+
+    async def close(self) -> None:
+        worker, self._worker = self._worker, None
+        if worker is not None:
+            await worker.call(lambda: None)
+            worker.stop()
