@@ -6,10 +6,18 @@ all ask the same ``ProcessModels`` (``AppContext.models``) for them, so a proces
 loads each model once and every area sees the same object. Nothing here imports
 ``detection/`` until a model is first asked for: the server starts without loading
 anything, and an area whose detection module is absent never triggers a load.
+
+Sharing means several threads call one model at once (two sessions, the checklist of
+one and the live watch of another). dlib's HOG detector runs without the GIL and keeps
+its scan state in the object: two threads on one detector get wrong boxes (measured:
+155 of 192 calls differed). So the face analyzer is ``Serialized`` (one call at a time),
+and so is an openai-whisper transcriber (its decoding hooks live on the model);
+faster-whisper (CTranslate2) and the torch audio models are safe to share as they are.
 """
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -47,6 +55,28 @@ class Once(Generic[T]):
         return self._built
 
 
+class Serialized:
+    """The wrapped object with every method call made under one lock."""
+
+    def __init__(self, target: Any) -> None:
+        self.wrapped = target
+        self._lock = threading.RLock()
+
+    def __getattr__(self, name: str) -> Any:
+        if name in ("wrapped", "_lock"):  # not set yet (a copy being made)
+            raise AttributeError(name)
+        value = getattr(self.wrapped, name)
+        if not callable(value):
+            return value
+
+        @functools.wraps(value)
+        def locked(*args: Any, **kwargs: Any) -> Any:
+            with self._lock:
+                return value(*args, **kwargs)
+
+        return locked
+
+
 @dataclass(frozen=True)
 class ModelBuilders:
     """How each model is made; tests pass light fakes."""
@@ -54,7 +84,7 @@ class ModelBuilders:
     audio_models: Callable[
         [], Any
     ]  # -> detection.audio_models.AudioModels (CAM++, VAD, segmentation)
-    face_analyzer: Callable[[], Any]  # -> detection.faces.FaceAnalyzer, loaded
+    face_analyzer: Callable[[], Any]  # -> detection.faces.FaceAnalyzer, loaded, Serialized
     transcriber: Callable[[], Any]  # -> detection.transcription.build_transcriber(...)
 
     @classmethod
@@ -71,12 +101,13 @@ class ModelBuilders:
 
             analyzer = FaceAnalyzer()
             analyzer.load()
-            return analyzer
+            return Serialized(analyzer)
 
         def transcriber() -> Any:
             from proctorbot.detection.transcription import build_transcriber
 
-            return build_transcriber(detection, detection.model_cache_dir)
+            built = build_transcriber(detection, detection.model_cache_dir)
+            return Serialized(built) if detection.whisper_engine == "openai-whisper" else built
 
         return cls(audio_models, face_analyzer, transcriber)
 

@@ -157,7 +157,9 @@ class GrowingVoiceDetector:
         return []  # confirmed long ago; the finding only grew
 
     def findings_json(self) -> dict:
-        third_party = [{"start": self.offset + 1.0, "end": self.offset + self.seconds, "score": 0.9}]
+        third_party = [
+            {"start": self.offset + 1.0, "end": self.offset + self.seconds, "score": 0.9}
+        ]
         return {"third_party": third_party if self.confirmed else [], "overlap": [], "speech": []}
 
 
@@ -198,7 +200,9 @@ async def test_a_voice_still_heard_at_the_leave_gets_its_final_extent(
     assert voices[1]["details"]["extended_from"] == T0 + 2.0
     findings = [
         f
-        for f in evaluate([Event.from_json(v) for v in voices], load_profile("university-admission"))
+        for f in evaluate(
+            [Event.from_json(v) for v in voices], load_profile("university-admission")
+        )
         if f.rule == "third_party_voice"
     ]
     assert len(findings) == 1 and findings[0].end == pytest.approx(T0 + seconds), "one finding"

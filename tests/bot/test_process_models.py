@@ -12,6 +12,7 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+
 from proctorbot.process_models import ModelBuilders, Once, ProcessModels
 
 pytestmark = [pytest.mark.timeout(60)]
@@ -37,9 +38,10 @@ def counting_builders(built: Counter) -> ModelBuilders:
 
 
 async def test_checklist_live_watch_and_hand_over_share_each_model(app_context) -> None:
-    from proctorbot.app import build_app
     from proctorbot.bot.handover import HAND_OVER, LIVE_WATCH_PLUGIN
     from proctorbot.checklist.service import CHECKLIST_PLUGIN
+
+    from proctorbot.app import build_app
 
     built: Counter = Counter()
     app_context.models = ProcessModels(builders=counting_builders(built))
@@ -68,9 +70,8 @@ async def test_checklist_live_watch_and_hand_over_share_each_model(app_context) 
 
     with ThreadPoolExecutor(len(askers) * 2) as pool:
         got = list(pool.map(ask, list(askers.values()) * 2))
-    names = list(askers) * 2
     by_model: dict[str, set[int]] = {}
-    for name, model in zip(names, got, strict=True):
+    for model in got:
         by_model.setdefault(model.name, set()).add(id(model))
     assert {name: len(ids) for name, ids in by_model.items()} == {
         "audio": 1,
@@ -122,3 +123,46 @@ def test_the_default_holder_imports_no_model_until_asked(settings) -> None:
         )
     finally:
         ctx.engine.dispose()
+
+
+def test_serialized_makes_one_call_at_a_time() -> None:
+    from proctorbot.process_models import Serialized
+
+    class Model:
+        size = 3
+        inside = 0
+        most = 0
+
+        def run(self, x: int) -> int:
+            Model.inside += 1
+            Model.most = max(Model.most, Model.inside)
+            time.sleep(0.01)
+            Model.inside -= 1
+            return x * self.size
+
+    shared = Serialized(Model())
+    assert shared.size == 3
+    with ThreadPoolExecutor(4) as pool:
+        assert list(pool.map(shared.run, range(12))) == [x * 3 for x in range(12)]
+    assert Model.most == 1
+
+
+def test_the_shared_face_analyzer_gives_the_same_boxes_from_many_threads(
+    settings, evaldata
+) -> None:
+    """dlib's HOG detector shared by threads without a lock returns wrong boxes."""
+    import cv2
+
+    images = [cv2.imread(str(p)) for p in sorted((evaldata / "faces").glob("*/*.jpg"))[:6]]
+    images = [cv2.resize(i, (640, 480)) for i in images if i is not None]
+    if not images:
+        pytest.skip("no face photos in ../shared/evaldata/faces")
+    analyzer = ProcessModels(settings).face_analyzer()
+
+    def boxes(image) -> list:
+        return [f.box.as_list() for f in analyzer.detect(image, thorough=False)]
+
+    expected = [boxes(image) for image in images]
+    with ThreadPoolExecutor(3) as pool:
+        got = list(pool.map(boxes, images * 4))
+    assert got == expected * 4
