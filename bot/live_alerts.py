@@ -52,8 +52,17 @@ class LiveAlertPolicy:
 
     def add(self, event: DetectorEvent) -> list[Finding]:
         self.events.append(event)
+        return self._fresh(self.events)
+
+    def peek(self, event: DetectorEvent) -> list[Finding]:
+        """The findings to alert now if a condition still going on (``event``, ending now)
+        were over. The event is not kept: its real one comes when it ends, and its finding
+        (same rule, track and start: the same id) is not alerted twice."""
+        return self._fresh([*self.events, event])
+
+    def _fresh(self, events: list[DetectorEvent]) -> list[Finding]:
         fresh = []
-        for finding in evaluate(self.events, self.profile):
+        for finding in evaluate(events, self.profile):
             if finding.severity in self.severities and finding.id not in self.alerted:
                 self.alerted.add(finding.id)
                 fresh.append(finding)

@@ -48,7 +48,7 @@ from proctorbot.bot.live_audio import StudentAudioWatch
 from proctorbot.bot.live_video import StudentVideoWatch
 from proctorbot.bot.off_loop import to_the_end
 from proctorbot.config.profiles import RuleProfile
-from proctorbot.detection.events import DetectorEvent
+from proctorbot.detection.events import DetectorEvent, EventKind
 from proctorbot.report.findings import Finding
 
 log = logging.getLogger(__name__)
@@ -71,6 +71,9 @@ class LiveWatchOptions:
     # it is analysed without it; see StudentAudioWatch.examiner_wait_s.
     examiner_wait_s: float = 2.0
     enroll_face_tries: int = 10
+    # How often a student's gap still open (away, connection lost) is checked against the
+    # profile's limits, so the alert comes while it lasts, not when they come back.
+    open_gap_check_s: float = 5.0
 
 
 @dataclass
@@ -149,6 +152,7 @@ class LiveWatch:
             helpers = [
                 asyncio.create_task(self._follow_examiner(), name="live-examiner"),
                 asyncio.create_task(self._follow_recorder_events(), name="live-recorder-events"),
+                asyncio.create_task(self._watch_open_gaps(), name="live-open-gaps"),
             ]
             try:
                 await self._follow_student()
@@ -313,9 +317,32 @@ class LiveWatch:
         finally:
             judge(tail.read_new())  # a gap the bot closed as it left (SessionBot._shutdown)
 
+    async def _watch_open_gaps(self) -> None:
+        """The student away or cut off right now: alert once the time so far crosses the
+        profile's limit. Nothing is written here; the gap's event comes when it closes."""
+        open_gaps = getattr(self.bot, "open_gaps", None)
+        if open_gaps is None:
+            return
+        while True:
+            await asyncio.sleep(self.options.open_gap_check_s)
+            now = round(time.time() - self.bot.started_at, 3)
+            for gap in open_gaps():
+                if gap.participant.startswith("student-") and now > gap.start:
+                    ongoing = DetectorEvent(
+                        EventKind.PARTICIPANT_LEFT,
+                        gap.start,
+                        now,
+                        track=gap.participant,
+                        details={"reason": gap.reason, "still_open": True},
+                    )
+                    self._alert_all(self.policy.peek(ongoing))
+
     def _judge(self, event: DetectorEvent) -> None:
         self.events.append(event)
-        for finding in self.policy.add(event):
+        self._alert_all(self.policy.add(event))
+
+    def _alert_all(self, findings: list[Finding]) -> None:
+        for finding in findings:
             task = asyncio.get_running_loop().create_task(self._alert(finding))
             self._pending.add(task)
             task.add_done_callback(self._pending.discard)

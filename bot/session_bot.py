@@ -26,7 +26,7 @@ import json
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +53,15 @@ SessionPlugin = Callable[["SessionBot"], Awaitable[None]]
 FINAL_CLOSE_CODES = {4403: "refused", 4001: "replaced by another bot connection"}
 # How long a leaving bot waits for its plug-ins to close their open findings.
 PLUGIN_STOP_TIMEOUT_S = 60.0
+
+
+@dataclass(frozen=True)
+class OpenGap:
+    """A participant without media right now (left, or connected but stalled)."""
+
+    participant: str  # the participant key (the track of its events)
+    start: float  # seconds since started_at
+    reason: str  # left | media_timeout | connection_failed ...
 
 
 class BotRefused(Exception):
@@ -464,6 +473,16 @@ class SessionBot:
                 await handler(sender, str(message.get("action", "")), message.get("data"))
             except Exception:  # noqa: BLE001 - an area's bug must not end the session
                 logger.exception("session %s: panel handler for %s failed", self.session_id, message.get("area"))
+
+    def open_gaps(self) -> list[OpenGap]:
+        """Gaps still open now, from the recorder's manifest as it stands (a snapshot: the
+        recorder thread opens and closes them; the ``participant_left`` event is written
+        when one closes, or when the bot leaves)."""
+        return [
+            OpenGap(gap.participant, round(gap.start - self.started_at, 3), gap.reason)
+            for gap in list(self.recorder.manifest.gaps)
+            if gap.end is None
+        ]
 
     def emit(self, event: DetectorEvent) -> None:
         """Append one event to ``events.jsonl`` (its own thread, in order, synced to disk)."""

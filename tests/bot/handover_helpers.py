@@ -39,6 +39,8 @@ class FakeSessionBot:
     # Seconds since started_at when the bot began to leave (set by a test before it stops
     # the watch, as SessionBot._shutdown does before cancelling its plug-ins).
     stopped_at: float | None = None
+    # What SessionBot.open_gaps() returns: participants without media right now.
+    gaps: list[Any] = field(default_factory=list)
     media_done: dict[str, asyncio.Event] = field(default_factory=dict)
     # > 0: media times run this many times faster than real time, on one clock for all
     # tracks (so the examiner's track keeps pace with the student's); 0: no pacing.
@@ -47,6 +49,9 @@ class FakeSessionBot:
 
     def __post_init__(self) -> None:
         self.session_dir.mkdir(parents=True, exist_ok=True)
+
+    def open_gaps(self) -> list[Any]:
+        return list(self.gaps)
 
     def emit(self, event: DetectorEvent) -> None:
         with open(self.session_dir / "events.jsonl", "a", encoding="utf-8") as handle:

@@ -98,6 +98,9 @@ async def test_a_connection_stalled_at_the_leave_becomes_a_gap_event(settings) -
     since = time.time() - 20.0
     bot.recorder.media_stalled(key, since)  # no media for 20 s, the link still up
     await asyncio.sleep(0.1)
+    (gap,) = bot.open_gaps()  # what the live watch checks against the profile meanwhile
+    assert (gap.participant, gap.reason) == (key, "media_timeout")
+    assert gap.start == pytest.approx(since - bot.started_at, abs=0.01)
     await bot.stop()
     await asyncio.wait_for(task, 30)
 

@@ -229,3 +229,50 @@ async def test_a_detector_call_under_way_when_cancelled_keeps_its_result() -> No
     with pytest.raises(asyncio.CancelledError):
         await task
     assert results == ["closed event"]
+
+
+async def test_a_student_cut_off_is_alerted_while_the_gap_lasts(tmp_path: Path) -> None:
+    """The alert comes once the open gap crosses the profile's allowance, not on return."""
+    import json
+
+    from proctorbot.bot.session_bot import OpenGap
+
+    bot = _bot(tmp_path, "s-gap-open")
+    bot.started_at = time.time() - 1000.0
+    sink = ListSink()
+    watch = LiveWatch(
+        bot,
+        profile=load_profile("university-admission"),  # 5 minutes away in total
+        detectors=LiveDetectors(),
+        alerts=sink,
+        options=LiveWatchOptions(wait_for_admission=False, poll_s=0.05, open_gap_check_s=0.05),
+    )
+    task = asyncio.create_task(watch.run())
+    now = time.time() - bot.started_at
+    bot.gaps = [OpenGap(STUDENT_TRACK, round(now - 200.0, 3), "media_timeout")]
+    await asyncio.sleep(0.4)
+    assert sink.sent == [], "200 s so far: within the allowance"
+
+    start = round(now - 400.0, 3)  # the same gap seen from further back: 400 s so far
+    bot.gaps = [OpenGap(STUDENT_TRACK, start, "media_timeout")]
+    async with asyncio.timeout(5):
+        while not sink.sent:
+            await asyncio.sleep(0.05)
+    assert [(f.rule, f.severity, f.start) for f in sink.sent] == [("away", "violation", start)]
+    assert bot.events() == [], "nothing written while the gap is open"
+    alerts = [d for area, a, d, to in bot.panels if a == "alert" and to == EXAMINER]
+    assert [d["kind"] for d in alerts] == ["away_too_long"]
+
+    # The student comes back: the bot writes the gap; it is the same finding, not a new alert.
+    bot.gaps = []
+    back = {
+        "kind": "participant_left",
+        "start": start,
+        "end": start + 420.0,
+        "track": STUDENT_TRACK,
+    }
+    with open(bot.session_dir / "events.jsonl", "a") as handle:
+        handle.write(json.dumps(back) + "\n")
+    await asyncio.sleep(0.5)
+    await _leave(bot, task, watch, time.time() - bot.started_at)
+    assert len(sink.sent) == 1, sink.sent
