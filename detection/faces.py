@@ -97,9 +97,10 @@ class Box:
 class Face:
     box: Box
     score: float
-    source: str = "hog"  # hog | profile | rotated
+    source: str = "hog"  # hog | profile | rotated | kept (live: the face HOG lost, tracked)
     landmarks: np.ndarray | None = field(default=None, repr=False)  # (68, 2) float
     encoding: np.ndarray | None = field(default=None, repr=False)  # (128,) float
+    angle: float = 0.0  # degrees the image was turned for HOG to find it (rotated passes)
 
 
 class FaceAnalyzer:
@@ -270,6 +271,24 @@ class FaceAnalyzer:
                 if all(box.overlap_of_smaller(b) < 0.3 for b in boxes):
                     boxes.append(box)
         return boxes
+
+    def run_hog(
+        self, rgb: np.ndarray, upsample: int = 0, min_score: float = 0.0
+    ) -> list[tuple[Box, float]]:
+        """The frontal HOG detector on an RGB image as it is (no resizing)."""
+        rects, scores, _ = self._dlib_detector().run(rgb, upsample, min_score)
+        return [
+            (Box(r.left(), r.top(), r.right(), r.bottom()), float(sc))
+            for r, sc in zip(rects, scores, strict=True)
+        ]
+
+    def landmarks_in(self, rgb: np.ndarray, box: Box) -> np.ndarray:
+        """68 (x, y) landmarks of the face in ``box`` of an RGB image."""
+        dlib = import_dlib()
+        shape = self._shape_predictor()(
+            rgb, dlib.rectangle(box.left, box.top, box.right, box.bottom)
+        )
+        return np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float64)
 
     def add_landmarks(self, frame: np.ndarray, face: Face) -> np.ndarray:
         """68 (x, y) landmarks of a face (computed once, kept on the Face)."""

@@ -7,6 +7,7 @@ from typing import Any
 
 import cv2
 import numpy as np
+from proctorbot.detection.face_cover import LowerFaceCover, assess_lower_face
 from proctorbot.detection.faces import Face, FaceAnalyzer, largest_face
 from proctorbot.detection.head_pose import (
     HeadPose,
@@ -15,6 +16,10 @@ from proctorbot.detection.head_pose import (
     landmark_yaw_ratio,
 )
 from proctorbot.detection.lighting import LightingReport, LightingThresholds, assess_lighting
+
+# The lower face is judged only on a roughly frontal head (strongly turned heads,
+# |ratio| ~0.55, get landmarks beside the mouth; the watcher's looking-away limit is 0.22).
+LOWER_FACE_MAX_YAW_RATIO = 0.3
 
 
 @dataclass
@@ -27,7 +32,12 @@ class FrameAnalysis:
     pose: HeadPose | None = None
     yaw_ratio: float | None = None
     eye_visibility: float | None = None
+    lower_face: LowerFaceCover | None = None  # None: not assessed (no face, turned, too dark)
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def lower_face_covered(self) -> bool:
+        return self.lower_face is not None and self.lower_face.covered
 
     @property
     def face_count(self) -> int:
@@ -71,6 +81,10 @@ class FrameAnalysis:
             "eye_visibility": None
             if self.eye_visibility is None
             else round(self.eye_visibility, 3),
+            "lower_face_covered": self.lower_face_covered,
+            "lower_face_cover_score": None
+            if self.lower_face is None
+            else round(self.lower_face.score, 3),
         }
 
 
@@ -80,10 +94,15 @@ def analyze_frame(
     thorough: bool = False,
     lighting: LightingThresholds | None = None,
     upsample: int | None = None,
+    faces: list[Face] | None = None,
 ) -> FrameAnalysis:
-    """Faces, main-face pose and eyes, and lighting of one BGR frame."""
+    """Faces, main-face pose, eyes and lower face, and lighting of one BGR frame.
+
+    ``faces`` already found (the live watcher's own search) skip the detection.
+    """
     height, width = frame.shape[:2]
-    faces = analyzer.detect(frame, thorough=thorough, upsample=upsample)
+    if faces is None:
+        faces = analyzer.detect(frame, thorough=thorough, upsample=upsample)
     frontal = [f for f in faces if f.source == "hog"]
     main = largest_face(frontal) or largest_face(faces)
     result = FrameAnalysis(
@@ -93,10 +112,22 @@ def analyze_frame(
         lighting=assess_lighting(frame, main.box if main else None, lighting),
         main_face=main,
     )
-    if main is not None and main.source == "hog":
+    if main is not None and (main.source in ("hog", "kept") or main.landmarks is not None):
         landmarks = analyzer.add_landmarks(frame, main)
         result.pose = estimate_head_pose(landmarks, (width, height))
-        result.yaw_ratio = landmark_yaw_ratio(landmarks)
+        # A face found in a rotated pass is judged as HOG saw it: turned upright.
+        result.yaw_ratio = landmark_yaw_ratio(_turned(landmarks, main.angle))
         gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
         result.eye_visibility = eye_visibility(gray, landmarks)
+        if abs(result.yaw_ratio) <= LOWER_FACE_MAX_YAW_RATIO:
+            # A turned head's landmarks miss the mouth: not assessed (looking away wins).
+            result.lower_face = assess_lower_face(frame, landmarks)
     return result
+
+
+def _turned(points: np.ndarray, angle: float) -> np.ndarray:
+    """Points turned by ``angle`` degrees the way cv2.getRotationMatrix2D turns an image."""
+    if not angle:
+        return points
+    rotation = cv2.getRotationMatrix2D((0.0, 0.0), angle, 1.0)[:, :2]
+    return points @ rotation.T

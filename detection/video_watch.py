@@ -21,6 +21,7 @@ from proctorbot.detection.faces import FaceAnalyzer, face_distance
 from proctorbot.detection.frame_analysis import FrameAnalysis, analyze_frame
 from proctorbot.detection.image_input import as_bgr
 from proctorbot.detection.lighting import LightingThresholds, frame_difference
+from proctorbot.detection.live_faces import LiveFaceFinder, LiveFaceSettings
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,7 @@ class VideoThresholds:
     identity_interval_s: float = 5.0  # an encoding costs ~75 ms: not on every frame
     small_face_search_s: float = 3.0  # when no face: search again for small faces this often
     lighting: LightingThresholds = field(default_factory=LightingThresholds)
+    faces: LiveFaceSettings = field(default_factory=LiveFaceSettings)
 
     @classmethod
     def from_profile(cls, thresholds: Any, **overrides: Any) -> VideoThresholds:
@@ -114,6 +116,7 @@ class VideoWatcher:
         self._small_face_seen = False
         self._identity_mismatch = False
         self._last_distance: float | None = None
+        self._finder = LiveFaceFinder(self.analyzer, self.thresholds.faces)
 
     # -- identity ------------------------------------------------------------
     def enroll(self, encoding: np.ndarray) -> None:
@@ -136,7 +139,12 @@ class VideoWatcher:
     def feed(self, t: float, frame: np.ndarray) -> list[DetectorEvent]:
         frame = as_bgr(frame)
         th = self.thresholds
-        analysis = analyze_frame(self.analyzer, frame, thorough=False, lighting=th.lighting)
+        faces = self._finder.find(frame, t)
+        analysis = analyze_frame(
+            self.analyzer, frame, thorough=False, lighting=th.lighting, faces=faces
+        )
+        if self._finder.last_fallback:
+            analysis.extra["found_by"] = self._finder.last_fallback
         if analysis.face_count == 0 and t - self._last_deep_t >= th.small_face_search_s:
             # The live pass finds faces >= ~80 px; look for a small (far) face now and then.
             self._last_deep_t = t
@@ -242,14 +250,36 @@ class VideoWatcher:
                     "pitch": None if pose is None else round(pose.pitch, 1),
                 },
             )
-        elif (
-            analysis.eye_visibility is not None and analysis.eye_visibility < th.min_eye_visibility
-        ):
-            conditions[EventKind.FACE_COVERED] = (
-                1.0 - analysis.eye_visibility,
-                {"eye_visibility": round(analysis.eye_visibility, 3)},
-            )
+        else:
+            self._covered_condition(analysis, conditions)
         self._identity_condition(t, frame, analysis, conditions)
+
+    def _covered_condition(
+        self,
+        analysis: FrameAnalysis,
+        conditions: dict[EventKind, tuple[float, dict[str, Any]]],
+    ) -> None:
+        """Eyes or lower face covered; ``details.part`` says which (eyes, lower_face, both)."""
+        eyes = (
+            analysis.eye_visibility is not None
+            and analysis.eye_visibility < self.thresholds.min_eye_visibility
+        )
+        lower = analysis.lower_face_covered
+        if not (eyes or lower):
+            return
+        details: dict[str, Any] = {
+            "part": "both" if eyes and lower else "eyes" if eyes else "lower_face"
+        }
+        score = 0.0
+        if analysis.eye_visibility is not None:
+            details["eye_visibility"] = round(analysis.eye_visibility, 3)
+            if eyes:
+                score = 1.0 - analysis.eye_visibility
+        if analysis.lower_face is not None:
+            details["lower_face_score"] = round(analysis.lower_face.score, 3)
+            if lower:
+                score = max(score, analysis.lower_face.score)
+        conditions[EventKind.FACE_COVERED] = (score, details)
 
     def _identity_condition(
         self,
@@ -262,6 +292,8 @@ class VideoWatcher:
         main = analysis.main_face
         if self.enrolled is None or main is None or main.source != "hog":
             return
+        if analysis.lower_face_covered:
+            return  # a mask or a hand hides what the encoding needs: no verdict either way
         if t - self._last_identity_t >= th.identity_interval_s:
             self._last_identity_t = t
             encoding = self.analyzer.add_encoding(frame, main)
