@@ -12,7 +12,8 @@ that fails is noted and the next ones still run on whatever exists:
    → ``diarization/<participant>.rttm`` and ``diarization.json``;
 4. ``transcripts`` — every track through Whisper in the session's language →
    ``transcript.json`` (``{"segments": [{start, end, speaker, text, words, ...}]}``,
-   ``speaker`` = the participant key of the manifest; student lines carry ``voice``);
+   ``speaker`` = the participant key of the manifest), run side by side with 3 (two cores);
+   then ``voices`` — each student line gets ``voice``, the diarization role covering it;
 5. ``report`` — ``report.service.rebuild_report``;
 6. ``notify`` — ``notifications.events.session_finished`` with the signed report link.
 """
@@ -23,6 +24,7 @@ import asyncio
 import datetime as dt
 import json
 import logging
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
@@ -88,7 +90,9 @@ def analysis_tracks(session_dir: Path) -> list[AnalysisTrack]:
 
     manifest = read_manifest(session_dir)
     tracks = [
-        AnalysisTrack(f.participant, f.role, session_dir / f.path, f.started_at - manifest.started_at)
+        AnalysisTrack(
+            f.participant, f.role, session_dir / f.path, f.started_at - manifest.started_at
+        )
         for f in manifest.files
         if f.kind == "analysis" and (session_dir / f.path).is_file()
     ]
@@ -103,7 +107,8 @@ def load_track(track: AnalysisTrack) -> np.ndarray:
 
 def write_json(path: Path, data: object) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(path.suffix + ".tmp")
+    # one temporary name per thread: two steps running side by side may write the same file
+    temporary = path.with_suffix(f"{path.suffix}.{threading.get_ident()}.tmp")
     temporary.write_text(json.dumps(data, ensure_ascii=False, indent=1, default=float), "utf-8")
     temporary.replace(path)
 
@@ -121,11 +126,14 @@ class FullAudioPass:
         self.transcriber = transcriber
         self.language = language
         self._audio: dict[Path, np.ndarray] = {}
+        self._audio_lock = threading.Lock()  # diarization and transcripts run side by side
+        self._engine = ""
 
     def samples(self, track: AnalysisTrack) -> np.ndarray:
-        if track.path not in self._audio:
-            self._audio[track.path] = load_track(track)
-        return self._audio[track.path]
+        with self._audio_lock:
+            if track.path not in self._audio:
+                self._audio[track.path] = load_track(track)
+            return self._audio[track.path]
 
     def speech(self, session_dir: Path, tracks: list[AnalysisTrack]) -> dict[str, list[dict]]:
         result: dict[str, list[dict[str, float]]] = {}
@@ -185,11 +193,7 @@ class FullAudioPass:
         if self.transcriber is None:
             raise RuntimeError("no speech-to-text engine installed")
         engine = self.transcriber()
-        turns = [
-            (turn["start"], turn["end"], turn["speaker"].split(":", 1)[0])
-            for item in (diarization or {}).get("tracks", [])
-            for turn in item["turns"]
-        ]
+        turns = bool((diarization or {}).get("tracks"))
         segments: list[dict[str, Any]] = []
         for track in tracks:
             transcript = engine.transcribe(self.samples(track), self.language)
@@ -210,17 +214,35 @@ class FullAudioPass:
                         for w in seg.words
                     ],
                 }
-                if track.role == "student" and turns:
-                    line["voice"] = voice_of(line["start"], line["end"], turns)
                 if line["text"]:
                     segments.append(line)
         segments.sort(key=lambda s: (s["start"], s["speaker"]))
-        language = self.language or ""
+        self._engine = engine.engine
+        if turns:
+            return self.label_voices(session_dir, segments, diarization)
+        self._write_transcript(session_dir, segments)
+        return segments
+
+    def label_voices(
+        self, session_dir: Path, segments: list[dict[str, Any]], diarization: dict[str, Any] | None
+    ) -> list[dict[str, Any]]:
+        """Each student line gets ``voice``: the diarization role that covers most of it."""
+        turns = [
+            (turn["start"], turn["end"], turn["speaker"].split(":", 1)[0])
+            for item in (diarization or {}).get("tracks", [])
+            for turn in item["turns"]
+        ]
+        for line in segments:
+            if line["role"] == "student" and turns:
+                line["voice"] = voice_of(line["start"], line["end"], turns)
+        self._write_transcript(session_dir, segments)
+        return segments
+
+    def _write_transcript(self, session_dir: Path, segments: list[dict[str, Any]]) -> None:
         write_json(
             session_dir / "transcript.json",
-            {"language": language, "engine": engine.engine, "segments": segments},
+            {"language": self.language or "", "engine": self._engine, "segments": segments},
         )
-        return segments
 
 
 def voice_of(start: float, end: float, turns: list[tuple[float, float, str]]) -> str:
@@ -234,7 +256,7 @@ def voice_of(start: float, end: float, turns: list[tuple[float, float, str]]) ->
 
 
 def report_summary(data_path: Path) -> str:
-    """"score/100 · findings · verdict" from the report's data file."""
+    """ "score/100 · findings · verdict" from the report's data file."""
     data = json.loads(data_path.read_text(encoding="utf-8"))
     findings = [f for f in data.get("findings", []) if f.get("counts", True)]
     summary = f"{data.get('score')}/100 · {len(findings)}"
@@ -282,7 +304,9 @@ class SessionHandOver:
             await asyncio.to_thread(write_json, folder / HANDOVER_FILE, result.to_json())
             return value
 
-        tracks: list[AnalysisTrack] = (await step("recording", lambda: self._recording(session_id, folder))) or []
+        tracks: list[AnalysisTrack] = (
+            await step("recording", lambda: self._recording(session_id, folder))
+        ) or []
         full = None
         if tracks:
             models = await step("models", self._models)
@@ -291,13 +315,21 @@ class SessionHandOver:
         diarization = None
         if full is not None:
             await step("speech", lambda: asyncio.to_thread(full.speech, folder, tracks))
-            diarization = await step(
-                "diarization", lambda: asyncio.to_thread(full.diarize, folder, tracks)
+            # diarization (torch, one thread) and Whisper (CTranslate2) share no model: side
+            # by side they use both cores and the hand-over ends sooner; the student's lines
+            # get their diarization role once both are written
+            diarization, segments = await asyncio.gather(
+                step("diarization", lambda: asyncio.to_thread(full.diarize, folder, tracks)),
+                step(
+                    "transcripts",
+                    lambda: asyncio.to_thread(full.transcribe, folder, tracks, None),
+                ),
             )
-            await step(
-                "transcripts",
-                lambda: asyncio.to_thread(full.transcribe, folder, tracks, diarization),
-            )
+            if diarization is not None and segments:
+                await step(
+                    "voices",
+                    lambda: asyncio.to_thread(full.label_voices, folder, segments, diarization),
+                )
         written = await step("report", self._report(session_id))
         if written is not None:
             result.report_html = written.html
