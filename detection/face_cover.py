@@ -132,10 +132,11 @@ def assess_lower_face(image: np.ndarray, landmarks: np.ndarray) -> LowerFaceCove
     colour. Masks have no lips and are smooth or off-colour; a hand has the skin's colour
     but no lips, and its finger gaps run on past the mouth corners.
     """
-    aligned, _ = align_face(image, landmarks)
-    if _upper_gray(aligned) < MIN_FACE_GRAY:
+    aligned, points = align_face(image, landmarks)
+    upper_gray = _upper_gray(aligned)
+    if upper_gray < MIN_FACE_GRAY:
         return None
-    cues = measure_lower_face(image, landmarks)
+    cues = _cues(aligned, points, upper_gray)
     lips = _ramp(cues.lip_redness, LIP_REDNESS_MOUTH, 4.0)
     line = min(
         _ramp(cues.mouth_line, MOUTH_LINE_MOUTH, 0.6),
@@ -156,10 +157,14 @@ def _ramp(value: float, middle: float, width: float) -> float:
 
 def measure_lower_face(image: np.ndarray, landmarks: np.ndarray) -> LowerFaceCues:
     """The cues of one face (BGR image, its 68 landmarks in the image's pixels)."""
-    aligned, pts = align_face(image, landmarks)
+    aligned, points = align_face(image, landmarks)
+    return _cues(aligned, points, _upper_gray(aligned))
+
+
+def _cues(aligned: np.ndarray, pts: np.ndarray, upper_gray: float) -> LowerFaceCues:
     # A dark face has proportionally weaker colour: bring its skin up to mid-grey first
     # (from the upper face only: a black mask must not raise the gain).
-    gain = float(np.clip(150.0 / (_upper_gray(aligned) + 1.0), 1.0, 4.0))
+    gain = float(np.clip(150.0 / (upper_gray + 1.0), 1.0, 4.0))
     scaled = np.clip(aligned.astype(np.float32) * gain / 255.0, 0, 1)
     lab = cv2.cvtColor(scaled, cv2.COLOR_BGR2LAB).astype(np.float64)
     lum, a_star, b_star = lab[:, :, 0] * 2.55, lab[:, :, 1], lab[:, :, 2]
