@@ -144,8 +144,8 @@ class LiveFaceFinder:
         else:
             region = Box(0, 0, width, height)
             scale = st.full_tilt_scale
-        if region.area == 0:
-            return []
+        if min(region.width, region.height) < 16:
+            return []  # the face sat at the very edge (or the frame is tiny): nothing to turn
         crop = frame[region.top : region.bottom, region.left : region.right]
         interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
         small = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=interp)

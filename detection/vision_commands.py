@@ -77,7 +77,7 @@ def _live_fps(ctx: click.Context) -> float:
     "--max-pixels", type=int, default=DEFAULT_MAX_PIXELS, show_default=True, help=MAX_PIXELS_HELP
 )
 def analyze_image_command(image: str, as_json: bool, live: bool, max_pixels: int) -> None:
-    """Faces, head pose, eyes and lighting of one image."""
+    """Faces, head pose, eyes, covered lower face (mask, hand) and lighting of one image."""
     from proctorbot.detection.faces import FaceAnalyzer
     from proctorbot.detection.frame_analysis import analyze_frame
     from proctorbot.detection.image_input import load_image
@@ -91,7 +91,7 @@ def analyze_image_command(image: str, as_json: bool, live: bool, max_pixels: int
         as_json,
         lambda d: (
             f"{d['faces']} face(s), brightness {d['brightness']}, backlit {d['backlit']}, "
-            f"too dark {d['too_dark']}"
+            f"too dark {d['too_dark']}, lower face covered {d['lower_face_covered']}"
         ),
     )
 

@@ -166,6 +166,29 @@ def test_analyze_image_json_has_the_lower_face_fields(
     assert data["lower_face_covered"] is False and data["lower_face_cover_score"] is None
 
 
+def test_odd_frames_after_a_face_never_crash(
+    analyzer: FaceAnalyzer, sample: tuple[np.ndarray, Face]
+) -> None:
+    image, _ = sample
+    watcher = VideoWatcher(analyzer=analyzer)
+    t, frame = next(_frames(image, 1))
+    watcher.feed(t, frame)  # a face, a template and a last box to fall back on
+    rng = np.random.default_rng(0)
+    odd = [
+        np.zeros((20, 20, 3), np.uint8),
+        rng.integers(0, 255, (48, 64), dtype=np.uint8),  # gray
+        cv2.resize(frame, (160, 120)),  # the camera changed resolution
+        frame[:, :90],  # a sliver at the edge
+        np.full((480, 640, 3), 255, np.uint8),
+    ]
+    for i, picture in enumerate(odd):
+        watcher.feed(1.0 + i * 0.5, picture)
+    watcher.finish()
+    # Degenerate landmarks (all on one point) on a tiny picture: an answer, no exception.
+    result = assess_lower_face(cv2.resize(image, (40, 40)), np.zeros((68, 2)))
+    assert result is None or isinstance(result.covered, bool)
+
+
 # -- real photos (skip without ../shared) ---------------------------------------------
 def _one_face_photos(evaldata: Path) -> list[tuple[str, np.ndarray]]:
     root = evaldata / "faces"
