@@ -4,7 +4,7 @@ The upright HOG pass (~23 ms at 640x480) misses a head tilted in-plane by more t
 ~15 degrees and most faces behind a mask. Only when it finds no face at all:
 
 * tilted faces: HOG on the frame rotated by +-30 degrees, on a small crop round the
-  face last seen (its face scaled to ~110 px: ~10 ms a pass), or, without a recent
+  face last seen (twice its size, its face scaled to 100 px: ~7 ms a pass), or, without a recent
   face, on the whole frame at 3/4 size at most once a second;
 * covered faces: HOG loses most faces behind a mask or a hand (their score falls
   to -1..0, where background patterns score too). The brows-and-eyes band of the last
@@ -30,8 +30,8 @@ class LiveFaceSettings:
     template_min_match: float = 0.6  # brows-and-eyes band still there: same face, covered
     keep_s: float = 10.0  # a tilted face is looked for round its last place this long
     tilt_angles: tuple[int, ...] = (30, -30)
-    tilt_face_px: int = 110  # the crop is scaled so that the last face is this tall
-    tilt_crop_factor: float = 2.4  # crop side / last face side
+    tilt_face_px: int = 100  # the crop is scaled so that the last face is this tall
+    tilt_crop_factor: float = 2.0  # crop side / last face side
     full_tilt_search_s: float = 1.0  # without a recent face: whole-frame rotated passes
     full_tilt_scale: float = 0.75
     full_tilt_min_score: float = 0.3  # whole-frame finds have no context: stricter
