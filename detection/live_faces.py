@@ -1,11 +1,13 @@
 """Faces for the live watcher: the upright HOG pass, and two rare fall-backs.
 
-The upright HOG pass (~23 ms at 640x480) misses a head tilted in-plane by more than
-~15 degrees and most faces behind a mask. Only when it finds no face at all:
+The upright HOG pass (~23 ms at 640x480) loses more and more heads tilted in-plane
+beyond ~30 degrees (dlib's detector has filters for some roll; measured on the evaldata
+one-face photos: 22/24 found at +-30, 17/24 at +-40, 12/24 at +-50) and most faces
+behind a mask. Only when it finds no face at all:
 
-* tilted faces: HOG on the frame rotated by +-30 degrees, on a small crop round the
-  face last seen (twice its size, its face scaled to 100 px: ~7 ms a pass), or, without a recent
-  face, on the whole frame at 3/4 size at most once a second;
+* tilted faces: HOG on the frame rotated by +-30 degrees, on a crop round the face
+  last seen (twice its size, its face scaled to 100 px: ~7 ms a pass), or, without a
+  recent face, on the whole frame at 3/4 size at most once a second;
 * covered faces: HOG loses most faces behind a mask or a hand (their score falls
   to -1..0, where background patterns score too). The brows-and-eyes band of the last
   face HOG found is kept as a template; when it is still there (normalised
