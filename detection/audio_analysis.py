@@ -19,7 +19,7 @@ from proctorbot.detection.third_party_voice import (
 from proctorbot.detection.voiceprint import enroll
 
 SAMPLE_RATE = 16000
-CHUNK_SECONDS = 1.0
+CHUNK_SECONDS = 4.0  # a file is fed in 4-s chunks: its windows are embedded 4 at a time
 
 
 @dataclass

@@ -52,6 +52,14 @@ class StreamingVad:
             return 0.0
         return float(np.mean(np.asarray(self.probs[a:b]) >= threshold))
 
+    def active(self, a: int, b: int, threshold: float = 0.5) -> np.ndarray:
+        """Speech or not for frames ``a`` to ``b`` (32-ms frame indices); False where unknown."""
+        out = np.zeros(max(0, b - a), bool)
+        lo, hi = max(a, 0), min(b, len(self.probs))
+        if hi > lo:
+            out[lo - a : hi - a] = np.asarray(self.probs[lo:hi]) >= threshold
+        return out
+
     def segments(
         self, threshold: float = 0.5, min_speech: float = 0.25, min_silence: float = 0.3
     ) -> list[SpeechSegment]:

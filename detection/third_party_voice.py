@@ -15,15 +15,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import torch
 from proctorbot.detection.audio_input import int16_to_float, write_wav
 from proctorbot.detection.audio_models import AudioModels
 from proctorbot.detection.echo_check import envelope_correlation
 from proctorbot.detection.events import DetectorEvent, EventKind
-from proctorbot.detection.speech_activity import SpeechSegment
+from proctorbot.detection.speech_activity import FRAME_SECONDS, SpeechSegment
 from proctorbot.detection.track_buffer import TrackBuffer
 from proctorbot.detection.voiceprint import Voiceprint
 
 SAMPLE_RATE = 16000
+EMBED_BATCH = 8  # windows embedded in one CAM++ call when several are ready at once
 
 
 @dataclass(frozen=True)
@@ -38,9 +40,14 @@ class ThirdPartyConfig:
     refine_until: float = 300.0  # seconds of session: "the first minutes of the exam"
     overlap_threshold: float = 0.5
     overlap_every: float = 2.5
+    overlap_context: float = (
+        5.0  # seconds scored per overlap call (the newest overlap_every of them count)
+    )
     overlap_min_seconds: float = 0.3
     echo_max_delay: float = 0.5
     echo_min_examiner_speech: float = 0.2
+    echo_tail: float = 0.2  # room decay: the echo outlasts the examiner's speech by this much
+    min_echo_free_seconds: float = 0.5  # speech left after cutting the echo, to re-check
     echo_envelope_correlation: float = 0.6
     examiner_print_windows: int = 8
     cluster_after_windows: int = 8
@@ -59,6 +66,8 @@ class WindowScore:
     examiner_similarity: float | None = None
     echo: bool = False
     third_party: bool = False
+    examiner_share: float = 0.0
+    echo_free_similarity: float | None = None  # the window re-scored without its echo frames
 
 
 @dataclass
@@ -70,6 +79,7 @@ class Finding:
     end: float
     scores: list[float] = field(default_factory=list)
     emitted: bool = False
+    firm: int = 0  # windows free of the examiner's voice; a finding needs one to be emitted
 
     @property
     def score(self) -> float:
@@ -178,16 +188,18 @@ class ThirdPartyVoiceDetector:
         events: list[DetectorEvent] = []
         cfg = self.config
         available = min(self.student.seconds, self.student_vad.seconds)
+        spans: list[tuple[float, float]] = []
         while self._next_window_end <= available and self._examiner_ready(
             self._next_window_end, final
         ):
             end = self._next_window_end
-            events += self._analyse_window(end - cfg.window_seconds, end)
+            spans.append((end - cfg.window_seconds, end))
             self._next_window_end += cfg.hop_seconds
         if final and available > 0 and self._next_window_end - cfg.hop_seconds < available - 0.5:
-            start = max(0.0, available - cfg.window_seconds)
-            events += self._analyse_window(start, available)
+            spans.append((max(0.0, available - cfg.window_seconds), available))
             self._next_window_end = available + cfg.hop_seconds
+        for (start, end), emb in self._embed_speech_windows(spans):
+            events += self._analyse_window(start, end, emb)
         while self._next_overlap_end <= available and self._examiner_ready(
             self._next_overlap_end, final
         ):
@@ -203,7 +215,7 @@ class ThirdPartyVoiceDetector:
         assert self.examiner_vad is not None
         while self._examiner_next <= self.examiner_vad.seconds:
             end = self._examiner_next
-            self._examiner_next += cfg.window_seconds
+            self._examiner_next += cfg.hop_seconds
             if (
                 self.examiner_print is not None
                 and self.examiner_print.weight >= cfg.examiner_print_windows
@@ -217,19 +229,82 @@ class ThirdPartyVoiceDetector:
             else:
                 self.examiner_print.refine(emb, cfg.window_seconds)
 
+    def _examiner_near(self, start: float, end: float) -> bool:
+        """Any examiner speech whose echo (delay plus the room's tail) can reach [start, end),
+        or that starts within the tail after it (the overlap model smears across onsets)."""
+        if self.examiner_vad is None:
+            return False
+        cfg = self.config
+        reach = cfg.echo_max_delay + cfg.echo_tail
+        fa = int((start - reach) / FRAME_SECONDS)
+        fb = int(np.ceil((end + cfg.echo_tail) / FRAME_SECONDS))
+        return bool(self.examiner_vad.active(fa, fb).any())
+
     def _examiner_speaking(self, start: float, end: float) -> float:
         if self.examiner_vad is None:
             return 0.0
         return self.examiner_vad.fraction(start - self.config.echo_max_delay, end)
 
-    def _analyse_window(self, start: float, end: float) -> list[DetectorEvent]:
+    def _embed_speech_windows(
+        self, spans: list[tuple[float, float]]
+    ) -> list[tuple[tuple[float, float], np.ndarray]]:
+        """CAM++ embeddings of the spans that hold enough speech, equal lengths in one batch.
+
+        A live chunk brings one window at a time; a file fed in longer chunks brings several,
+        and a batch of 4 costs ~30 % less CPU per window than 4 single calls.
+        """
         cfg = self.config
-        if self.student_vad.fraction(start, end) < cfg.min_speech_fraction:
-            return []
+        speech = [
+            span for span in spans if self.student_vad.fraction(*span) >= cfg.min_speech_fraction
+        ]
+        out: list[tuple[tuple[float, float], np.ndarray]] = []
+        for i in range(0, len(speech), EMBED_BATCH):
+            group = speech[i : i + EMBED_BATCH]
+            audio = [self.student.slice(a, b) for a, b in group]
+            if (
+                len({len(x) for x in audio}) == 1
+                and len(audio[0]) >= self.models.embedder.min_samples
+            ):
+                batch = torch.from_numpy(np.stack(audio).astype(np.float32, copy=False))
+                out += zip(group, self.models.embedder.embed_batch(batch).numpy(), strict=True)
+            else:
+                out += [
+                    (span, self.models.embedder.embed(x))
+                    for span, x in zip(group, audio, strict=True)
+                ]
+        return out
+
+    def _echo_free_speech(self, start: float, end: float) -> np.ndarray | None:
+        """The window's speech frames that no examiner speech (delayed up to echo_max_delay,
+        plus the room's tail) can reach; None when under ``min_echo_free_seconds`` or gone."""
+        cfg = self.config
+        if self.examiner_vad is None or start * SAMPLE_RATE < self.student.base:
+            return None
+        frame = FRAME_SECONDS
+        fa, fb = int(start / frame), int(np.ceil(end / frame))
+        speech = self.student_vad.active(fa, fb)
+        reach = int(np.ceil((cfg.echo_max_delay + cfg.echo_tail) / frame))
+        examiner = self.examiner_vad.active(fa - reach, fb)
+        # window frame i (examiner frame i + reach) is reachable when the examiner spoke in
+        # any of examiner frames i … i + reach
+        total = np.concatenate([[0], np.cumsum(examiner)])
+        n = len(speech)
+        i = np.arange(n)
+        reached = total[i + reach + 1] - total[i] > 0
+        keep = speech & ~reached
+        if keep.sum() * frame < cfg.min_echo_free_seconds:
+            return None
+        audio = self.student.slice(fa * frame, fb * frame)
+        step = int(round(frame * SAMPLE_RATE))
+        parts = [audio[i * step : (i + 1) * step] for i in np.flatnonzero(keep)]
+        return np.concatenate(parts)
+
+    def _analyse_window(self, start: float, end: float, emb: np.ndarray) -> list[DetectorEvent]:
+        cfg = self.config
         audio = self.student.slice(start, end)
-        emb = self.models.embedder.embed(audio)
         window = WindowScore(start, end, similarity=float("nan"))
         examiner_share = self._examiner_speaking(start, end)
+        window.examiner_share = examiner_share
         if examiner_share >= cfg.echo_min_examiner_speech:
             ref = self.examiner.slice(start - cfg.echo_max_delay, end)
             corr = envelope_correlation(audio, ref, cfg.echo_max_delay)
@@ -254,11 +329,33 @@ class ThirdPartyVoiceDetector:
             self.windows.append(window)
         if window.echo:
             return []
+        if (
+            window.similarity < cfg.similarity_threshold
+            and window.examiner_share >= cfg.echo_min_examiner_speech
+        ):
+            # part echo, part the student (the examiner stops, the student answers): judge
+            # the frames the examiner's voice cannot reach
+            free = self._echo_free_speech(window.start, window.end)
+            if free is not None:
+                window.echo_free_similarity = self.voiceprint.similarity(
+                    self.models.embedder.embed(free)
+                )
+                if window.echo_free_similarity >= cfg.similarity_threshold:
+                    window.echo = True
+                    return []
         if window.similarity < cfg.similarity_threshold:
             window.third_party = True
             score = float(np.clip(1.0 - window.similarity, 0.0, 1.0))
+            # a window the examiner's echo may reach (too little of it left to re-check)
+            # extends a finding but cannot open one: the next echo-free window confirms it
+            firm = window.examiner_share < cfg.echo_min_examiner_speech
             return self._extend(
-                self.third_party, EventKind.THIRD_PARTY_VOICE, window.start, window.end, score
+                self.third_party,
+                EventKind.THIRD_PARTY_VOICE,
+                window.start,
+                window.end,
+                score,
+                firm,
             )
         if window.similarity >= cfg.refine_similarity and window.end <= cfg.refine_until:
             self.voiceprint.refine(emb, window.end - window.start)
@@ -307,10 +404,7 @@ class ThirdPartyVoiceDetector:
             t = start + i * step
             if t < first_new - cfg.overlap_min_seconds:
                 continue
-            on = (
-                p >= cfg.overlap_threshold
-                and self._examiner_speaking(t, t + step) < cfg.echo_min_examiner_speech
-            )
+            on = p >= cfg.overlap_threshold and not self._examiner_near(t, t + step)
             if on:
                 run_start = t if run_start is None else run_start
                 run_scores.append(float(p))
@@ -328,7 +422,13 @@ class ThirdPartyVoiceDetector:
         return events
 
     def _extend(
-        self, findings: list[Finding], kind: EventKind, start: float, end: float, score: float
+        self,
+        findings: list[Finding],
+        kind: EventKind,
+        start: float,
+        end: float,
+        score: float,
+        firm: bool = True,
     ) -> list[DetectorEvent]:
         last = findings[-1] if findings else None
         if (
@@ -341,8 +441,9 @@ class ThirdPartyVoiceDetector:
         else:
             last = Finding(kind, start, end, [score])
             findings.append(last)
+        last.firm += firm
         confirm = self.config.confirm_windows if kind is EventKind.THIRD_PARTY_VOICE else 1
-        if not last.emitted and len(last.scores) >= confirm:
+        if not last.emitted and len(last.scores) >= confirm and last.firm:
             last.emitted = True
             return [self._event(last, end)]
         return []
@@ -385,7 +486,7 @@ class ThirdPartyVoiceDetector:
             ]
 
         return {
-            "third_party": shifted(self.third_party),
+            "third_party": shifted([f for f in self.third_party if f.firm]),
             "overlap": shifted(self.overlap),
             "speech": [s.to_json() for s in self.speech()],
         }
