@@ -48,8 +48,14 @@ class OverlapScorer:
     def overlap_probability(self, samples: np.ndarray) -> tuple[np.ndarray, float]:
         """P(≥ 2 voices) per frame: 1 − P(none) − P(exactly one)."""
         n = len(samples)
-        padded = np.zeros(int(CHUNK_SECONDS * SAMPLE_RATE), np.float32)
-        padded[: min(n, len(padded))] = samples[: len(padded)]
+        chunk = int(CHUNK_SECONDS * SAMPLE_RATE)
+        # a short input fills the chunk by repetition: zero padding made the model see a
+        # second voice (P up to 0.8 on one reverberant voice in the first 2.5 s of a track)
+        padded = (
+            np.resize(samples[:chunk].astype(np.float32), chunk)
+            if n
+            else np.zeros(chunk, np.float32)
+        )
         with torch.inference_mode():
             probs = self.model(torch.from_numpy(padded)[None, None])[0].exp()
         single = 1 + len(self.model.specifications.classes)

@@ -40,9 +40,6 @@ class ThirdPartyConfig:
     refine_until: float = 300.0  # seconds of session: "the first minutes of the exam"
     overlap_threshold: float = 0.5
     overlap_every: float = 2.5
-    overlap_context: float = (
-        5.0  # seconds scored per overlap call (the newest overlap_every of them count)
-    )
     overlap_min_seconds: float = 0.3
     echo_max_delay: float = 0.5
     echo_min_examiner_speech: float = 0.2
@@ -128,6 +125,7 @@ class ThirdPartyVoiceDetector:
         self._examiner_next = self.config.window_seconds
         self._next_window_end = self.config.window_seconds
         self._next_overlap_end = self.config.overlap_every
+        self._overlap_done = 0.0  # the track is scored for overlap up to here
         self.windows: list[WindowScore] = []
         self._unassigned: list[tuple[WindowScore, np.ndarray]] = []  # waiting for a voiceprint
         self.third_party: list[Finding] = []
@@ -205,7 +203,7 @@ class ThirdPartyVoiceDetector:
         ):
             events += self._analyse_overlap(self._next_overlap_end)
             self._next_overlap_end += cfg.overlap_every
-        if final and self._next_overlap_end - cfg.overlap_every < available:
+        if final and self._overlap_done < available:
             events += self._analyse_overlap(available)
             self._next_overlap_end = available + cfg.overlap_every
         return events
@@ -393,11 +391,11 @@ class ThirdPartyVoiceDetector:
     def _analyse_overlap(self, end: float) -> list[DetectorEvent]:
         cfg = self.config
         start = max(0.0, end - 10.0)
-        if self.student_vad.fraction(end - cfg.overlap_every, end) < 0.2:
+        first_new, self._overlap_done = self._overlap_done, end
+        if self.student_vad.fraction(first_new, end) < 0.2:
             return []
         probs, step = self.models.overlap.overlap_probability(self.student.slice(start, end))
         events: list[DetectorEvent] = []
-        first_new = end - cfg.overlap_every
         run_start: float | None = None
         run_scores: list[float] = []
         for i, p in enumerate(probs):
