@@ -38,7 +38,7 @@ class ThirdPartyConfig:
     merge_gap: float = 1.0
     refine_similarity: float = 0.6  # windows this close to the student refine the voiceprint
     refine_until: float = 300.0  # seconds of session: "the first minutes of the exam"
-    overlap_threshold: float = 0.5
+    overlap_threshold: float = 0.3
     overlap_every: float = 2.5
     overlap_min_seconds: float = 0.3
     echo_max_delay: float = 0.5
