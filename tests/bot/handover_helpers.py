@@ -191,3 +191,14 @@ def write_voiceprint(models: Any, session_dir: Path, enroll_samples: np.ndarray)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(result.voiceprint.to_json(), default=float))
     return path
+
+
+class ListSink:
+    """An alert sink that keeps what the live watch sends."""
+
+    def __init__(self) -> None:
+        self.sent: list = []
+
+    def send(self, finding: Any) -> int:
+        self.sent.append(finding)
+        return 1

@@ -22,6 +22,7 @@ from proctorbot.config.profiles import load_profile
 from tests.bot.handover_helpers import (
     SR,
     FakeSessionBot,
+    ListSink,
     add_session,
     chunks_of,
     outbox_rows,
@@ -168,12 +169,8 @@ async def test_a_missing_model_is_reported_once_and_the_camera_is_still_watched(
     bot = _bot(tmp_path, "s-missing")
     bot.video[STUDENT] = _webcam([("present", 1), ("absent", 3), ("present", 1)], T0)
     bot.audio[STUDENT] = chunks_of(_silence(3.0), T0)
-    sent: list = []
-
-    class ListSink:
-        def send(self, finding) -> int:
-            sent.append(finding)
-            return 1
+    sink = ListSink()
+    sent = sink.sent
 
     from proctorbot.config.catalogue import Catalogue
 
@@ -181,7 +178,7 @@ async def test_a_missing_model_is_reported_once_and_the_camera_is_still_watched(
         bot,
         profile=load_profile("examus-like"),  # any time away is gross there
         detectors=LiveDetectors(no_models, lambda: face_analyzer),
-        alerts=ListSink(),
+        alerts=sink,
         options=LiveWatchOptions(wait_for_admission=False, poll_s=0.1),
         texts=Catalogue.load("en").text,
     )
@@ -302,18 +299,14 @@ def test_chunks_are_placed_on_the_session_clock() -> None:
 async def test_gaps_written_by_the_bot_count_for_alerts(tmp_path: Path) -> None:
     """The recorder writes participant_left itself; the watch reads it back for alerts."""
     bot = _bot(tmp_path, "s-gap")
-    sent: list = []
-
-    class ListSink:
-        def send(self, finding) -> int:
-            sent.append(finding)
-            return 1
+    sink = ListSink()
+    sent = sink.sent
 
     watch = LiveWatch(
         bot,
         profile=load_profile("examus-like"),  # leaving the camera's view at all is gross
         detectors=LiveDetectors(),
-        alerts=ListSink(),
+        alerts=sink,
         options=LiveWatchOptions(wait_for_admission=False, poll_s=0.05),
     )
     task = asyncio.create_task(watch.run())

@@ -23,22 +23,13 @@ from proctorbot.bot.peers import PeerInfo
 from proctorbot.config.profiles import load_profile
 from proctorbot.detection.events import DetectorEvent, EventKind
 
-from tests.bot.handover_helpers import SR, FakeSessionBot
+from tests.bot.handover_helpers import SR, FakeSessionBot, ListSink
 
 pytestmark = [pytest.mark.timeout(90)]
 
 T0 = 30.0
 STUDENT, EXAMINER = "peer-student", "peer-examiner"
 STUDENT_TRACK = "student-student"
-
-
-class ListSink:
-    def __init__(self) -> None:
-        self.sent: list = []
-
-    def send(self, finding) -> int:
-        self.sent.append(finding)
-        return 1
 
 
 def _bot(tmp_path: Path, session_id: str) -> FakeSessionBot:
