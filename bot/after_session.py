@@ -187,13 +187,11 @@ class FullAudioPass:
         write_json(session_dir / "diarization.json", out)
         return out
 
-    def transcribe(
-        self, session_dir: Path, tracks: list[AnalysisTrack], diarization: dict[str, Any] | None
-    ) -> list[dict[str, Any]]:
+    def transcribe(self, session_dir: Path, tracks: list[AnalysisTrack]) -> list[dict[str, Any]]:
+        """Every track through Whisper → ``transcript.json``; ``label_voices`` adds ``voice``."""
         if self.transcriber is None:
             raise RuntimeError("no speech-to-text engine installed")
         engine = self.transcriber()
-        turns = bool((diarization or {}).get("tracks"))
         segments: list[dict[str, Any]] = []
         for track in tracks:
             transcript = engine.transcribe(self.samples(track), self.language)
@@ -218,8 +216,6 @@ class FullAudioPass:
                     segments.append(line)
         segments.sort(key=lambda s: (s["start"], s["speaker"]))
         self._engine = engine.engine
-        if turns:
-            return self.label_voices(session_dir, segments, diarization)
         self._write_transcript(session_dir, segments)
         return segments
 
@@ -322,7 +318,7 @@ class SessionHandOver:
                 step("diarization", lambda: asyncio.to_thread(full.diarize, folder, tracks)),
                 step(
                     "transcripts",
-                    lambda: asyncio.to_thread(full.transcribe, folder, tracks, None),
+                    lambda: asyncio.to_thread(full.transcribe, folder, tracks),
                 ),
             )
             if diarization is not None and segments:
