@@ -114,20 +114,6 @@ def _tilt(frame, angle: float, centre: tuple[float, float]):  # noqa: ANN001, AN
     )
 
 
-def _webcam_frame(image):  # noqa: ANN001, ANN202
-    """A photo letterboxed into a 640x480 frame (what the live watcher gets)."""
-    import cv2
-    import numpy as np
-
-    h, w = image.shape[:2]
-    scale = min(640 / w, 480 / h)
-    resized = cv2.resize(image, (int(w * scale), int(h * scale)))
-    frame = np.full((480, 640, 3), 90, np.uint8)
-    y0, x0 = (480 - resized.shape[0]) // 2, (640 - resized.shape[1]) // 2
-    frame[y0 : y0 + resized.shape[0], x0 : x0 + resized.shape[1]] = resized
-    return frame
-
-
 def _one_face_rows() -> list[dict]:
     root = EVALDATA / "faces"
     return [
@@ -147,6 +133,7 @@ def lower_face_covering(analyzer) -> dict:  # noqa: ANN001
     """
     from proctorbot.detection.frame_analysis import analyze_frame
     from proctorbot.detection.image_input import load_image
+    from proctorbot.detection.synthetic import fit_640x480
     from proctorbot.detection.synthetic_cover import MASK_STYLES, draw_hand, draw_mask
     from proctorbot.detection.video_watch import VideoWatcher
 
@@ -159,7 +146,7 @@ def lower_face_covering(analyzer) -> dict:  # noqa: ANN001
     false_names = []
     for index, row in enumerate(_one_face_rows()):
         image = load_image(root / row["file"])
-        frame = _webcam_frame(image)
+        frame = fit_640x480(image)
         truly_covered = "lower face covered" in row["notes"]
         watcher = VideoWatcher(analyzer=analyzer)
         watcher.feed(0.0, frame)
@@ -232,15 +219,14 @@ def tilted_live(analyzer, angles: tuple[int, ...] = (25, 30, 35, 40, 50)) -> dic
     frame (the usual case: the student tilts the head). Also the false faces the
     fall-backs add on empty frames (rooms, the no-face photos).
     """
-    import cv2  # noqa: F401
     from proctorbot.detection.image_input import load_image
-    from proctorbot.detection.synthetic import Segment, render_scenario
+    from proctorbot.detection.synthetic import Segment, fit_640x480, render_scenario
     from proctorbot.detection.video_watch import VideoWatcher
 
     root = EVALDATA / "faces"
     table = {a: [0, 0, 0, 0] for a in angles}  # upright only, cold, after upright, total
     for row in _one_face_rows():
-        frame = _webcam_frame(load_image(root / row["file"]))
+        frame = fit_640x480(load_image(root / row["file"]))
         faces = analyzer.detect(frame)
         if len(faces) != 1:
             continue
@@ -260,7 +246,7 @@ def tilted_live(analyzer, angles: tuple[int, ...] = (25, 30, 35, 40, 50)) -> dic
                 table[angle][3] += 1
     empty_frames = [f for _, f in render_scenario([Segment("absent", 10)], fps=2, seed=5)]
     empty_frames += [
-        _webcam_frame(load_image(root / row["file"]))
+        fit_640x480(load_image(root / row["file"]))
         for row in csv.DictReader((root / "labels.csv").open())
         if row["n_faces"] == "0"
     ]

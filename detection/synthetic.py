@@ -268,6 +268,17 @@ def hold_card(
     return out
 
 
+def fit_640x480(image: np.ndarray) -> np.ndarray:
+    """A photo letterboxed into a 640x480 webcam frame (what the live watcher gets)."""
+    h, w = image.shape[:2]
+    scale = min(640 / w, 480 / h)
+    resized = cv2.resize(image, (int(w * scale), int(h * scale)))
+    frame = np.full((480, 640, 3), 90, np.uint8)
+    y0, x0 = (480 - resized.shape[0]) // 2, (640 - resized.shape[1]) // 2
+    frame[y0 : y0 + resized.shape[0], x0 : x0 + resized.shape[1]] = resized
+    return frame
+
+
 def camera_noise(frame: np.ndarray, rng: np.random.Generator, sigma: float = 2.0) -> np.ndarray:
     noise = rng.normal(0, sigma, frame.shape)
     return np.clip(frame.astype(np.float64) + noise, 0, 255).astype(np.uint8)
