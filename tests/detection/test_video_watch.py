@@ -198,7 +198,6 @@ async def test_watch_live_emits_as_frames_arrive(analyzer: FaceAnalyzer) -> None
 def test_zero_absence_allowance_scores_without_crashing() -> None:
     """examus-like allows no time away: the watcher must still close the span."""
     import numpy as np
-
     from proctorbot.detection.events import EventKind
     from proctorbot.detection.video_watch import VideoThresholds, VideoWatcher
 
