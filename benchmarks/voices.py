@@ -17,8 +17,12 @@ import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from proctorbot.detection.events import DetectorEvent
 
 os.environ.setdefault("PYANNOTE_METRICS_ENABLED", "0")
 warnings.filterwarnings("ignore")
@@ -260,6 +264,17 @@ def hit(found: list[dict[str, float]], turn: Turn) -> bool:
     return any(f["start"] < turn.end and f["end"] > turn.start for f in found)
 
 
+def detection_delay(events: list[DetectorEvent], turn: Turn) -> float | None:
+    """Seconds from the turn's onset to the first event raised for it (None: no event of its
+    own — missed, or covered by a finding that was already open)."""
+    delays = [
+        float(e.details["detected_at"]) - turn.start
+        for e in events
+        if turn.start - 1.0 <= e.start < turn.end
+    ]
+    return min(delays) if delays else None
+
+
 def whole_analysis_rtf(models, settings, speakers, prompters, rng) -> int:  # noqa: ANN001
     """One session as the bot would process it: a ~3-min student track (3 speakers' mixtures
     back to back), the live detector with the examiner track, then diarization and the
@@ -375,6 +390,7 @@ def main() -> int:
 
     if "voices" not in args.skip:
         turns_total = turns_hit = 0
+        delays: list[float] = []
         by_kind: dict[str, list[int]] = {}
         fa_by: dict[str, list[float]] = {name: [0, 0.0] for name in ALONE_CONDITIONS}
         analysed = 0.0
@@ -403,6 +419,9 @@ def main() -> int:
                 found = result.third_party + result.overlap
                 for turn in turns:
                     ok = hit(found, turn)
+                    delay = detection_delay(result.events, turn) if ok else None
+                    if delay is not None:
+                        delays.append(delay)
                     if not ok:
                         print(f"    missed {spk.name} mixture {m}: {turn}", file=sys.stderr)
                     turns_total += 1
@@ -437,6 +456,13 @@ def main() -> int:
         for key in sorted(by_kind):
             h, n = by_kind[key]
             print(f"  {key}: {h}/{n}")
+        if delays:
+            d = np.array(delays)
+            print(
+                f"onset to event ({len(d)} turns with an event of their own): median {np.median(d):.1f} s, "
+                f"90th percentile {np.quantile(d, 0.9):.1f} s, max {d.max():.1f} s, "
+                f"over 5 s: {int((d > 5.0).sum())}"
+            )
         fa = sum(int(n) for n, _ in fa_by.values())
         fa_seconds = sum(sec for _, sec in fa_by.values())
         print(
