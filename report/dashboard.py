@@ -1,7 +1,8 @@
 """The organizers' dashboard inside `proctorbot serve`: exam days, sessions with live
 status, reports, decisions on findings, legal holds, results CSV, download links.
 
-Sign-in is in dashboard_sign_in.py, file serving and the signed download links
+Sign-in is in dashboard_sign_in.py (also the form token every state-changing POST
+carries: ``require_form``), file serving and the signed download links
 (``/d/<token>/<path>``, the links Telegram and e-mail carry) in dashboard_files.py.
 
 Every access to exam materials, allowed or refused, writes an audit line. A person
@@ -236,7 +237,7 @@ class Dashboard:
         )
 
     async def build(self, request: web.Request) -> web.Response:
-        user = self.sign_in.require(request)
+        user = await self.sign_in.require_form(request)
         session = self._allowed_session(request, user, "build_report")
         try:
             await asyncio.to_thread(rebuild_report, self.ctx, session.id, pdf=True)
@@ -253,7 +254,7 @@ class Dashboard:
         raise web.HTTPFound(f"/dashboard/sessions/{session.id}")
 
     async def make_link(self, request: web.Request) -> web.Response:
-        user = self.sign_in.require(request)
+        user = await self.sign_in.require_form(request)
         session = self._allowed_session(request, user, "make_link")
         ttl = self.ctx.settings.server.download_link_ttl_minutes * 60
         link = download_link(
@@ -278,7 +279,7 @@ class Dashboard:
         return await self.session_page(request, link=link, notice=notice)
 
     async def decide(self, request: web.Request) -> web.Response:
-        user = self.sign_in.require(request)
+        user = await self.sign_in.require_form(request)
         session = self._allowed_session(request, user, "decision")
         form = await request.post()
         finding_id = request.match_info["finding_id"]
@@ -317,7 +318,7 @@ class Dashboard:
         raise web.HTTPFound(f"/dashboard/sessions/{session.id}")
 
     async def hold(self, request: web.Request) -> web.Response:
-        user = self.sign_in.require(request)
+        user = await self.sign_in.require_form(request)
         session = self._allowed_session(request, user, "legal_hold")
         form = await request.post()
         with self.ctx.db() as db:

@@ -23,6 +23,7 @@ class User:
     role: str
     name: str
     language: str
+    csrf: str = ""  # the form token of this sign-in (dashboard_sign_in.csrf_token)
 
 
 class Pages:

@@ -10,9 +10,10 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from proctorbot.report.dashboard import setup
-from proctorbot.report.dashboard_sign_in import COOKIE
+from proctorbot.report.dashboard_sign_in import COOKIE, CSRF_FIELD
 from proctorbot.report.links import download_link, download_token
 from proctorbot.report.passwords import hash_password, verify_password
+from proctorbot.report.retention import active_hold
 from proctorbot.report.service import rebuild_report
 from proctorbot.report.tables import AuditEntry, FindingDecision
 from proctorbot.storage.models import ExamDay, ExamSession, Organization, Person, SessionMember
@@ -108,6 +109,15 @@ async def sign_in(client: TestClient, email: str = "olga@example.org", password:
     )
 
 
+def form_token(page: str) -> str:
+    """The CSRF token as a browser sends it: the hidden field of the page's forms."""
+    return page.split(f'name="{CSRF_FIELD}" value="')[1].split('"')[0]
+
+
+async def token_from(client: TestClient, path: str = "/dashboard/days") -> str:
+    return form_token(await (await client.get(path)).text())
+
+
 def audit_lines(app_context, **where) -> list[AuditEntry]:
     with app_context.db() as db:
         query = select(AuditEntry).order_by(AuditEntry.id)
@@ -192,7 +202,10 @@ async def test_another_organizations_session_is_refused(
         response = await client.get(path)
         assert response.status == 403, path
         assert "Доступ запрещён" in await response.text()
-    response = await client.post(f"/dashboard/sessions/{world.other_session}/link")
+    response = await client.post(
+        f"/dashboard/sessions/{world.other_session}/link",
+        data={CSRF_FIELD: await token_from(client)},
+    )
     assert response.status == 403
     refused = audit_lines(app_context, outcome="refused", session_id=world.other_session)
     assert len(refused) == 4 and all(r.person_id == world.organizer for r in refused)
@@ -259,7 +272,10 @@ async def test_download_links(client: TestClient, world: World, app_context) -> 
 
 async def test_make_link_in_dashboard(client: TestClient, world: World, app_context) -> None:
     await sign_in(client)
-    response = await client.post(f"/dashboard/sessions/{world.session}/link")
+    response = await client.post(
+        f"/dashboard/sessions/{world.session}/link",
+        data={CSRF_FIELD: await token_from(client, f"/dashboard/sessions/{world.session}")},
+    )
     text = await response.text()
     assert response.status == 200 and "/d/" in text
     assert audit_lines(app_context, action="make_link", session_id=world.session)
@@ -274,14 +290,15 @@ async def test_decisions_dismissal_needs_reason(
     page = await client.get(f"/dashboard/sessions/{world.session}")
     text = await page.text()
     finding_id = text.split('data-finding="')[1].split('"')[0]
+    token = form_token(text)
     response = await client.post(
         f"/dashboard/sessions/{world.session}/findings/{finding_id}",
-        data={"decision": "dismissed", "reason": "  "},
+        data={"decision": "dismissed", "reason": "  ", CSRF_FIELD: token},
     )
     assert "Укажите причину" in await response.text()
     response = await client.post(
         f"/dashboard/sessions/{world.session}/findings/{finding_id}",
-        data={"decision": "dismissed", "reason": "говорил экзаменатор"},
+        data={"decision": "dismissed", "reason": "говорил экзаменатор", CSRF_FIELD: token},
     )
     assert response.status == 200
     with app_context.db() as db:
@@ -297,7 +314,10 @@ async def test_decisions_dismissal_needs_reason(
 async def test_logout(client: TestClient, world: World) -> None:
     await sign_in(client)
     assert (await client.get("/dashboard/days", allow_redirects=False)).status == 200
-    await client.post("/dashboard/logout", allow_redirects=False)
+    response = await client.post(
+        "/dashboard/logout", data={CSRF_FIELD: await token_from(client)}, allow_redirects=False
+    )
+    assert response.status == 302 and response.headers["Location"] == "/dashboard/login"
     client.session.cookie_jar.clear()
     assert (await client.get("/dashboard/days", allow_redirects=False)).status == 302
 
@@ -360,7 +380,10 @@ async def test_build_report_with_pdfs_from_the_dashboard(
     if chromium_path() is None:
         pytest.skip("chromium is needed")
     await sign_in(client)
-    response = await client.post(f"/dashboard/sessions/{world.session}/build")
+    response = await client.post(
+        f"/dashboard/sessions/{world.session}/build",
+        data={CSRF_FIELD: await token_from(client, f"/dashboard/sessions/{world.session}")},
+    )
     assert response.status == 200  # redirected back to the session page
     report_dir = app_context.settings.recordings_dir / world.session / "report"
     assert (report_dir / "report.pdf").stat().st_size > 1000
@@ -381,7 +404,11 @@ async def test_build_report_with_pdfs_from_the_dashboard(
     voice_id = page.split('data-finding="third_party_voice')[1].split('"')[0]
     response = await client.post(
         f"/dashboard/sessions/{world.session}/findings/third_party_voice{voice_id}",
-        data={"decision": "dismissed", "reason": "это был экзаменатор"},
+        data={
+            "decision": "dismissed",
+            "reason": "это был экзаменатор",
+            CSRF_FIELD: form_token(page),
+        },
     )
     assert response.status == 200
     assert "Посторонний голос" not in act_text() and "Посторонний в кадре" in act_text()
@@ -392,3 +419,78 @@ async def test_repeated_wrong_passwords_lock_the_sign_in(client: TestClient, wor
         assert (await sign_in(client, password="guess guess")).status == 401
     assert (await sign_in(client)).status == 429  # even the right password, for a while
     assert (await sign_in(client, "eve@example.org")).status == 302  # others are unaffected
+
+
+async def test_posts_without_the_form_token_change_nothing(
+    client: TestClient, world: World, app_context
+) -> None:
+    await sign_in(client)
+    session_path = f"/dashboard/sessions/{world.session}"
+    page = await (await client.get(session_path)).text()
+    token = form_token(page)
+    assert page.count(f'name="{CSRF_FIELD}" value="{token}"') >= 5  # every form carries it
+    finding_id = page.split('data-finding="')[1].split('"')[0]
+    wrong = ("1" if token.startswith("0") else "0") + token[1:]
+    posts = [
+        (f"{session_path}/build", {}),
+        (f"{session_path}/link", {}),
+        (f"{session_path}/hold", {"action": "place", "reason": "appeal"}),
+        (f"{session_path}/findings/{finding_id}", {"decision": "accepted"}),
+        ("/dashboard/logout", {}),
+    ]
+    for path, form in posts:
+        for bad in ({}, {CSRF_FIELD: ""}, {CSRF_FIELD: wrong}):
+            response = await client.post(path, data={**form, **bad}, allow_redirects=False)
+            assert response.status == 403, (path, bad)
+            assert "Форма не принята" in await response.text()
+    refused = audit_lines(app_context, action="csrf", outcome="refused")
+    assert len(refused) == 3 * len(posts)
+    assert {r.target for r in refused} == {path for path, _ in posts}
+    assert all(r.person_id == world.organizer for r in refused)
+    assert {r.detail for r in refused} == {"no form token", "wrong form token"}
+    with app_context.db() as db:
+        assert db.scalars(select(FindingDecision)).all() == []
+        assert active_hold(db, world.session) is None
+    assert not audit_lines(app_context, action="make_link")
+    assert not audit_lines(app_context, action="build_report")
+    assert (await client.get("/dashboard/days", allow_redirects=False)).status == 200  # still in
+
+    # The token of the page does the same thing, the way the browser sends it.
+    response = await client.post(
+        f"{session_path}/hold", data={"action": "place", "reason": "appeal", CSRF_FIELD: token}
+    )
+    assert response.status == 200
+    with app_context.db() as db:
+        assert active_hold(db, world.session) is not None
+
+    # A token is that of one sign-in: after signing in again the old one no longer works.
+    await sign_in(client)
+    response = await client.post(
+        f"{session_path}/findings/{finding_id}", data={"decision": "accepted", CSRF_FIELD: token}
+    )
+    assert response.status == 403
+    with app_context.db() as db:
+        assert db.scalars(select(FindingDecision)).all() == []
+
+
+async def test_sign_in_from_another_site_is_refused(
+    client: TestClient, world: World, app_context
+) -> None:
+    form = {"email": "olga@example.org", "password": PASSWORD}
+    for header in ({"Origin": "https://evil.example"}, {"Referer": "https://evil.example/x"}):
+        response = await client.post(
+            "/dashboard/login", data=form, headers=header, allow_redirects=False
+        )
+        assert response.status == 403 and COOKIE not in response.cookies
+        assert "Форма не принята" in await response.text()
+    refused = audit_lines(app_context, action="csrf", outcome="refused")
+    assert [r.detail for r in refused] == [
+        "from https://evil.example",
+        "from https://evil.example/x",
+    ]
+    assert not audit_lines(app_context, action="sign_in")  # and no count toward the lock-out
+    ours = str(client.make_url("/")).rstrip("/")
+    response = await client.post(
+        "/dashboard/login", data=form, headers={"Origin": ours}, allow_redirects=False
+    )
+    assert response.status == 302 and COOKIE in response.cookies
