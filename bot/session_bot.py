@@ -26,7 +26,7 @@ import json
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -170,23 +170,16 @@ class SessionBot:
 
     async def _close_open_stalls(self) -> None:
         """A participant still connected but without media since a while (an open
-        ``media_timeout`` gap) when the bot leaves: the gap ends now, as a
-        ``participant_left`` event written before the plug-ins stop (the live watch
-        reads it for its alerts). Closing the links next would turn it into a departure,
-        which the recorder does not count as a gap."""
-        manifest = self.recorder.manifest
-        try:
-            open_gaps = await self.recorder.worker.call(
-                lambda: [replace(gap) for gap in manifest.gaps if gap.end is None]
-            )
-        except Exception:  # noqa: BLE001 - leaving must go on
-            logger.exception("session %s: open gaps not read", self.session_id)
-            return
+        ``media_timeout`` gap) when the bot leaves: the gap ends now, in the manifest's
+        gaps and as a ``participant_left`` event written before the plug-ins stop (the
+        live watch reads it for its alerts). Closing the links next would turn it into a
+        departure, which the recorder does not count as a gap."""
         connected = {self._key(link.peer) for link in self._links.values() if link.in_recording}
         end = self.started_at + (self.stopped_at or 0.0)
-        for gap in open_gaps:
-            if gap.participant in connected:
-                self._gap_closed(replace(gap, end=max(gap.start, end)))
+        try:
+            await self.recorder.end_stalls(connected, end)  # events via _gap_closed
+        except Exception:  # noqa: BLE001 - leaving must go on
+            logger.exception("session %s: open gaps not closed", self.session_id)
         await self.events_log.flush()
 
     async def _stop_tasks(self) -> None:

@@ -126,6 +126,12 @@ class SessionRecorder:
         """No media for a while although the participant did not leave: open a gap."""
         self.worker.submit(self._open_gap, key, since, "media_timeout")
 
+    async def end_stalls(self, keys: set[str], at: float) -> list[Gap]:
+        """The open gaps of participants still connected (``keys``) end at ``at``, the
+        leave: they are gaps like any other (listeners told, in ``gaps``). Closing their
+        links next would make them a final departure, which the manifest leaves out."""
+        return await self.worker.call(self._end_stalls, keys, at)
+
     def open_track(self, key: str, kind: str, codec: str, role: str) -> TrackRecording:
         if (key, kind) not in self._runs:  # continue after files of an earlier bot process
             earlier = [int(p.name.split("-")[1]) for p in (self.session_dir / key).glob(f"{kind}-*-0000.*")]
@@ -186,6 +192,23 @@ class SessionRecorder:
         self.manifest.gaps.append(gap)
         logger.info("gap opened for %s at %.3f (%s)", key, since, reason)
         self._save_manifest()
+
+    def _end_stalls(self, keys: set[str], at: float) -> list[Gap]:
+        closed = []
+        for key in sorted(keys):
+            participant = self._participants.get(key)
+            if participant is None or participant.open_gap is None:
+                continue
+            gap, participant.open_gap = participant.open_gap, None
+            gap.end = round(max(gap.start, at), 3)
+            logger.info("gap closed for %s at the leave: %.3f → %.3f", key, gap.start, gap.end)
+            closed.append(gap)
+        if closed:
+            self._save_manifest()
+        for gap in closed:
+            for listener in self.gap_listeners:
+                listener(gap)
+        return closed
 
     def _write_frame(self, track: TrackRecording, frame: EncodedFrame) -> None:
         participant = self._participants.get(track.key)

@@ -1,5 +1,6 @@
 """The bot leaving: plug-ins close what is open before the files close, events are on
-disk as they are emitted, and a connection stalled at the leave becomes a gap event.
+disk as they are emitted, and a connection stalled at the leave becomes a gap (an event
+and a gap in manifest.json).
 
 A real ``SessionBot`` and recorder with no signaling server (its connection attempts
 fail and it retries) and no WebRTC: fast.
@@ -17,6 +18,7 @@ import pytest
 from proctorbot.bot.peers import PeerInfo
 from proctorbot.bot.session_bot import SessionBot
 from proctorbot.detection.events import DetectorEvent, EventKind
+from proctorbot.recording.manifest import read_manifest
 
 pytestmark = [pytest.mark.timeout(60)]
 
@@ -88,7 +90,7 @@ class ConnectedLink:
         pass
 
 
-async def test_a_connection_stalled_at_the_leave_becomes_a_gap_event(settings) -> None:
+async def test_a_connection_stalled_at_the_leave_becomes_a_gap(settings) -> None:
     bot, task = await _started(settings)
     student = PeerInfo("peer-s", "student", "Student Person", "s1")
     bot.peers[student.peer_id] = student
@@ -102,10 +104,16 @@ async def test_a_connection_stalled_at_the_leave_becomes_a_gap_event(settings) -
     assert (gap.participant, gap.reason) == (key, "media_timeout")
     assert gap.start == pytest.approx(since - bot.started_at, abs=0.01)
     await bot.stop()
-    await asyncio.wait_for(task, 30)
+    manifest = await asyncio.wait_for(task, 30)
 
     gaps = [e for e in _events(bot.session_dir) if e["kind"] == "participant_left"]
     assert len(gaps) == 1, gaps
     assert gaps[0]["track"] == key and gaps[0]["details"]["reason"] == "media_timeout"
     assert gaps[0]["start"] == pytest.approx(since - bot.started_at, abs=0.01)
     assert gaps[0]["end"] == pytest.approx(bot.stopped_at, abs=0.01)
+    # The same gap in manifest.json, where the report's timeline reads gaps from.
+    for listed in (manifest, read_manifest(bot.session_dir)):
+        assert [(g.participant, g.reason) for g in listed.gaps] == [(key, "media_timeout")]
+        (gap,) = listed.gaps
+        assert gap.start == pytest.approx(since, abs=0.01)
+        assert gap.end == pytest.approx(bot.started_at + bot.stopped_at, abs=0.01)
