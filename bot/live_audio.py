@@ -13,8 +13,10 @@ is cancelled is waited for and its events handed on (``off_loop.to_the_end``); s
 not yet fed are fed by ``finish``, which also closes what is still open.
 
 The detector emits a third-party voice once it is confirmed, with the end known then;
-the finding may go on growing. ``finish`` writes the final extent of each such finding
-as one more event with the same start (the report merges them into one finding).
+the finding may go on growing. Each time it has grown by ``extent_every_s`` one more event
+with the same start and the new end is written (so a crash loses at most that much of
+its extent), and ``finish`` writes the final extent; the report merges them into one
+finding.
 """
 
 from __future__ import annotations
@@ -106,6 +108,7 @@ class StudentAudioWatch:
         executor: ThreadPoolExecutor,
         batch_s: float = 0.5,
         max_gap_s: float = 30.0,
+        extent_every_s: float = 5.0,
     ) -> None:
         self.models = models
         self.session_dir = Path(session_dir)
@@ -113,6 +116,7 @@ class StudentAudioWatch:
         self.executor = executor
         self.batch = int(batch_s * SAMPLE_RATE)
         self.max_gap_s = max_gap_s
+        self.extent_every_s = extent_every_s
         self.voiceprint: Voiceprint | None = None
         self.stretch: AudioStretch | None = None
         self.track = "student"
@@ -137,7 +141,9 @@ class StudentAudioWatch:
         self.models.new_vad()
         voiceprint = load_voiceprint(self.session_dir)
         if voiceprint is None:
-            log.info("%s: no enrolled voiceprint; the detector clusters the track", self.session_dir)
+            log.info(
+                "%s: no enrolled voiceprint; the detector clusters the track", self.session_dir
+            )
         return voiceprint
 
     async def student_chunk(self, t: float, pcm: np.ndarray, track: str) -> None:
@@ -155,7 +161,14 @@ class StudentAudioWatch:
             await self._let_examiner_catch_up(stretch)
             samples = np.concatenate(stretch.student_pending)
             stretch.student_pending.clear()
-            self._emit_all(await self._run(stretch.detector.feed, samples))
+            detector = stretch.detector
+
+            def feed() -> tuple[list[DetectorEvent], dict[str, list[dict[str, float]]]]:
+                return detector.feed(samples), detector.findings_json(speech=False)
+
+            events, findings = await self._run(feed)
+            self._emit_all(events)
+            self._emit_all(self._extended(findings, self.extent_every_s))
 
     async def _let_examiner_catch_up(self, stretch: AudioStretch) -> None:
         loop = asyncio.get_running_loop()
@@ -208,8 +221,10 @@ class StudentAudioWatch:
         self._emitted.clear()
         self.voiceprint = detector.voiceprint or self.voiceprint
 
-    def _extended(self, findings: dict[str, list[dict[str, float]]]) -> list[DetectorEvent]:
-        """Events for findings that grew after they were emitted, with their final end."""
+    def _extended(
+        self, findings: dict[str, list[dict[str, float]]], min_growth: float = 0.05
+    ) -> list[DetectorEvent]:
+        """Events for emitted findings whose end moved on by ``min_growth`` since last written."""
         extended = []
         for kind, key in (("third_party_voice", "third_party"), ("overlapped_speech", "overlap")):
             for found in findings.get(key, []):
@@ -222,7 +237,7 @@ class StudentAudioWatch:
                     ),
                     None,
                 )
-                if emitted is not None and end > emitted.end + 0.05:
+                if emitted is not None and end >= emitted.end + min_growth:
                     details = {**emitted.details, "extended_from": round(emitted.end, 3)}
                     extended.append(
                         replace(

@@ -67,6 +67,9 @@ class LiveWatchOptions:
     wait_for_admission: bool = True
     poll_s: float = 0.5
     audio_batch_s: float = 0.5
+    # A voice still heard is written again each time it has grown this much (seconds), so
+    # a crash loses at most this much of how long it went on.
+    audio_extent_every_s: float = 5.0
     # How long (wall clock) the student's audio waits for a silent examiner track before
     # it is analysed without it; see StudentAudioWatch.examiner_wait_s.
     examiner_wait_s: float = 2.0
@@ -194,6 +197,7 @@ class LiveWatch:
                 emit=self.handle,
                 executor=executor,
                 batch_s=self.options.audio_batch_s,
+                extent_every_s=self.options.audio_extent_every_s,
             )
             watch.examiner_wait_s = self.options.examiner_wait_s
             await watch.prepare()
@@ -222,7 +226,9 @@ class LiveWatch:
             previous = peer_id
             track = track_key(self.bot.peers.get(peer_id, {}), peer_id)
             log.info("%s: live watch on %s (%s)", self.session_dir.name, peer_id, track)
-            await asyncio.gather(self._watch_audio(peer_id, track), self._watch_video(peer_id, track))
+            await asyncio.gather(
+                self._watch_audio(peer_id, track), self._watch_video(peer_id, track)
+            )
 
     async def _follow_examiner(self) -> None:
         if self._audio is None:
@@ -368,8 +374,9 @@ class LiveWatch:
 
     async def detector_failed(self, detector: str, exc: BaseException) -> None:
         """Logged each time; the examiners hear of it once per detector."""
-        log.error("%s: live %s detection stopped: %s", self.session_dir.name, detector, exc,
-                  exc_info=exc)
+        log.error(
+            "%s: live %s detection stopped: %s", self.session_dir.name, detector, exc, exc_info=exc
+        )
         if detector in self.unavailable:
             return
         self.unavailable[detector] = str(exc) or type(exc).__name__
@@ -385,7 +392,9 @@ class LiveWatch:
 
     def _examiners(self) -> list[str]:
         return [
-            pid for pid, info in self.bot.peers.items() if peer_field(info, "role") in EXAMINER_ROLES
+            pid
+            for pid, info in self.bot.peers.items()
+            if peer_field(info, "role") in EXAMINER_ROLES
         ]
 
     async def _to_examiners(self, action: str, data: dict[str, Any]) -> None:
@@ -393,4 +402,6 @@ class LiveWatch:
             try:
                 await self.bot.send_panel(AREA, action, data, to=peer_id)
             except Exception:  # noqa: BLE001 - a closed signaling link
-                log.warning("%s: live panel %s not sent to %s", self.session_dir.name, action, peer_id)
+                log.warning(
+                    "%s: live panel %s not sent to %s", self.session_dir.name, action, peer_id
+                )

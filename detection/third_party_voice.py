@@ -470,7 +470,9 @@ class ThirdPartyVoiceDetector:
             self.on_event(event)
         return event
 
-    def findings_json(self) -> dict[str, list[dict[str, float]]]:
+    def findings_json(self, speech: bool = True) -> dict[str, list[dict[str, float]]]:
+        """Findings in session seconds; ``speech=False`` skips the speech segments (the bot asks
+        after every chunk, to write how far an open finding has grown)."""
         off = self.offset
 
         def shifted(items: list[Finding]) -> list[dict[str, float]]:
@@ -486,5 +488,5 @@ class ThirdPartyVoiceDetector:
         return {
             "third_party": shifted([f for f in self.third_party if f.firm]),
             "overlap": shifted(self.overlap),
-            "speech": [s.to_json() for s in self.speech()],
+            "speech": [s.to_json() for s in self.speech()] if speech else [],
         }

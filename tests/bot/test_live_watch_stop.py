@@ -147,7 +147,7 @@ class GrowingVoiceDetector:
     def finish(self) -> list[DetectorEvent]:
         return []  # confirmed long ago; the finding only grew
 
-    def findings_json(self) -> dict:
+    def findings_json(self, speech: bool = True) -> dict:
         third_party = [
             {"start": self.offset + 1.0, "end": self.offset + self.seconds, "score": 0.9}
         ]
@@ -174,7 +174,9 @@ async def test_a_voice_still_heard_at_the_leave_gets_its_final_extent(
         profile=load_profile("university-admission"),
         detectors=LiveDetectors(audio_models=lambda: models, face_analyzer=None),
         alerts=sink,
-        options=LiveWatchOptions(wait_for_admission=False, poll_s=0.05, audio_batch_s=0.5),
+        options=LiveWatchOptions(
+            wait_for_admission=False, poll_s=0.05, audio_batch_s=0.5, audio_extent_every_s=60.0
+        ),
     )
     task = asyncio.create_task(watch.run())
     await bot.wait_media(f"audio:{STUDENT}", 30)
@@ -189,6 +191,60 @@ async def test_a_voice_still_heard_at_the_leave_gets_its_final_extent(
         (T0 + 1.0, pytest.approx(T0 + seconds)),
     ], "the confirmed event, then its final extent at the leave"
     assert voices[1]["details"]["extended_from"] == T0 + 2.0
+    findings = [
+        f
+        for f in evaluate(
+            [Event.from_json(v) for v in voices], load_profile("university-admission")
+        )
+        if f.rule == "third_party_voice"
+    ]
+    assert len(findings) == 1 and findings[0].end == pytest.approx(T0 + seconds), "one finding"
+    assert len([f for f in sink.sent if f.rule == "third_party_voice"]) == 1, "alerted once"
+
+
+async def test_a_voice_that_goes_on_is_written_as_it_grows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A crash loses at most ``audio_extent_every_s`` of a voice's extent: while it is still
+    heard, each growth by that much is on disk before the leave."""
+    from proctorbot.bot import live_audio
+    from proctorbot.detection.events import DetectorEvent as Event
+    from proctorbot.report.rules import evaluate
+
+    monkeypatch.setattr(live_audio, "ThirdPartyVoiceDetector", GrowingVoiceDetector)
+    models = SimpleNamespace(embedder=None, overlap=None, new_vad=lambda: None)
+    bot = _bot(tmp_path, "s-voice-grows")
+    seconds = 12.0
+    bot.audio[STUDENT] = [
+        (T0 + i * 0.1, np.full(1600, 100, np.int16)) for i in range(int(seconds * 10))
+    ]
+    sink = ListSink()
+    watch = LiveWatch(
+        bot,
+        profile=load_profile("university-admission"),
+        detectors=LiveDetectors(audio_models=lambda: models, face_analyzer=None),
+        alerts=sink,
+        options=LiveWatchOptions(
+            wait_for_admission=False, poll_s=0.05, audio_batch_s=0.5, audio_extent_every_s=3.0
+        ),
+    )
+    task = asyncio.create_task(watch.run())
+    await bot.wait_media(f"audio:{STUDENT}", 30)
+
+    def written_ends() -> list[float]:
+        return [e["end"] for e in bot.events() if e["kind"] == "third_party_voice"]
+
+    async with asyncio.timeout(15):  # before any leave: the growth is already on disk
+        while not written_ends() or max(written_ends()) < T0 + seconds - 3.0 - 0.5:
+            await asyncio.sleep(0.05)
+    await _leave(bot, task, watch, T0 + seconds)
+
+    voices = [e for e in bot.events() if e["kind"] == "third_party_voice"]
+    ends = [v["end"] - T0 for v in voices]
+    assert ends[0] == pytest.approx(2.0) and ends[-1] == pytest.approx(seconds)
+    assert all(b - a >= 3.0 for a, b in zip(ends[:-1], ends[1:-1], strict=False)), ends
+    assert len(voices) >= 4, f"written as it grew: {ends}"
+    assert {v["start"] for v in voices} == {T0 + 1.0}
     findings = [
         f
         for f in evaluate(
