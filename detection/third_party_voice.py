@@ -20,6 +20,7 @@ from proctorbot.detection.audio_input import int16_to_float, write_wav
 from proctorbot.detection.audio_models import AudioModels
 from proctorbot.detection.echo_check import envelope_correlation
 from proctorbot.detection.events import DetectorEvent, EventKind
+from proctorbot.detection.own_voice_level import OwnVoiceLevel
 from proctorbot.detection.speech_activity import FRAME_SECONDS, SpeechSegment
 from proctorbot.detection.track_buffer import TrackBuffer
 from proctorbot.detection.voiceprint import Voiceprint
@@ -36,6 +37,11 @@ class ThirdPartyConfig:
     similarity_threshold: float = 0.35
     confirm_windows: int = 1
     merge_gap: float = 1.0
+    # a voice close to the student's (passes similarity_threshold) but far below this
+    # student's own level (see OwnVoiceLevel) for dip_windows windows in a row (~4 s)
+    dip_drop: float = 0.3
+    dip_cap: float = 0.5
+    dip_windows: int = 3
     refine_similarity: float = 0.6  # windows this close to the student refine the voiceprint
     refine_until: float = 300.0  # seconds of session: "the first minutes of the exam"
     overlap_threshold: float = 0.3
@@ -128,6 +134,8 @@ class ThirdPartyVoiceDetector:
         self._overlap_done = 0.0  # the track is scored for overlap up to here
         self.windows: list[WindowScore] = []
         self._unassigned: list[tuple[WindowScore, np.ndarray]] = []  # waiting for a voiceprint
+        self.own_level = OwnVoiceLevel(drop=self.config.dip_drop, cap=self.config.dip_cap)
+        self._dip_run: list[WindowScore] = []  # windows in a row far below the own level
         self.third_party: list[Finding] = []
         self.overlap: list[Finding] = []
         self._overlap_frames: list[tuple[float, float, float]] = []
@@ -326,6 +334,7 @@ class ThirdPartyVoiceDetector:
         if window not in self.windows:
             self.windows.append(window)
         if window.echo:
+            self._dip_run.clear()
             return []
         if (
             window.similarity < cfg.similarity_threshold
@@ -340,8 +349,10 @@ class ThirdPartyVoiceDetector:
                 )
                 if window.echo_free_similarity >= cfg.similarity_threshold:
                     window.echo = True
+                    self._dip_run.clear()
                     return []
         if window.similarity < cfg.similarity_threshold:
+            self._dip_run.clear()
             window.third_party = True
             score = float(np.clip(1.0 - window.similarity, 0.0, 1.0))
             # a window the examiner's echo may reach (too little of it left to re-check)
@@ -355,9 +366,33 @@ class ThirdPartyVoiceDetector:
                 score,
                 firm,
             )
+        events = self._judge_own_level(window)
         if window.similarity >= cfg.refine_similarity and window.end <= cfg.refine_until:
             self.voiceprint.refine(emb, window.end - window.start)
-        return []
+        return events
+
+    def _judge_own_level(self, window: WindowScore) -> list[DetectorEvent]:
+        """A window above the fixed threshold may still be far below how close this student's
+        own windows come; ``dip_windows`` such windows in a row are another voice."""
+        cfg = self.config
+        if window.examiner_share >= cfg.echo_min_examiner_speech:
+            # the examiner's voice may pull the window down: no verdict, but the student's
+            self.own_level.add(window.similarity)
+            self._dip_run.clear()
+            return []
+        if not self.own_level.below(window.similarity):
+            self._dip_run.clear()
+            return []
+        self._dip_run.append(window)
+        if len(self._dip_run) < cfg.dip_windows:
+            return []
+        fresh = [w for w in self._dip_run if not w.third_party]  # the run so far, or its newest
+        for w in fresh:
+            w.third_party = True
+        score = float(np.clip(1.0 - np.mean([w.similarity for w in fresh]), 0.0, 1.0))
+        return self._extend(
+            self.third_party, EventKind.THIRD_PARTY_VOICE, fresh[0].start, fresh[-1].end, score
+        )
 
     def _try_clustering(self) -> list[DetectorEvent]:
         """No usable enrollment: the largest cluster of the track's own speech is the student."""
