@@ -45,6 +45,7 @@ $(VENV)/.installed: pyproject.toml requirements-nodeps.txt
 
 lint: setup
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 bench: setup
 	@for b in benchmarks/*.py; do echo "== $$b"; $(VENV)/bin/python $$b --json || exit 1; done

@@ -48,8 +48,11 @@ def make_sessions(ctx, rooms: int) -> list[str]:  # noqa: ANN001
         db.flush()
         for room in range(rooms):
             session = ExamSession(
-                organization_id=org.id, title=f"room {room}", profile="university-admission",
-                starts_at=now, ends_at=now + dt.timedelta(hours=1),
+                organization_id=org.id,
+                title=f"room {room}",
+                profile="university-admission",
+                starts_at=now,
+                ends_at=now + dt.timedelta(hours=1),
             )
             db.add(session)
             db.flush()
@@ -85,7 +88,8 @@ async def wait_bots(app, session_ids: list[str], timeout: float = 30.0) -> None:
 
     async with asyncio.timeout(timeout):
         while not all(
-            (room := app[ROOMS].get(sid)) is not None and room.with_role("bot") for sid in session_ids
+            (room := app[ROOMS].get(sid)) is not None and room.with_role("bot")
+            for sid in session_ids
         ):
             await asyncio.sleep(0.2)
 
@@ -124,7 +128,8 @@ async def run(rooms: int, seconds: float) -> dict:
 
     bot = subprocess.Popen(
         [sys.executable, __file__, "--bot-worker", ",".join(session_ids), "--url", url],
-        env=env, cwd=workdir,
+        env=env,
+        cwd=workdir,
     )
     bot_process = psutil.Process(bot.pid)
     participants: list[ScriptedParticipant] = []

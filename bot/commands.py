@@ -18,7 +18,9 @@ def bot_group() -> None:
 @click.option("--url", default=None, help="Server base URL (default: server.public_url).")
 @click.option("--seconds", type=float, default=None, help="Leave after this many seconds.")
 @click.pass_context
-def join_command(ctx: click.Context, session_id: str, url: str | None, seconds: float | None) -> None:
+def join_command(
+    ctx: click.Context, session_id: str, url: str | None, seconds: float | None
+) -> None:
     """Join SESSION as the bot and record it until Ctrl-C (or --seconds)."""
     from proctorbot.commands_core import settings_from
     from proctorbot.context import AppContext

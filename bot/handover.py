@@ -122,7 +122,9 @@ class BotDeparture:
     ``max_overrun_s``, then leaves (closing the files, the manifest, the composite).
     """
 
-    def __init__(self, manager: Any, *, poll_s: float = 10.0, max_overrun_s: float = 3600.0) -> None:
+    def __init__(
+        self, manager: Any, *, poll_s: float = 10.0, max_overrun_s: float = 3600.0
+    ) -> None:
         self.manager = manager
         self.poll_s = poll_s
         self.max_overrun_s = max_overrun_s

@@ -68,7 +68,8 @@ class BotManager:
         except Exception:  # noqa: BLE001 - isolate the session
             logger.exception(
                 "bot of session %s crashed; other sessions go on, its recordings are kept in %s",
-                bot.session_id, bot.session_dir,
+                bot.session_id,
+                bot.session_dir,
             )
 
     async def leave(self, session_id: str, timeout: float = 120.0) -> None:

@@ -80,7 +80,9 @@ class PeerLink:
         self.pc.addTransceiver("audio", direction="recvonly")
         self.pc.addTransceiver("video", direction="recvonly")
         await self._set_local(await self.pc.createOffer())
-        await self._send({"type": "offer", "to": self.peer.peer_id, "sdp": self.pc.localDescription.sdp})
+        await self._send(
+            {"type": "offer", "to": self.peer.peer_id, "sdp": self.pc.localDescription.sdp}
+        )
 
     async def accept_offer(self, sdp: str) -> None:
         await self._set_remote(sdp, "offer")
@@ -88,7 +90,9 @@ class PeerLink:
             transceiver.direction = "recvonly"
         await self._set_local(await self.pc.createAnswer())
         self.answered.set()
-        await self._send({"type": "answer", "to": self.peer.peer_id, "sdp": self.pc.localDescription.sdp})
+        await self._send(
+            {"type": "answer", "to": self.peer.peer_id, "sdp": self.pc.localDescription.sdp}
+        )
 
     async def accept_answer(self, sdp: str) -> None:
         await self._set_remote(sdp, "answer")

@@ -96,7 +96,9 @@ class SessionBot:
         # Gaps already in events.jsonl (closed by an earlier bot process, or here as the
         # media came back): the rest closed when the recorder closed are written on leaving.
         self._reported_gaps = {
-            (gap.participant, gap.start) for gap in self.recorder.manifest.gaps if gap.end is not None
+            (gap.participant, gap.start)
+            for gap in self.recorder.manifest.gaps
+            if gap.end is not None
         }
         self.joined = asyncio.Event()
         self.manifest: Manifest | None = None
@@ -124,7 +126,9 @@ class SessionBot:
                             if final and not self._stopping.is_set():
                                 raise BotRefused(f"signaling closed the bot's connection: {final}")
                     except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-                        logger.warning("session %s: signaling unreachable: %s", self.session_id, exc)
+                        logger.warning(
+                            "session %s: signaling unreachable: %s", self.session_id, exc
+                        )
                     finally:
                         self._ws = None
                     if self._stopping.is_set():
@@ -194,7 +198,9 @@ class SessionBot:
         for task in late:
             logger.error(
                 "session %s: task %s did not stop within %.0f s; its open findings may be lost",
-                self.session_id, task.get_name(), PLUGIN_STOP_TIMEOUT_S,
+                self.session_id,
+                task.get_name(),
+                PLUGIN_STOP_TIMEOUT_S,
             )
 
     def _report_gaps_closed_on_leaving(self, manifest: Manifest) -> None:
@@ -216,7 +222,9 @@ class SessionBot:
         self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
             logger.error(
-                "session %s: task %s failed", self.session_id, task.get_name(),
+                "session %s: task %s failed",
+                self.session_id,
+                task.get_name(),
                 exc_info=task.exception(),
             )
 
@@ -241,7 +249,9 @@ class SessionBot:
                     logger.error("session %s: %s; that peer's link is closed", self.session_id, exc)
                     await self._close_link(str(message.get("from", "")), "negotiation_failed")
                 except Exception:  # noqa: BLE001 - one bad message must not end the session
-                    logger.exception("session %s: message %s failed", self.session_id, message.get("type"))
+                    logger.exception(
+                        "session %s: message %s failed", self.session_id, message.get("type")
+                    )
         finally:
             watchdog.cancel()
             closer.cancel()
@@ -266,7 +276,9 @@ class SessionBot:
         elif kind == "answer":
             link = self._links.get(sender)
             if link is None:
-                logger.warning("session %s: answer from %s without an offer", self.session_id, sender)
+                logger.warning(
+                    "session %s: answer from %s without an offer", self.session_id, sender
+                )
                 return
             await link.accept_answer(message.get("sdp"))  # type: ignore[arg-type]
         elif kind == "ice":
@@ -282,7 +294,9 @@ class SessionBot:
         elif kind == "error":
             logger.warning(
                 "session %s: signaling error %s: %s",
-                self.session_id, message.get("code"), message.get("message"),
+                self.session_id,
+                message.get("code"),
+                message.get("message"),
             )
         else:
             logger.debug("session %s: ignored message %s", self.session_id, kind)
@@ -342,7 +356,10 @@ class SessionBot:
             logger.error(
                 "session %s: %s (%s) never answered the bot's offer within %.0f s; "
                 "its media is not recorded until it reconnects",
-                self.session_id, peer.peer_id, peer.role, self.settings.bot.answer_timeout_seconds,
+                self.session_id,
+                peer.peer_id,
+                peer.role,
+                self.settings.bot.answer_timeout_seconds,
             )
             await self._close_link(peer.peer_id, "no_answer")
 
@@ -366,7 +383,9 @@ class SessionBot:
         if self._links.get(link.peer.peer_id) is link and link.state != "connected":
             logger.error(
                 "session %s: no media connection to %s after %.0f s (state %s); link closed",
-                self.session_id, link.peer.peer_id, self.settings.bot.connect_timeout_seconds,
+                self.session_id,
+                link.peer.peer_id,
+                self.settings.bot.connect_timeout_seconds,
                 link.state,
             )
             await self._close_link(link.peer.peer_id, "connect_timeout")
@@ -398,7 +417,9 @@ class SessionBot:
     async def _send(self, message: dict[str, Any]) -> bool:
         ws = self._ws
         if ws is None or ws.closed:
-            logger.warning("session %s: %s not sent, signaling is down", self.session_id, message["type"])
+            logger.warning(
+                "session %s: %s not sent, signaling is down", self.session_id, message["type"]
+            )
             return False
         await ws.send_str(json.dumps(message, ensure_ascii=False))
         return True
@@ -423,7 +444,9 @@ class SessionBot:
         if not link.in_recording:  # one join per connection, one leave when it closes
             link.in_recording = True
             self.recorder.participant_joined(self._key(peer), peer.role, peer.name, peer.person_id)
-        logger.info("session %s: receiving %s from %s", self.session_id, received.kind, peer.peer_id)
+        logger.info(
+            "session %s: receiving %s from %s", self.session_id, received.kind, peer.peer_id
+        )
 
     async def _media_watchdog(self) -> None:
         timeout = self.settings.bot.media_timeout_seconds
@@ -465,7 +488,9 @@ class SessionBot:
             try:
                 await handler(sender, str(message.get("action", "")), message.get("data"))
             except Exception:  # noqa: BLE001 - an area's bug must not end the session
-                logger.exception("session %s: panel handler for %s failed", self.session_id, message.get("area"))
+                logger.exception(
+                    "session %s: panel handler for %s failed", self.session_id, message.get("area")
+                )
 
     def open_gaps(self) -> list[OpenGap]:
         """Gaps still open now, from the recorder's manifest as it stands (a snapshot: the
@@ -499,7 +524,9 @@ class SessionBot:
             async for item in self._feeds.audio(peer_id):
                 yield item
 
-    async def _wait_track(self, peer_id: str, kind: str, timeout: float = 30.0) -> ReceivedTrack | None:
+    async def _wait_track(
+        self, peer_id: str, kind: str, timeout: float = 30.0
+    ) -> ReceivedTrack | None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and peer_id in self.peers:
             link = self._links.get(peer_id)

@@ -151,9 +151,7 @@ async def check_equipment(ctx: CheckContext) -> AutoResult:
         details["recording"] = "unavailable"
     network = await _network_quality(ctx)
     details["network"] = network.to_json() if network is not None else "unavailable"
-    if network is not None and not network.acceptable(
-        th.max_packet_loss_ratio, th.max_jitter_ms
-    ):
+    if network is not None and not network.acceptable(th.max_packet_loss_ratio, th.max_jitter_ms):
         problems.append("poor_network")
     details["problems"] = problems
     summary = problems[0] if problems else "equipment_ok"

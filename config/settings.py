@@ -79,7 +79,9 @@ class DetectionSettings(Section):
     torch_threads: int = 2
     min_enroll_seconds: float = 3.0
     voice_similarity_threshold: float = 0.35  # cosine to the voiceprint below = another voice
-    overlap_threshold: float = 0.3  # P(two voices); chosen on half the speakers of benchmarks/voices.py
+    overlap_threshold: float = (
+        0.3  # P(two voices); chosen on half the speakers of benchmarks/voices.py
+    )
     model_cache_dir: Path | None = None  # joined Whisper model etc.; empty = ~/.cache/proctorbot
     tesseract_cmd: str = "tesseract"
     live_video_fps: float = 2.0

@@ -47,6 +47,7 @@ def serve_command(ctx: click.Context, demo: bool, host: str | None, port: int | 
     """Start the server: call pages, signaling and every area plugged into it."""
     from proctorbot.app import build_app
     from proctorbot.commands_core import settings_from
+
     settings = settings_from(ctx)
     apply_address(settings, host, port)
     app_ctx = AppContext.build(settings)

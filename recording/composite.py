@@ -50,7 +50,15 @@ def _runs(files: list[RecordedFile]) -> list[Run]:
     for (participant, _), records in groups.items():
         records.sort(key=lambda r: r.path)
         end = max(r.started_at + r.duration for r in records)
-        runs.append(Run(participant, records[0].kind, records[0].started_at, end - records[0].started_at, records))
+        runs.append(
+            Run(
+                participant,
+                records[0].kind,
+                records[0].started_at,
+                end - records[0].started_at,
+                records,
+            )
+        )
     return runs
 
 
@@ -66,8 +74,12 @@ def _wall_clock_end(session_dir: Path, manifest: Manifest, runs: list[Run]) -> f
     """When the session's media ended by the wall clock (not by what files claim)."""
     if manifest.ended_at:
         return float(manifest.ended_at)
-    stamps = [(session_dir / f.path).stat().st_mtime for r in runs for f in r.files
-              if (session_dir / f.path).exists()]
+    stamps = [
+        (session_dir / f.path).stat().st_mtime
+        for r in runs
+        for f in r.files
+        if (session_dir / f.path).exists()
+    ]
     return max(stamps, default=time.time())
 
 
@@ -81,15 +93,22 @@ def build_composite(session_dir: Path, manifest: Manifest, output: Path) -> Path
     if total > wall:
         logger.warning(
             "files of %s claim %.1f s but the session lasted %.1f s: composite cut to %.1f s",
-            session_dir.name, total, wall, wall,
+            session_dir.name,
+            total,
+            wall,
+            wall,
         )
         total = max(wall, 0.1)
     people = sorted({r.participant for r in runs if r.kind == "video"})
     width, height = CELL
     cells = []
     for person in people:
-        cell = ffmpeg.input(f"color=c=black:s={width}x{height}:r={FPS}:d={total:.3f}", f="lavfi").video
-        for index, run in enumerate(r for r in runs if r.participant == person and r.kind == "video"):
+        cell = ffmpeg.input(
+            f"color=c=black:s={width}x{height}:r={FPS}:d={total:.3f}", f="lavfi"
+        ).video
+        for index, run in enumerate(
+            r for r in runs if r.participant == person and r.kind == "video"
+        ):
             video = (
                 _concat_input(session_dir, run, hash((person, index)) & 0xFFFF)
                 .video.filter("scale", width, height, force_original_aspect_ratio="decrease")
@@ -105,7 +124,9 @@ def build_composite(session_dir: Path, manifest: Manifest, output: Path) -> Path
         if len(cells) == 1:
             grid = cells[0]
         else:
-            layout = "|".join(f"{(i % columns) * width}_{(i // columns) * height}" for i in range(len(cells)))
+            layout = "|".join(
+                f"{(i % columns) * width}_{(i // columns) * height}" for i in range(len(cells))
+            )
             grid = ffmpeg.filter(cells, "xstack", inputs=len(cells), layout=layout, fill="black")
             del rows
         streams.append(grid)
@@ -113,15 +134,26 @@ def build_composite(session_dir: Path, manifest: Manifest, output: Path) -> Path
     for index, run in enumerate(r for r in runs if r.kind == "audio"):
         delay = max(0, round((run.started_at - origin) * 1000))
         sounds.append(
-            _concat_input(session_dir, run, 0x10000 + index).audio.filter("adelay", delays=str(delay), all=1)
+            _concat_input(session_dir, run, 0x10000 + index).audio.filter(
+                "adelay", delays=str(delay), all=1
+            )
         )
     if sounds:
-        mixed = sounds[0] if len(sounds) == 1 else ffmpeg.filter(
-            sounds, "amix", inputs=len(sounds), duration="longest", normalize=0
+        mixed = (
+            sounds[0]
+            if len(sounds) == 1
+            else ffmpeg.filter(sounds, "amix", inputs=len(sounds), duration="longest", normalize=0)
         )
         streams.append(mixed)
-    options = {"vcodec": "libx264", "preset": "ultrafast", "crf": 30, "pix_fmt": "yuv420p",
-               "acodec": "aac", "t": f"{total:.3f}", "movflags": "+faststart"}
+    options = {
+        "vcodec": "libx264",
+        "preset": "ultrafast",
+        "crf": 30,
+        "pix_fmt": "yuv420p",
+        "acodec": "aac",
+        "t": f"{total:.3f}",
+        "movflags": "+faststart",
+    }
     out = ffmpeg.output(*streams, str(output), **options).overwrite_output()
     try:
         out.run(quiet=True)

@@ -63,9 +63,7 @@ class IvfWriter:
         self._last_pts: int | None = None
         self._last_header = time.monotonic()
         self._file = open(path, "wb", buffering=0)  # noqa: SIM115 - closed in close()
-        self._file.write(
-            IVF_HEADER.pack(b"DKIF", 0, 32, FOURCC[codec], width, height, 90000, 1, 0)
-        )
+        self._file.write(IVF_HEADER.pack(b"DKIF", 0, 32, FOURCC[codec], width, height, 90000, 1, 0))
 
     def write(self, pts_90k: int, data: bytes) -> None:
         self._file.write(FRAME_HEADER.pack(len(data), pts_90k) + data)

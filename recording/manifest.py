@@ -83,8 +83,7 @@ class Manifest:
             participants=[ParticipantEntry(**p) for p in data.get("participants", [])],
             files=[RecordedFile(**f) for f in data.get("files", [])],
             gaps=[
-                Gap(**{k: v for k, v in g.items() if k != "duration"})
-                for g in data.get("gaps", [])
+                Gap(**{k: v for k, v in g.items() if k != "duration"}) for g in data.get("gaps", [])
             ],
             errors=list(data.get("errors", [])),
         )

@@ -123,7 +123,9 @@ class ReceivedTrack:
         self._late_streak = 0
         self._last_mapped: int | None = None
         self._unwrapped = 0
-        self._prev: tuple[int, float] | None = None  # (timestamp + offset, arrival) of the last frame
+        self._prev: tuple[int, float] | None = (
+            None  # (timestamp + offset, arrival) of the last frame
+        )
         self.discontinuities = 0
         setattr(receiver, _QUEUE, EncodedFrameTap(kind, self._on_jitter_frame))
 
@@ -202,7 +204,10 @@ class ReceivedTrack:
         self.discontinuities += 1
         logger.warning(
             "%s track: RTP timestamp stepped %.3f s while %.3f s passed; "
-            "continuing from the wall clock", self.kind, media_step, wall_step,
+            "continuing from the wall clock",
+            self.kind,
+            media_step,
+            wall_step,
         )
 
     def flush(self) -> int:
@@ -233,9 +238,7 @@ class ReceivedTrack:
             codec = codecs.get(group[0].payload_type)
             if codec is None or (self.kind == "video" and not group[-1].marker):
                 break  # an incomplete frame: nothing after it is decodable either
-            frame = _FlushedFrame(
-                b"".join(p._data for p in group), mapper.map(group[0].timestamp)
-            )
+            frame = _FlushedFrame(b"".join(p._data for p in group), mapper.map(group[0].timestamp))
             self._on_jitter_frame(codec, frame)
             flushed += 1
         buffer.remove(len(packets))
@@ -250,7 +253,9 @@ class ReceivedTrack:
         if now - self._last_pli < self.min_pli_interval:
             return False
         rtx = set(getattr(self.receiver, _RTX, {}))
-        sources = [s.source for s in self.receiver.getSynchronizationSources() if s.source not in rtx]
+        sources = [
+            s.source for s in self.receiver.getSynchronizationSources() if s.source not in rtx
+        ]
         if not sources:
             return False
         self._last_pli = now

@@ -100,7 +100,10 @@ class SegmentedTrackWriter:
             self.discontinuities += 1
             logger.warning(
                 "%s %s: timestamp stepped %.3f s while %.3f s passed; continuing from the wall clock",
-                self.participant, self.kind, step / clock, wall_step,
+                self.participant,
+                self.kind,
+                step / clock,
+                wall_step,
             )
             return last + ticks
         return timestamp
@@ -157,7 +160,9 @@ class SegmentedTrackWriter:
             writer.close()
         except OSError as exc:
             complete = False
-            logger.error("closing %s failed: %s; the frames written so far are kept", segment.path, exc)
+            logger.error(
+                "closing %s failed: %s; the frames written so far are kept", segment.path, exc
+            )
         clock = 48000 if self.kind == "audio" else 90000
         if isinstance(writer, OggOpusWriter):
             duration = writer.samples / clock

@@ -113,7 +113,8 @@ class SessionRecorder:
             self._backlog_warned = time.monotonic()
             logger.warning(
                 "recording of %s is %d frames behind: the disk is slower than the calls",
-                self.manifest.session_id, backlog,
+                self.manifest.session_id,
+                backlog,
             )
 
     def participant_joined(self, key: str, role: str, name: str, person_id: str) -> None:
@@ -134,7 +135,9 @@ class SessionRecorder:
 
     def open_track(self, key: str, kind: str, codec: str, role: str) -> TrackRecording:
         if (key, kind) not in self._runs:  # continue after files of an earlier bot process
-            earlier = [int(p.name.split("-")[1]) for p in (self.session_dir / key).glob(f"{kind}-*-0000.*")]
+            earlier = [
+                int(p.name.split("-")[1]) for p in (self.session_dir / key).glob(f"{kind}-*-0000.*")
+            ]
             self._runs[(key, kind)] = max(earlier, default=0)
         run = self._runs[(key, kind)] = self._runs[(key, kind)] + 1
         writer = SegmentedTrackWriter(
@@ -215,7 +218,10 @@ class SessionRecorder:
         if participant is not None and participant.open_gap is not None:
             participant.open_gap.end = round(frame.arrival, 3)
             logger.info(
-                "gap closed for %s: %.3f → %.3f", track.key, participant.open_gap.start, frame.arrival
+                "gap closed for %s: %.3f → %.3f",
+                track.key,
+                participant.open_gap.start,
+                frame.arrival,
             )
             closed, participant.open_gap = participant.open_gap, None
             participant.entry.left_at = None
@@ -269,7 +275,9 @@ class SessionRecorder:
                     participant.wav.close()
                     self.manifest.files.append(self._wav_record(participant))
                 except OSError as exc:
-                    logger.error("analysis WAV of %s not closed: %s", participant.entry.participant, exc)
+                    logger.error(
+                        "analysis WAV of %s not closed: %s", participant.entry.participant, exc
+                    )
         # gaps still open at the end are the participant's final departure, not a gap
         self.manifest.gaps = [gap for gap in self.manifest.gaps if gap.end is not None]
         self.manifest.ended_at = round(now, 3)
@@ -338,7 +346,11 @@ def _recover_unlisted(session_dir: Path, manifest: Manifest) -> None:
         if path.suffix not in kinds or relative in listed:
             continue
         try:
-            probe = ffmpeg.probe(str(path), count_packets=None, show_entries="stream=nb_read_packets,codec_name,width,height:format=duration")
+            probe = ffmpeg.probe(
+                str(path),
+                count_packets=None,
+                show_entries="stream=nb_read_packets,codec_name,width,height:format=duration",
+            )
             stream = probe["streams"][0]
             duration = float(probe["format"].get("duration") or 0.0)
         except (ffmpeg.Error, KeyError, IndexError, ValueError) as exc:

@@ -51,7 +51,9 @@ class RecordingWorker:
                 if future is not None:
                     future.set_exception(exc)
                 else:
-                    logger.exception("recording task %s failed", getattr(function, "__qualname__", function))
+                    logger.exception(
+                        "recording task %s failed", getattr(function, "__qualname__", function)
+                    )
                 continue
             if future is not None:
                 future.set_result(result)

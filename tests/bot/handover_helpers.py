@@ -111,13 +111,16 @@ class FakeSessionBot:
         return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-def chunks_of(samples: np.ndarray, start: float, seconds: float = 0.1) -> list[tuple[float, np.ndarray]]:
+def chunks_of(
+    samples: np.ndarray, start: float, seconds: float = 0.1
+) -> list[tuple[float, np.ndarray]]:
     """A float track as the bot's ``audio_chunks``: (t, int16) every ``seconds``."""
     from proctorbot.detection.audio_input import float_to_int16
 
     step = int(seconds * SR)
     return [
-        (start + i / SR, float_to_int16(samples[i : i + step])) for i in range(0, len(samples), step)
+        (start + i / SR, float_to_int16(samples[i : i + step]))
+        for i in range(0, len(samples), step)
     ]
 
 

@@ -13,7 +13,9 @@ import numpy as np
 def ffprobe(path: Path) -> dict:
     out = subprocess.run(
         ["ffprobe", "-v", "error", "-show_streams", "-show_format", "-of", "json", str(path)],
-        check=True, capture_output=True, text=True,
+        check=True,
+        capture_output=True,
+        text=True,
     )
     return json.loads(out.stdout)
 
@@ -21,9 +23,21 @@ def ffprobe(path: Path) -> dict:
 def packet_span(path: Path) -> float:
     """Seconds from the first to the last packet, read by ffprobe (ignores header claims)."""
     out = subprocess.run(
-        ["ffprobe", "-v", "error", "-select_streams", "0", "-show_entries",
-         "packet=pts_time,duration_time", "-of", "csv=p=0", str(path)],
-        check=True, capture_output=True, text=True,
+        [
+            "ffprobe",
+            "-v",
+            "error",
+            "-select_streams",
+            "0",
+            "-show_entries",
+            "packet=pts_time,duration_time",
+            "-of",
+            "csv=p=0",
+            str(path),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout.split()
     rows = [r.split(",") for r in out if r]
     times = [float(r[0]) for r in rows if r[0] not in ("", "N/A")]
@@ -38,18 +52,49 @@ def decode_errors(path: Path) -> str:
     frame rate would make ffmpeg complain about the null output, not about the file.
     """
     result = subprocess.run(
-        ["ffmpeg", "-v", "error", "-i", str(path), "-fps_mode", "passthrough", "-enc_time_base", "-1",
-         "-f", "null", "-"],
-        capture_output=True, text=True,
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-i",
+            str(path),
+            "-fps_mode",
+            "passthrough",
+            "-enc_time_base",
+            "-1",
+            "-f",
+            "null",
+            "-",
+        ],
+        capture_output=True,
+        text=True,
     )
-    return result.stderr.strip() if result.returncode == 0 else f"rc={result.returncode} {result.stderr}"
+    return (
+        result.stderr.strip()
+        if result.returncode == 0
+        else f"rc={result.returncode} {result.stderr}"
+    )
 
 
 def read_wav_mono(path: Path, rate: int = 16000) -> np.ndarray:
     """Any WAV as float mono at `rate` (via ffmpeg, so the source can be 48 kHz)."""
     raw = subprocess.run(
-        ["ffmpeg", "-v", "error", "-i", str(path), "-ac", "1", "-ar", str(rate), "-f", "s16le", "-"],
-        check=True, capture_output=True,
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-i",
+            str(path),
+            "-ac",
+            "1",
+            "-ar",
+            str(rate),
+            "-f",
+            "s16le",
+            "-",
+        ],
+        check=True,
+        capture_output=True,
     ).stdout
     return np.frombuffer(raw, dtype="<i2").astype(np.float64)
 
@@ -84,8 +129,12 @@ def best_normalized_correlation(recorded: np.ndarray, source: np.ndarray) -> flo
 
 
 def median_window_correlation(
-    recorded: np.ndarray, source: np.ndarray, rate: int = 16000, window_s: float = 2.0,
-    hop_s: float = 0.5, skip_s: float = 1.0,
+    recorded: np.ndarray,
+    source: np.ndarray,
+    rate: int = 16000,
+    window_s: float = 2.0,
+    hop_s: float = 0.5,
+    skip_s: float = 1.0,
 ) -> float:
     """Median over 2 s windows of the best normalized correlation with the looping source.
 

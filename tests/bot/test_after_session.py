@@ -68,10 +68,20 @@ def make_folder(folder: Path, voices, models) -> tuple[float, float]:  # noqa: A
         "started_at": STARTED_AT,
         "ended_at": STARTED_AT + STUDENT_OFFSET + len(student) / SR,
         "participants": [
-            {"participant": STUDENT_KEY, "role": "student", "name": "Student Person",
-             "person_id": "student", "joined_at": STARTED_AT + STUDENT_OFFSET},
-            {"participant": EXAMINER_KEY, "role": "examiner", "name": "Examiner Person",
-             "person_id": "examiner", "joined_at": STARTED_AT + EXAMINER_OFFSET},
+            {
+                "participant": STUDENT_KEY,
+                "role": "student",
+                "name": "Student Person",
+                "person_id": "student",
+                "joined_at": STARTED_AT + STUDENT_OFFSET,
+            },
+            {
+                "participant": EXAMINER_KEY,
+                "role": "examiner",
+                "name": "Examiner Person",
+                "person_id": "examiner",
+                "joined_at": STARTED_AT + EXAMINER_OFFSET,
+            },
         ],
         "files": [
             entry(STUDENT_KEY, "student", "Student Person", STUDENT_OFFSET, student),
@@ -81,16 +91,25 @@ def make_folder(folder: Path, voices, models) -> tuple[float, float]:  # noqa: A
         "errors": [],
     }
     (folder / "manifest.json").write_text(json.dumps(manifest))
-    event = {"kind": "third_party_voice", "start": STUDENT_OFFSET + start,
-             "end": STUDENT_OFFSET + end, "score": 0.8, "track": STUDENT_KEY,
-             "evidence": [], "details": {}}
+    event = {
+        "kind": "third_party_voice",
+        "start": STUDENT_OFFSET + start,
+        "end": STUDENT_OFFSET + end,
+        "score": 0.8,
+        "track": STUDENT_KEY,
+        "evidence": [],
+        "details": {},
+    }
     (folder / "events.jsonl").write_text(json.dumps(event) + "\n")
     write_voiceprint(models, folder, voices.enroll)
     return STUDENT_OFFSET + start, STUDENT_OFFSET + end
 
 
 async def test_full_pass_report_and_finished_notice(
-    app_context, audio_models, voices, transcriber  # noqa: F811
+    app_context,
+    audio_models,  # noqa: F811
+    voices,  # noqa: F811
+    transcriber,  # noqa: F811
 ) -> None:
     ids = add_session(app_context, profile="university-admission")
     folder = app_context.settings.recordings_dir / ids.session_id
@@ -140,7 +159,8 @@ async def test_full_pass_report_and_finished_notice(
     unknown = [t for t in diarization["turns"] if t["speaker"].startswith("unknown:")]
     assert any(t["start"] < prompter[1] and t["end"] > prompter[0] for t in unknown), diarization
     during = [
-        line for line in lines
+        line
+        for line in lines
         if line["speaker"] == STUDENT_KEY and prompter[0] - 1 <= line["start"] < prompter[1]
     ]
     assert during and {line["voice"] for line in during} == {"unknown"}, during
@@ -164,13 +184,27 @@ async def test_a_failed_step_keeps_the_report_and_the_notice(app_context) -> Non
     ids = add_session(app_context, profile="university-admission")
     folder = app_context.settings.recordings_dir / ids.session_id
     folder.mkdir(parents=True)
-    (folder / "manifest.json").write_text(json.dumps({
-        "session_id": ids.session_id, "started_at": STARTED_AT, "ended_at": STARTED_AT + 5,
-        "participants": [], "files": [
-            {"path": "s/analysis.wav", "kind": "analysis", "codec": "pcm_s16le",
-             "participant": "s", "role": "student", "started_at": STARTED_AT, "duration": 5.0},
-        ],
-    }))
+    (folder / "manifest.json").write_text(
+        json.dumps(
+            {
+                "session_id": ids.session_id,
+                "started_at": STARTED_AT,
+                "ended_at": STARTED_AT + 5,
+                "participants": [],
+                "files": [
+                    {
+                        "path": "s/analysis.wav",
+                        "kind": "analysis",
+                        "codec": "pcm_s16le",
+                        "participant": "s",
+                        "role": "student",
+                        "started_at": STARTED_AT,
+                        "duration": 5.0,
+                    },
+                ],
+            }
+        )
+    )
     (folder / "s").mkdir()
     from proctorbot.detection.audio_input import write_wav
 
@@ -183,7 +217,10 @@ async def test_a_failed_step_keeps_the_report_and_the_notice(app_context) -> Non
         ids.session_id
     )
     assert [(s.name, s.ok) for s in result.steps] == [
-        ("recording", True), ("models", False), ("report", True), ("notify", True),
+        ("recording", True),
+        ("models", False),
+        ("report", True),
+        ("notify", True),
     ]
     assert "segmentation" in result.step("models").detail
     assert (folder / "report" / "report.html").is_file()
@@ -204,7 +241,11 @@ async def test_serve_plugs_the_live_watch_and_the_hand_over_in(app_context) -> N
     )
     app = await build_app(
         app_context,
-        areas=("proctorbot.bot.service", "proctorbot.bot.handover", "proctorbot.scheduling.service"),
+        areas=(
+            "proctorbot.bot.service",
+            "proctorbot.bot.handover",
+            "proctorbot.scheduling.service",
+        ),
     )
     assert app[LIVE_WATCH_PLUGIN] in app[BOT_MANAGER].plugins
     assert job_hooks(app).post_session is app[HAND_OVER]

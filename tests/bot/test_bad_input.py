@@ -40,7 +40,9 @@ async def test_corrupt_sdp_is_refused_and_others_are_recorded(
             bot_id = bot.peer_id
             await student.send({"type": "offer", "to": bot_id, "sdp": "v=0\r\nm=video garbage\r\n"})
             await student.send({"type": "offer", "to": bot_id, "sdp": "not an sdp at all"})
-            await student.send({"type": "ice", "to": bot_id, "candidate": {"candidate": "candidate:x"}})
+            await student.send(
+                {"type": "ice", "to": bot_id, "candidate": {"candidate": "candidate:x"}}
+            )
             await asyncio.sleep(1.0)
             assert bot.peers, "the bot is still in the call"
             await record_examiner_briefly(running_server)

@@ -63,7 +63,9 @@ async def test_plugin_gets_frames_audio_and_talks_to_the_student(running_server)
 
     assert (sender, action, data) == (seen["student_id"], "done", {"step": 1})
     times = [t for t, _ in seen["frames"]]
-    assert all(image.shape == (240, 320, 3) and image.dtype == np.uint8 for _, image in seen["frames"])
+    assert all(
+        image.shape == (240, 320, 3) and image.dtype == np.uint8 for _, image in seen["frames"]
+    )
     assert times == sorted(times) and times[-1] - times[0] >= 0.8, "about 2 frames a second"
     assert seen["frames"][0][1].std() > 10, "a real picture, not a blank"
     assert all(c.dtype == np.int16 and c.ndim == 1 for _, c in seen["chunks"])

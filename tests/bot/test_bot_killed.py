@@ -41,8 +41,16 @@ async def test_kill_9_keeps_what_was_written(running_server, tmp_path: Path) -> 
         "PROCTORBOT_CONFERENCE__ALLOW_LOOPBACK": "true",
         "PROCTORBOT_RECORDING__SEGMENT_SECONDS": "3",
     }
-    command = [sys.executable, "-m", "proctorbot", "bot", "join", running_server.session_id,
-               "--url", running_server.url]
+    command = [
+        sys.executable,
+        "-m",
+        "proctorbot",
+        "bot",
+        "join",
+        running_server.session_id,
+        "--url",
+        running_server.url,
+    ]
     process = subprocess.Popen(command, env=env, cwd=tmp_path, stderr=subprocess.PIPE)
     student = ScriptedParticipant(running_server.ws_url(running_server.token("student")))
     try:
@@ -80,8 +88,19 @@ async def test_kill_9_keeps_what_was_written(running_server, tmp_path: Path) -> 
 
         # `proctorbot recording finalize` lists what the killed bot left open, with hashes
         done = subprocess.run(
-            [sys.executable, "-m", "proctorbot", "recording", "finalize", running_server.session_id],
-            env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120,
+            [
+                sys.executable,
+                "-m",
+                "proctorbot",
+                "recording",
+                "finalize",
+                running_server.session_id,
+            ],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
         assert done.returncode == 0, done.stderr
         finalized = {f.path: f for f in read_manifest(session_dir).files}

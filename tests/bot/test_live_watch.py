@@ -85,7 +85,11 @@ def _overlapping(events: list[dict], kind: str, start: float, end: float) -> lis
 
 
 async def test_prompter_and_second_face_become_events_flags_and_alerts(
-    app_context, tmp_path: Path, audio_models, voices, face_analyzer  # noqa: F811
+    app_context,
+    tmp_path: Path,
+    audio_models,  # noqa: F811
+    voices,  # noqa: F811
+    face_analyzer,  # noqa: F811
 ) -> None:
     from proctorbot.bot.live_alerts import OutboxAlertSink
 
@@ -232,7 +236,9 @@ async def test_organizers_hear_the_session_started_when_the_student_joins(
 
 
 async def test_the_real_bot_runs_the_live_watch_over_webrtc(
-    running_server, audio_models, face_analyzer  # noqa: F811
+    running_server,
+    audio_models,  # noqa: F811
+    face_analyzer,  # noqa: F811
 ) -> None:
     """The plug-in inside a real SessionBot, real aiortc senders (a tone, a faceless pattern)."""
     from proctorbot.bot.handover import LiveWatchPlugin, ProcessModels

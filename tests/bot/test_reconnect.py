@@ -55,7 +55,9 @@ async def test_leave_and_rejoin_records_a_gap(running_server) -> None:
     assert gap.end is not None and abs(gap.end - back_at) < 1.5
     folder = bot.session_dir / manifest.participants[0].participant
     for kind, suffix in (("video", "ivf"), ("audio", "ogg")):
-        assert list(folder.glob(f"{kind}-01-*.{suffix}")) and list(folder.glob(f"{kind}-02-*.{suffix}"))
+        assert list(folder.glob(f"{kind}-01-*.{suffix}")) and list(
+            folder.glob(f"{kind}-02-*.{suffix}")
+        )
     for record in manifest.files:
         assert decode_errors(bot.session_dir / record.path) == "", record.path
     # the analysis WAV keeps wall-clock time: the gap is ~3 s of silence inside it
@@ -64,7 +66,9 @@ async def test_leave_and_rejoin_records_a_gap(running_server) -> None:
     offset = int((gap.start - wav.started_at + 0.5) * 16000)
     assert abs(samples[offset : offset + 16000]).max() == 0
     assert abs(wav.started_at + wav.duration - gone_at) < 1.5, "the WAV ends when the student left"
-    events = [json.loads(line) for line in (bot.session_dir / "events.jsonl").read_text().splitlines()]
+    events = [
+        json.loads(line) for line in (bot.session_dir / "events.jsonl").read_text().splitlines()
+    ]
     assert [e["kind"] for e in events] == ["participant_left"]
     assert events[0]["end"] - events[0]["start"] == pytest.approx(gap.end - gap.start, abs=0.01)
 

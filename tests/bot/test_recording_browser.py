@@ -30,7 +30,10 @@ async def test_bot_records_each_browser_as_received(
     ctx = running_server.ctx
     ctx.settings.recording.segment_seconds = 5.0
     examiner_media = make_fake_media(
-        tmp_path / "examiner", text="Добрый день. Расскажите о себе.", name="examiner", size="320x240"
+        tmp_path / "examiner",
+        text="Добрый день. Расскажите о себе.",
+        name="examiner",
+        size="320x240",
     )
     manager = BotManager(ctx, base_url=running_server.url)
     bot = await manager.join(running_server.session_id)
@@ -63,7 +66,9 @@ async def test_bot_records_each_browser_as_received(
             assert files[0].started_at - joined_at < 5.0, "recording began late"
             total = sum(f.duration for f in files)
             expected = left_at - files[0].started_at
-            assert abs(total - expected) <= 1.0, f"{role} {kind}: {total:.2f} s recorded, {expected:.2f} s expected"
+            assert abs(total - expected) <= 1.0, (
+                f"{role} {kind}: {total:.2f} s recorded, {expected:.2f} s expected"
+            )
             for record in files:
                 path = bot.session_dir / record.path
                 assert sha256_of(path) == record.sha256, record.path

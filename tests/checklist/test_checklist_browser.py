@@ -267,8 +267,10 @@ async def test_checklist_end_to_end(app_context, playwright_async, tmp_path: Pat
                 await examiner_click(examiner, "desk", "retry")
                 await wait_run(
                     session_dir,
-                    lambda r, before=desk["attempts"]: step_of(r, "desk")["attempts"] > before
-                    and step_of(r, "desk")["auto"] is not None,
+                    lambda r, before=desk["attempts"]: (
+                        step_of(r, "desk")["attempts"] > before
+                        and step_of(r, "desk")["auto"] is not None
+                    ),
                     60,
                     "desk snapshot again",
                 )
@@ -360,7 +362,9 @@ async def test_checklist_end_to_end(app_context, playwright_async, tmp_path: Pat
     manifest = json.loads((session_dir / "manifest.json").read_text())
     composite = [f for f in manifest["files"] if f["kind"] == "composite"]
     assert composite, "the composite is made after the session"
-    assert composite[0]["duration"] <= manifest["ended_at"] - manifest["started_at"] + 2.0, composite
+    assert composite[0]["duration"] <= manifest["ended_at"] - manifest["started_at"] + 2.0, (
+        composite
+    )
     for step in steps.values():
         for path in step["evidence"]:
             assert (session_dir / path).is_file(), path

@@ -51,7 +51,9 @@ def test_whisper_loaded_after_tesseract_still_hears_the_name() -> None:
             pytest.skip(f"{tool} is not installed")
     pytest.importorskip("faster_whisper")
     env = {k: v for k, v in os.environ.items() if k != "OMP_THREAD_LIMIT"}
-    done = subprocess.run([sys.executable, "-c", SPEAK], capture_output=True, text=True, env=env, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-c", SPEAK], capture_output=True, text=True, env=env, timeout=300
+    )
     if "ModelMissingError" in done.stderr:
         pytest.skip("the Whisper model is not available")
     assert done.returncode == 0, done.stderr[-2000:]

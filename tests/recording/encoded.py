@@ -20,7 +20,10 @@ OPUS = RTCRtpCodecParameters(mimeType="audio/opus", clockRate=48000, channels=2)
 
 
 def vp8_frames(
-    count: int, fps: int = 15, size: tuple[int, int] = (320, 240), keyframe_every: int = 0,
+    count: int,
+    fps: int = 15,
+    size: tuple[int, int] = (320, 240),
+    keyframe_every: int = 0,
     start: float | None = None,
 ) -> list[EncodedFrame]:
     encoder = get_encoder(VP8)
@@ -36,13 +39,23 @@ def vp8_frames(
         data = b"".join(vp8_depayload(p) for p in payloads)
         seconds = i / fps
         frames.append(
-            EncodedFrame("video", "vp8", 90000, i * (90000 // fps), origin + seconds, data,
-                         is_keyframe("vp8", data), origin + seconds)
+            EncodedFrame(
+                "video",
+                "vp8",
+                90000,
+                i * (90000 // fps),
+                origin + seconds,
+                data,
+                is_keyframe("vp8", data),
+                origin + seconds,
+            )
         )
     return frames
 
 
-def opus_frames(count: int, start: float | None = None, skip: range = range(0)) -> list[EncodedFrame]:
+def opus_frames(
+    count: int, start: float | None = None, skip: range = range(0)
+) -> list[EncodedFrame]:
     """20 ms Opus packets of a 440 Hz tone; packets in `skip` are left out (loss)."""
     encoder = get_encoder(OPUS)
     origin = time.time() if start is None else start
@@ -50,7 +63,9 @@ def opus_frames(count: int, start: float | None = None, skip: range = range(0)) 
     for i in range(count):
         t = (np.arange(960) + i * 960) / 48000
         tone = (np.sin(2 * np.pi * 440 * t) * 8000).astype(np.int16)
-        chunk = av.AudioFrame.from_ndarray(np.stack([tone, tone]).reshape(1, -1), format="s16", layout="stereo")
+        chunk = av.AudioFrame.from_ndarray(
+            np.stack([tone, tone]).reshape(1, -1), format="s16", layout="stereo"
+        )
         chunk.sample_rate = 48000
         chunk.pts = i * 960
         chunk.time_base = fractions.Fraction(1, 48000)
@@ -59,7 +74,16 @@ def opus_frames(count: int, start: float | None = None, skip: range = range(0)) 
             continue
         seconds = i * 0.02
         frames.append(
-            EncodedFrame("audio", "opus", 48000, i * 960, origin + seconds, payloads[0], True, origin + seconds)
+            EncodedFrame(
+                "audio",
+                "opus",
+                48000,
+                i * 960,
+                origin + seconds,
+                payloads[0],
+                True,
+                origin + seconds,
+            )
         )
     return frames
 
@@ -69,7 +93,8 @@ def h264_frames(count: int, fps: int = 15) -> list[bytes]:
     from aiortc.codecs.h264 import h264_depayload
 
     codec = RTCRtpCodecParameters(
-        mimeType="video/H264", clockRate=90000,
+        mimeType="video/H264",
+        clockRate=90000,
         parameters={"packetization-mode": "1", "profile-level-id": "42e01f"},
     )
     encoder = get_encoder(codec)

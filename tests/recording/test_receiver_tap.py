@@ -39,7 +39,8 @@ async def test_frames_reach_sinks_untouched_and_keyframes_are_requested(
 
     monkeypatch.setattr(receiver, "_send_rtcp_pli", send_pli)
     monkeypatch.setattr(
-        receiver, "getSynchronizationSources",
+        receiver,
+        "getSynchronizationSources",
         lambda: [RTCRtpSynchronizationSource(timestamp=dt.datetime.now(), source=1234)],
     )
     track = ReceivedTrack(receiver, "video", segment_seconds=2.0, min_pli_interval=0.0)

@@ -85,8 +85,14 @@ def test_opus_toc_durations() -> None:
 def test_segments_start_on_keyframes_and_list_hashes(tmp_path: Path) -> None:
     closed: list[RecordedFile] = []
     writer = SegmentedTrackWriter(
-        tmp_path, "student-1", "video-01", participant="student-1", role="student",
-        codec="vp8", segment_seconds=2.0, on_closed=closed.append,
+        tmp_path,
+        "student-1",
+        "video-01",
+        participant="student-1",
+        role="student",
+        codec="vp8",
+        segment_seconds=2.0,
+        on_closed=closed.append,
     )
     frames = vp8_frames(90, keyframe_every=15)  # 6 s, a keyframe each second
     for frame in frames[3:]:  # start mid-stream: frames before a keyframe are skipped
@@ -98,7 +104,9 @@ def test_segments_start_on_keyframes_and_list_hashes(tmp_path: Path) -> None:
         path = tmp_path / record.path
         assert record.sha256 == sha256_of(path)
         assert decode_errors(path) == ""
-        assert float(ffprobe(path)["format"]["duration"]) == pytest.approx(record.duration, abs=0.05)
+        assert float(ffprobe(path)["format"]["duration"]) == pytest.approx(
+            record.duration, abs=0.05
+        )
     assert closed[0].started_at == pytest.approx(frames[15].wall)
 
 
@@ -109,8 +117,14 @@ def test_full_disk_stops_one_track_and_keeps_what_was_written(
 
     def make(name: str) -> SegmentedTrackWriter:
         return SegmentedTrackWriter(
-            tmp_path, name, "video-01", participant=name, role="student", codec="vp8",
-            segment_seconds=1.0, on_closed=closed.append,
+            tmp_path,
+            name,
+            "video-01",
+            participant=name,
+            role="student",
+            codec="vp8",
+            segment_seconds=1.0,
+            on_closed=closed.append,
         )
 
     broken, healthy = make("student-1"), make("examiner-1")
@@ -169,15 +183,23 @@ def test_a_timestamp_jump_never_makes_hours_of_segment(tmp_path: Path) -> None:
     """What aiortc's false 32-bit wrap did: +2**32 ticks mid-stream (a 47,731 s segment)."""
     closed: list[RecordedFile] = []
     writer = SegmentedTrackWriter(
-        tmp_path, "student-1", "video-01", participant="student-1", role="student",
-        codec="vp8", segment_seconds=10.0, on_closed=closed.append,
+        tmp_path,
+        "student-1",
+        "video-01",
+        participant="student-1",
+        role="student",
+        codec="vp8",
+        segment_seconds=10.0,
+        on_closed=closed.append,
     )
     frames = vp8_frames(45, keyframe_every=15)  # 3 s
     for index, frame in enumerate(frames):
         if index >= 20:
             frame = dataclasses.replace(frame, timestamp=frame.timestamp + (1 << 32))
         if index == 30:
-            frame = dataclasses.replace(frame, timestamp=frame.timestamp - 90000 * 120)  # back 2 min
+            frame = dataclasses.replace(
+                frame, timestamp=frame.timestamp - 90000 * 120
+            )  # back 2 min
         writer.write(frame)
     writer.close()
     assert writer.discontinuities == 3  # jump, step back, and forward again after it
@@ -197,15 +219,23 @@ def test_composite_is_bounded_by_the_wall_clock(tmp_path: Path) -> None:
 
     closed: list[RecordedFile] = []
     writer = SegmentedTrackWriter(
-        tmp_path, "student-1", "video-01", participant="student-1", role="student",
-        codec="vp8", segment_seconds=10.0, on_closed=closed.append,
+        tmp_path,
+        "student-1",
+        "video-01",
+        participant="student-1",
+        role="student",
+        codec="vp8",
+        segment_seconds=10.0,
+        on_closed=closed.append,
     )
     frames = vp8_frames(30)
     for frame in frames:
         writer.write(frame)
     writer.close()
     closed[0].duration = 47731.0  # what a segment claimed before the fix
-    manifest = Manifest("s", started_at=frames[0].wall, ended_at=frames[-1].wall + 1.0, files=closed)
+    manifest = Manifest(
+        "s", started_at=frames[0].wall, ended_at=frames[-1].wall + 1.0, files=closed
+    )
     began = time.monotonic()
     made = build_composite(tmp_path, manifest, tmp_path / "composite.mp4")
     assert made is not None and time.monotonic() - began < 60
