@@ -154,17 +154,20 @@ class GrowingVoiceDetector:
         return {"third_party": third_party if self.confirmed else [], "overlap": [], "speech": []}
 
 
-async def test_a_voice_still_heard_at_the_leave_gets_its_final_extent(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def _growing_voice(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    session_id: str,
+    seconds: float,
+    extent_every_s: float,
+) -> tuple[FakeSessionBot, asyncio.Task, LiveWatch, ListSink]:
+    """A live watch over ``seconds`` of student audio in which GrowingVoiceDetector hears a
+    voice from 1 s on, until the end."""
     from proctorbot.bot import live_audio
-    from proctorbot.detection.events import DetectorEvent as Event
-    from proctorbot.report.rules import evaluate
 
     monkeypatch.setattr(live_audio, "ThirdPartyVoiceDetector", GrowingVoiceDetector)
     models = SimpleNamespace(embedder=None, overlap=None, new_vad=lambda: None)
-    bot = _bot(tmp_path, "s-voice-open")
-    seconds = 10.0
+    bot = _bot(tmp_path, session_id)
     bot.audio[STUDENT] = [
         (T0 + i * 0.1, np.full(1600, 100, np.int16)) for i in range(int(seconds * 10))
     ]
@@ -175,11 +178,38 @@ async def test_a_voice_still_heard_at_the_leave_gets_its_final_extent(
         detectors=LiveDetectors(audio_models=lambda: models, face_analyzer=None),
         alerts=sink,
         options=LiveWatchOptions(
-            wait_for_admission=False, poll_s=0.05, audio_batch_s=0.5, audio_extent_every_s=60.0
+            wait_for_admission=False,
+            poll_s=0.05,
+            audio_batch_s=0.5,
+            audio_extent_every_s=extent_every_s,
         ),
     )
     task = asyncio.create_task(watch.run())
     await bot.wait_media(f"audio:{STUDENT}", 30)
+    return bot, task, watch, sink
+
+
+def _assert_one_finding_alerted_once(voices: list[dict], end: float, sink: ListSink) -> None:
+    from proctorbot.detection.events import DetectorEvent as Event
+    from proctorbot.report.rules import evaluate
+
+    profile = load_profile("university-admission")
+    findings = [
+        f
+        for f in evaluate([Event.from_json(v) for v in voices], profile)
+        if f.rule == "third_party_voice"
+    ]
+    assert len(findings) == 1 and findings[0].end == pytest.approx(end), "one finding"
+    assert len([f for f in sink.sent if f.rule == "third_party_voice"]) == 1, "alerted once"
+
+
+async def test_a_voice_still_heard_at_the_leave_gets_its_final_extent(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seconds = 10.0
+    bot, task, watch, sink = await _growing_voice(
+        tmp_path, monkeypatch, "s-voice-open", seconds, extent_every_s=60.0
+    )
     async with asyncio.timeout(10):  # the confirmed event is on disk before the leave
         while not [e for e in bot.events() if e["kind"] == "third_party_voice"]:
             await asyncio.sleep(0.05)
@@ -191,15 +221,7 @@ async def test_a_voice_still_heard_at_the_leave_gets_its_final_extent(
         (T0 + 1.0, pytest.approx(T0 + seconds)),
     ], "the confirmed event, then its final extent at the leave"
     assert voices[1]["details"]["extended_from"] == T0 + 2.0
-    findings = [
-        f
-        for f in evaluate(
-            [Event.from_json(v) for v in voices], load_profile("university-admission")
-        )
-        if f.rule == "third_party_voice"
-    ]
-    assert len(findings) == 1 and findings[0].end == pytest.approx(T0 + seconds), "one finding"
-    assert len([f for f in sink.sent if f.rule == "third_party_voice"]) == 1, "alerted once"
+    _assert_one_finding_alerted_once(voices, T0 + seconds, sink)
 
 
 async def test_a_voice_that_goes_on_is_written_as_it_grows(
@@ -207,29 +229,10 @@ async def test_a_voice_that_goes_on_is_written_as_it_grows(
 ) -> None:
     """A crash loses at most ``audio_extent_every_s`` of a voice's extent: while it is still
     heard, each growth by that much is on disk before the leave."""
-    from proctorbot.bot import live_audio
-    from proctorbot.detection.events import DetectorEvent as Event
-    from proctorbot.report.rules import evaluate
-
-    monkeypatch.setattr(live_audio, "ThirdPartyVoiceDetector", GrowingVoiceDetector)
-    models = SimpleNamespace(embedder=None, overlap=None, new_vad=lambda: None)
-    bot = _bot(tmp_path, "s-voice-grows")
     seconds = 12.0
-    bot.audio[STUDENT] = [
-        (T0 + i * 0.1, np.full(1600, 100, np.int16)) for i in range(int(seconds * 10))
-    ]
-    sink = ListSink()
-    watch = LiveWatch(
-        bot,
-        profile=load_profile("university-admission"),
-        detectors=LiveDetectors(audio_models=lambda: models, face_analyzer=None),
-        alerts=sink,
-        options=LiveWatchOptions(
-            wait_for_admission=False, poll_s=0.05, audio_batch_s=0.5, audio_extent_every_s=3.0
-        ),
+    bot, task, watch, sink = await _growing_voice(
+        tmp_path, monkeypatch, "s-voice-grows", seconds, extent_every_s=3.0
     )
-    task = asyncio.create_task(watch.run())
-    await bot.wait_media(f"audio:{STUDENT}", 30)
 
     def written_ends() -> list[float]:
         return [e["end"] for e in bot.events() if e["kind"] == "third_party_voice"]
@@ -245,15 +248,7 @@ async def test_a_voice_that_goes_on_is_written_as_it_grows(
     assert all(b - a >= 3.0 for a, b in zip(ends[:-1], ends[1:-1], strict=False)), ends
     assert len(voices) >= 4, f"written as it grew: {ends}"
     assert {v["start"] for v in voices} == {T0 + 1.0}
-    findings = [
-        f
-        for f in evaluate(
-            [Event.from_json(v) for v in voices], load_profile("university-admission")
-        )
-        if f.rule == "third_party_voice"
-    ]
-    assert len(findings) == 1 and findings[0].end == pytest.approx(T0 + seconds), "one finding"
-    assert len([f for f in sink.sent if f.rule == "third_party_voice"]) == 1, "alerted once"
+    _assert_one_finding_alerted_once(voices, T0 + seconds, sink)
 
 
 async def test_a_detector_call_under_way_when_cancelled_keeps_its_result() -> None:
