@@ -77,6 +77,7 @@ def analyze_samples(
         events,
         messages,
         len(student) / SAMPLE_RATE,
+        detector.windows,
     )
 
 

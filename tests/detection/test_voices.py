@@ -43,6 +43,9 @@ def test_prompter_in_a_pause_is_flagged_student_is_not(audio_models, voices):
     outside = [f for f in result.third_party if f["end"] < start - 1.0 or f["start"] > end + 1.0]
     assert outside == [], f"false alarms on the student's own speech: {outside}"
     assert result.speech and result.speech[0]["start"] < 1.0
+    flagged = [w for w in result.windows if w.third_party]  # the scores behind the finding
+    assert flagged and all(w.start < end and w.end > start for w in flagged), flagged
+    assert all(w.similarity >= 0.35 for w in result.windows if not w.third_party)
 
 
 def test_examiner_echo_is_not_a_third_party(audio_models, voices):
