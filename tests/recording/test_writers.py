@@ -22,6 +22,22 @@ from tests.bot.media_checks import decode_errors, ffprobe, packet_span
 from tests.recording.encoded import h264_frames, opus_frames, vp8_frames
 
 
+def _vp8_writer(
+    folder: Path, segment_seconds: float, closed: list[RecordedFile], name: str = "student-1"
+) -> SegmentedTrackWriter:
+    """A student's VP8 track cut into ``segment_seconds`` files; closed files land in ``closed``."""
+    return SegmentedTrackWriter(
+        folder,
+        name,
+        "video-01",
+        participant=name,
+        role="student",
+        codec="vp8",
+        segment_seconds=segment_seconds,
+        on_closed=closed.append,
+    )
+
+
 def test_ivf_holds_vp8_as_received(tmp_path: Path) -> None:
     frames = vp8_frames(30)
     assert frames[0].keyframe and vp8_dimensions(frames[0].data) == (320, 240)
@@ -84,16 +100,7 @@ def test_opus_toc_durations() -> None:
 
 def test_segments_start_on_keyframes_and_list_hashes(tmp_path: Path) -> None:
     closed: list[RecordedFile] = []
-    writer = SegmentedTrackWriter(
-        tmp_path,
-        "student-1",
-        "video-01",
-        participant="student-1",
-        role="student",
-        codec="vp8",
-        segment_seconds=2.0,
-        on_closed=closed.append,
-    )
+    writer = _vp8_writer(tmp_path, 2.0, closed)
     frames = vp8_frames(90, keyframe_every=15)  # 6 s, a keyframe each second
     for frame in frames[3:]:  # start mid-stream: frames before a keyframe are skipped
         writer.write(frame)
@@ -116,16 +123,7 @@ def test_full_disk_stops_one_track_and_keeps_what_was_written(
     closed: list[RecordedFile] = []
 
     def make(name: str) -> SegmentedTrackWriter:
-        return SegmentedTrackWriter(
-            tmp_path,
-            name,
-            "video-01",
-            participant=name,
-            role="student",
-            codec="vp8",
-            segment_seconds=1.0,
-            on_closed=closed.append,
-        )
+        return _vp8_writer(tmp_path, 1.0, closed, name)
 
     broken, healthy = make("student-1"), make("examiner-1")
     frames = vp8_frames(60, keyframe_every=15)
@@ -182,16 +180,7 @@ def test_ivf_holds_h264_when_the_browser_negotiates_it(tmp_path: Path) -> None:
 def test_a_timestamp_jump_never_makes_hours_of_segment(tmp_path: Path) -> None:
     """What aiortc's false 32-bit wrap did: +2**32 ticks mid-stream (a 47,731 s segment)."""
     closed: list[RecordedFile] = []
-    writer = SegmentedTrackWriter(
-        tmp_path,
-        "student-1",
-        "video-01",
-        participant="student-1",
-        role="student",
-        codec="vp8",
-        segment_seconds=10.0,
-        on_closed=closed.append,
-    )
+    writer = _vp8_writer(tmp_path, 10.0, closed)
     frames = vp8_frames(45, keyframe_every=15)  # 3 s
     for index, frame in enumerate(frames):
         if index >= 20:
@@ -218,16 +207,7 @@ def test_composite_is_bounded_by_the_wall_clock(tmp_path: Path) -> None:
     from proctorbot.recording.manifest import Manifest
 
     closed: list[RecordedFile] = []
-    writer = SegmentedTrackWriter(
-        tmp_path,
-        "student-1",
-        "video-01",
-        participant="student-1",
-        role="student",
-        codec="vp8",
-        segment_seconds=10.0,
-        on_closed=closed.append,
-    )
+    writer = _vp8_writer(tmp_path, 10.0, closed)
     frames = vp8_frames(30)
     for frame in frames:
         writer.write(frame)
