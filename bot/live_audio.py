@@ -164,7 +164,7 @@ class StudentAudioWatch:
             detector = stretch.detector
 
             def feed() -> tuple[list[DetectorEvent], dict[str, list[dict[str, float]]]]:
-                return detector.feed(samples), detector.findings_json(speech=False)
+                return detector.feed(samples), detector.growing_findings_json()
 
             events, findings = await self._run(feed)
             self._emit_all(events)

@@ -505,23 +505,28 @@ class ThirdPartyVoiceDetector:
             self.on_event(event)
         return event
 
-    def findings_json(self, speech: bool = True) -> dict[str, list[dict[str, float]]]:
-        """Findings in session seconds; ``speech=False`` skips the speech segments (the bot asks
-        after every chunk, to write how far an open finding has grown)."""
+    def _in_session(self, items: list[Finding]) -> list[dict[str, float]]:
         off = self.offset
+        return [
+            {
+                "start": round(f.start + off, 3),
+                "end": round(f.end + off, 3),
+                "score": round(f.score, 3),
+            }
+            for f in items
+        ]
 
-        def shifted(items: list[Finding]) -> list[dict[str, float]]:
-            return [
-                {
-                    "start": round(f.start + off, 3),
-                    "end": round(f.end + off, 3),
-                    "score": round(f.score, 3),
-                }
-                for f in items
-            ]
-
+    def findings_json(self) -> dict[str, list[dict[str, float]]]:
         return {
-            "third_party": shifted([f for f in self.third_party if f.firm]),
-            "overlap": shifted(self.overlap),
-            "speech": [s.to_json() for s in self.speech()] if speech else [],
+            "third_party": self._in_session([f for f in self.third_party if f.firm]),
+            "overlap": self._in_session(self.overlap),
+            "speech": [s.to_json() for s in self.speech()],
+        }
+
+    def growing_findings_json(self) -> dict[str, list[dict[str, float]]]:
+        """The newest finding of each kind, as in ``findings_json``: the only ones that can
+        still grow (``_extend`` moves only the last). The bot asks after every chunk."""
+        return {
+            "third_party": self._in_session([f for f in self.third_party[-1:] if f.firm]),
+            "overlap": self._in_session(self.overlap[-1:]),
         }

@@ -147,11 +147,14 @@ class GrowingVoiceDetector:
     def finish(self) -> list[DetectorEvent]:
         return []  # confirmed long ago; the finding only grew
 
-    def findings_json(self, speech: bool = True) -> dict:
+    def findings_json(self) -> dict:
         third_party = [
             {"start": self.offset + 1.0, "end": self.offset + self.seconds, "score": 0.9}
         ]
         return {"third_party": third_party if self.confirmed else [], "overlap": [], "speech": []}
+
+    def growing_findings_json(self) -> dict:
+        return self.findings_json()
 
 
 async def _growing_voice(

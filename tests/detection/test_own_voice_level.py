@@ -68,7 +68,7 @@ def test_a_run_of_windows_far_below_the_students_level_is_another_voice() -> Non
     assert event.kind is EventKind.THIRD_PARTY_VOICE
     assert event.start == pytest.approx(415.0) and event.end == pytest.approx(419.0)
     assert event.details["detected_at"] == pytest.approx(419.0)
-    assert detector.findings_json(speech=False)["third_party"][0]["end"] == pytest.approx(420.0)
+    assert detector.growing_findings_json()["third_party"][0]["end"] == pytest.approx(420.0)
     assert [w.third_party for w in detector.windows[-4:]] == [True] * 4
 
 
@@ -77,6 +77,6 @@ def test_two_low_windows_or_the_examiner_speaking_raise_nothing() -> None:
     _windows(detector, [0.8] * 15)
     assert _windows(detector, [0.42, 0.42, 0.8, 0.42, 0.42, 0.8], t0=415.0) == []
     assert _windows(detector, [0.42] * 4, t0=421.0, share=0.5) == [], "the examiner speaking"
-    assert detector.findings_json(speech=False)["third_party"] == []
+    assert detector.growing_findings_json()["third_party"] == []
     fresh = _detector()  # no level yet: the fixed threshold alone decides
     assert _windows(fresh, [0.42] * 5) == []
