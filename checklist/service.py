@@ -13,6 +13,7 @@ from proctorbot.checklist.checks import EVIDENCE_SUBDIR, CheckThresholds
 from proctorbot.checklist.detectors import ChecklistDetectors
 from proctorbot.checklist.views import EXAMINER_ROLES
 from proctorbot.checklist.wiring import build_runner
+from proctorbot.conference.off_loop import in_thread
 from proctorbot.conference.tokens import TokenError
 from proctorbot.config.catalogue import LANGUAGES, Catalogue
 
@@ -53,7 +54,8 @@ CHECKLIST_PLUGIN = web.AppKey("proctorbot.checklist.plugin", ChecklistPlugin)
 
 async def setup(app: web.Application, ctx: AppContext) -> None:
     app.router.add_get("/checklist/texts.json", texts)
-    app.router.add_get("/checklist/evidence/{session_id}/{path:.+}", evidence)
+    # in a thread: its checks read the database and the disk (conference/off_loop.py)
+    app.router.add_get("/checklist/evidence/{session_id}/{path:.+}", in_thread(evidence))
     plugin = ChecklistPlugin(ctx)
     app[CHECKLIST_PLUGIN] = plugin
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from html import escape
@@ -37,8 +38,8 @@ def panel_script_urls(app: web.Application) -> list[str]:
 
 async def call_page(request: web.Request) -> web.Response:
     ctx = request.app[CONTEXT]
-    try:
-        admission = admit(ctx, request.query.get("t", ""))
+    try:  # a database read: in a thread, so a locked database never stalls the loop
+        admission = await asyncio.to_thread(admit, ctx, request.query.get("t", ""))
     except Refusal as refusal:
         log.warning("call page refused (%s): %s", refusal.reason, refusal)
         return refusal_page(refusal)

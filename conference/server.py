@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import WSCloseCode, web
 from proctorbot.conference.keys import PANEL_SCRIPTS, ROOMS
+from proctorbot.conference.off_loop import database_busy_answer
 from proctorbot.conference.pages import STATIC_DIR, call_page
 from proctorbot.conference.rooms import RoomRegistry
 from proctorbot.conference.signaling import signaling_handler
@@ -38,3 +39,4 @@ async def setup(app: web.Application, ctx: AppContext) -> None:
     app.router.add_get("/ws", signaling_handler)
     app.router.add_static("/static", STATIC_DIR)
     app.on_shutdown.append(close_all_sockets)
+    app.middlewares.append(database_busy_answer)  # a locked database: 503, not 500

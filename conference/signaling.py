@@ -17,6 +17,7 @@ and the server logs one line.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -54,8 +55,8 @@ async def signaling_handler(request: web.Request) -> web.WebSocketResponse:
     ws = web.WebSocketResponse(heartbeat=20.0, max_msg_size=max(4 * limit, 4 << 20))
     await ws.prepare(request)
 
-    try:
-        admission = admit(ctx, request.query.get("t", ""), roles=ALL_ROLES)
+    try:  # a database read: in a thread, so a locked database never stalls the loop
+        admission = await asyncio.to_thread(admit, ctx, request.query.get("t", ""), roles=ALL_ROLES)
     except Refusal as refusal:
         log.warning("ws refused (%s): %s", refusal.reason, refusal)
         await send_error(ws, f"token_{refusal.reason}", str(refusal))

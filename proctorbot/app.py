@@ -8,9 +8,11 @@ that does not exist yet is skipped; one that fails to import fails loudly.
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import importlib.util
 import logging
+from concurrent.futures import ThreadPoolExecutor
 
 from aiohttp import web
 
@@ -20,6 +22,10 @@ log = logging.getLogger(__name__)
 
 # The context every handler and area reads: `request.app[CONTEXT]`.
 CONTEXT = web.AppKey("proctorbot.context", AppContext)
+
+# Threads of the default executor: enough that requests waiting on a locked database
+# (15 s at most each) never starve the rest.
+BLOCKING_THREADS = 32
 
 AREA_SETUP_MODULES = (
     "proctorbot.bot.service",
@@ -44,6 +50,12 @@ async def build_app(
     """The whole server: conference first, then each area's `setup` in a fixed order."""
     from proctorbot.conference.server import setup as setup_conference
 
+    # Database calls and other blocking work run in the loop's default executor
+    # (asyncio.to_thread); while a locked database keeps some of them waiting, the
+    # others (decoders, detectors, the next request) must still find a thread.
+    asyncio.get_running_loop().set_default_executor(
+        ThreadPoolExecutor(BLOCKING_THREADS, thread_name_prefix="blocking")
+    )
     app = web.Application()
     app[CONTEXT] = ctx
     await setup_conference(app, ctx)

@@ -17,6 +17,7 @@ import logging
 from pathlib import Path
 
 from aiohttp import web
+from proctorbot.conference.off_loop import routes_in_thread
 from proctorbot.report.audit import audit
 from proctorbot.report.dashboard_files import SessionFiles
 from proctorbot.report.dashboard_pages import Pages, User, http_error
@@ -346,4 +347,5 @@ async def setup(app: web.Application, ctx: AppContext) -> None:
     """Plug the dashboard and the download links into `proctorbot serve`."""
     dashboard = Dashboard(ctx)
     app[DASHBOARD] = dashboard
-    app.add_routes(dashboard.routes())
+    # Every handler reads or writes the database: each runs in a thread (conference/off_loop.py)
+    app.add_routes(routes_in_thread(dashboard.routes()))

@@ -37,16 +37,35 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for SQLite (WAL, foreign keys on) or PostgreSQL."""
+# How long a write waits for another connection's lock before SQLite gives up
+# ("database is locked"). Database calls run in threads, so waiting never stalls the
+# event loop; writes that must not be lost retry after it (storage/db_retry.py).
+SQLITE_BUSY_TIMEOUT_S = 15.0
+# Threads doing database work (asyncio.to_thread) each hold a connection while they
+# wait for a lock: enough connections that waiting writers never starve the readers.
+SQLITE_POOL_SIZE = 8
+SQLITE_POOL_OVERFLOW = 32
+
+
+def make_engine(url: str, *, busy_timeout_s: float = SQLITE_BUSY_TIMEOUT_S) -> Engine:
+    """An engine for SQLite (WAL, busy timeout, foreign keys on) or PostgreSQL.
+
+    WAL lets readers go on while another connection writes (or holds ``BEGIN
+    EXCLUSIVE``): only writes wait, for at most ``busy_timeout_s``."""
     if url.startswith("sqlite:///"):
         path = Path(url.removeprefix("sqlite:///"))
         path.parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 30})
+        engine = create_engine(
+            url,
+            connect_args={"timeout": busy_timeout_s},
+            pool_size=SQLITE_POOL_SIZE,
+            max_overflow=SQLITE_POOL_OVERFLOW,
+        )
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record) -> None:
             cursor = dbapi_connection.cursor()
+            cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_s * 1000)}")
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA synchronous=NORMAL")
