@@ -11,6 +11,7 @@ import base64
 import hashlib
 import hmac
 import json
+import math
 import secrets
 import time
 from dataclasses import dataclass
@@ -100,7 +101,7 @@ class TokenSigner:
                 session_id=str(payload["s"]),
                 role=str(payload["r"]),
                 person_id=str(payload["u"]),
-                expires_at=float(payload["e"]),
+                expires_at=finite_expiry(payload["e"]),
                 nonce=str(payload["n"]),
                 extra=str(payload.get("x", "")),
             )
@@ -121,6 +122,16 @@ class TokenSigner:
 
     def _mac(self, body: str) -> bytes:
         return hmac.new(self.secret, body.encode(), hashlib.sha256).digest()
+
+
+def finite_expiry(value: object) -> float:
+    """A token's expiry: a finite JSON number. ``"inf"``, NaN, ``true`` or a string would
+    make a link that never expires (``float("inf")``) or never compares; ValueError."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"expiry must be a number, not {type(value).__name__}")
+    if not math.isfinite(value):
+        raise ValueError(f"expiry must be finite, not {value}")
+    return float(value)
 
 
 def call_link(public_url: str, token: str) -> str:

@@ -21,6 +21,10 @@ from pydantic_settings import (
 )
 
 DEFAULT_CONFIG_FILE = "proctorbot.toml"
+# Published with the source, so it proves nothing: a server left on it signs with a
+# random key of its own data folder, and refuses to serve beyond loopback
+# (proctorbot/secret_key.py).
+DEFAULT_SECRET_KEY = "change-me-proctorbot-demo-secret"
 
 
 class Section(BaseModel):
@@ -34,8 +38,9 @@ class ServerSettings(Section):
     port: int = 8080
     # Address people open in their browsers; links in e-mails and Telegram use it.
     public_url: str = "http://127.0.0.1:8080"
-    # Signs call links and download links. Change it in production.
-    secret_key: SecretStr = SecretStr("change-me-proctorbot-demo-secret")
+    # Signs call links, download links and dashboard cookies. Left at the default, the
+    # server makes its own key in data_dir/secret_key and serves on loopback only.
+    secret_key: SecretStr = SecretStr(DEFAULT_SECRET_KEY)
     call_link_ttl_hours: float = 48.0
     download_link_ttl_minutes: float = 60.0 * 24
     max_message_bytes: int = 256 * 1024

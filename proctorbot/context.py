@@ -14,6 +14,7 @@ from sqlalchemy.orm import sessionmaker
 from proctorbot.conference.tokens import TokenSigner
 from proctorbot.config.settings import Settings
 from proctorbot.process_models import ProcessModels
+from proctorbot.secret_key import resolve_secret_key
 from proctorbot.storage.db import make_engine, make_sessionmaker
 from proctorbot.storage.migrate import upgrade
 
@@ -40,5 +41,5 @@ class AppContext:
             settings=settings,
             engine=engine,
             db=make_sessionmaker(engine),
-            signer=TokenSigner(settings.server.secret_key.get_secret_value().encode()),
+            signer=TokenSigner(resolve_secret_key(settings)),
         )

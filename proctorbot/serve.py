@@ -47,10 +47,15 @@ def serve_command(ctx: click.Context, demo: bool, host: str | None, port: int | 
     """Start the server: call pages, signaling and every area plugged into it."""
     from proctorbot.app import build_app
     from proctorbot.commands_core import settings_from
+    from proctorbot.secret_key import SecretKeyError, check_key_for_serving
 
     settings = settings_from(ctx)
     apply_address(settings, host, port)
-    app_ctx = AppContext.build(settings)
+    try:
+        check_key_for_serving(settings)
+        app_ctx = AppContext.build(settings)
+    except SecretKeyError as exc:
+        raise click.ClickException(str(exc)) from None
     if demo:
         from proctorbot.storage.demo import seed_demo
 
