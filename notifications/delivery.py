@@ -26,11 +26,17 @@ class DeliveryError(Exception):
 
 
 class TemporaryFailure(DeliveryError):
-    """Try again later (network, 5xx, 429); ``retry_after`` seconds when the server said."""
+    """Try again later (network, 5xx, 429); ``retry_after`` seconds when the server said.
 
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
+    ``unreachable``: the server could not be reached at all (an outage of the network or
+    of the service), not a refusal of this message."""
+
+    def __init__(
+        self, message: str, retry_after: float | None = None, *, unreachable: bool = False
+    ) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+        self.unreachable = unreachable
 
 
 class RecipientBlocked(DeliveryError):

@@ -4,6 +4,13 @@ Each chat is a queue: its oldest pending message goes first, and while that one 
 for a retry nothing newer overtakes it. Chats are served concurrently. Delivery is
 at-least-once: a crash between Telegram's answer and the database update can repeat
 one message, but never lose one. Run one dispatcher per database.
+
+The database is read and written in threads, never on the event loop, and a write
+that finds the database locked is retried until it goes through (storage/db_retry.py):
+a locked database delays the outbox, it never loses a delivery mark. A channel that
+cannot be reached (network down) is probed again every ``Pacing.outage_retry_max``
+seconds at most, however long the outage, so delivery resumes soon after it ends.
+A channel can join later (``add_sender``): Telegram unreachable at start-up.
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ from proctorbot.notifications.outbox import backoff
 from proctorbot.notifications.pacing import Pacing, RateLimiter
 from proctorbot.notifications.tables import OutboxMessage, OutboxStatus
 from proctorbot.storage.db import utcnow
+from proctorbot.storage.db_retry import write_retrying
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -62,11 +70,15 @@ class OutboxDispatcher:
         self._parallel = asyncio.Semaphore(max_parallel_chats)
         self._unavailable: dict[str, str] = {}
 
+    def add_sender(self, sender: ChannelSender) -> None:
+        """A channel that became usable after start-up (Telegram reached at last)."""
+        self.senders[sender.channel] = sender
+
     async def run_once(self) -> DispatchReport:
         """Deliver everything due now; returns what happened."""
         report = DispatchReport()
         self._unavailable.clear()
-        chats = self._due_chats()
+        chats = await asyncio.to_thread(self._due_chats)
         await asyncio.gather(*(self._drain(channel, address, report) for channel, address in chats))
         return report
 
@@ -99,14 +111,16 @@ class OutboxDispatcher:
         async with self._parallel:
             key = f"{channel}:{address}"
             while channel not in self._unavailable:
-                message = self._head(channel, address)
+                message = await asyncio.to_thread(self._head, channel, address)
                 if message is None or message.next_attempt_at > utcnow():
                     return
                 await self.limiter.acquire(key)
                 try:
                     await self.senders[channel].send(_outgoing(message))
                 except TemporaryFailure as exc:
-                    self._retry(message.id, str(exc), exc.retry_after)
+                    await self._write(
+                        self._retry, message.id, str(exc), exc.retry_after, exc.unreachable
+                    )
                     if exc.retry_after:
                         self.limiter.pause(key, exc.retry_after)
                     report.retried += 1
@@ -115,20 +129,25 @@ class OutboxDispatcher:
                     if channel not in self._unavailable:
                         log.error("%s channel unavailable, messages stay queued: %s", channel, exc)
                     self._unavailable[channel] = str(exc)
-                    self._retry(message.id, str(exc), None)
+                    await self._write(self._retry, message.id, str(exc), None, False)
                     report.errors.append(str(exc))
                     return
                 except RecipientBlocked as exc:
-                    self._blocked(message.id, int(address), str(exc))
+                    await self._write(self._blocked, message.id, int(address), str(exc))
                     report.blocked += 1
                     return
                 except PermanentFailure as exc:
-                    self._finish(message.id, OutboxStatus.FAILED, str(exc))
+                    await self._write(self._finish, message.id, OutboxStatus.FAILED, str(exc))
                     log.warning("message %s refused for good: %s", message.id, exc)
                     report.failed += 1
                     continue
-                self._finish(message.id, OutboxStatus.SENT, None)
+                # Sent: the mark waits out a locked database (a lost mark would resend it).
+                await self._write(self._finish, message.id, OutboxStatus.SENT, None)
                 report.sent += 1
+
+    async def _write(self, function: Callable[..., None], *args: object) -> None:
+        """One delivery mark, in a thread, retried while the database is locked."""
+        await write_retrying(function, *args, what=f"outbox mark of message {args[0]}")
 
     def _head(self, channel: str, address: str) -> OutboxMessage | None:
         with self.db() as db:
@@ -143,11 +162,15 @@ class OutboxDispatcher:
                 .limit(1)
             )
 
-    def _retry(self, message_id: int, error: str, retry_after: float | None) -> None:
+    def _retry(
+        self, message_id: int, error: str, retry_after: float | None, unreachable: bool
+    ) -> None:
         with self.db.begin() as db:
             message = db.get(OutboxMessage, message_id)
             message.attempts += 1
             delay = backoff(message.attempts, self.pacing.retry_base, self.pacing.retry_max)
+            if unreachable:  # an outage ends for every message at once: probe it often
+                delay = min(delay, dt.timedelta(seconds=self.pacing.outage_retry_max))
             if retry_after:
                 delay = max(delay, dt.timedelta(seconds=retry_after))
             message.next_attempt_at = utcnow() + delay

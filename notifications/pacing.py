@@ -15,6 +15,8 @@ class Pacing:
     per_second: float = 30.0
     retry_base: float = 2.0
     retry_max: float = 600.0
+    # An unreachable channel is tried again at least this often, however long the outage.
+    outage_retry_max: float = 15.0
 
 
 class RateLimiter:

@@ -2,6 +2,9 @@
 
 A bad or missing token, or no SMTP host, never stops the server: that channel's
 messages stay queued (and are sent once the settings are fixed) and the log says why.
+Telegram unreachable at start-up (network down, Bot API down) is an outage, not a
+setting: the notifier keeps trying to connect, with a growing pause (at most
+``TELEGRAM_RECONNECT_MAX_S``), and hands the channel to the dispatcher once it answers.
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ from proctorbot.context import AppContext
 
 log = logging.getLogger(__name__)
 
+TELEGRAM_RECONNECT_MAX_S = 30.0
+
 
 class Notifier:
     """Owns the dispatcher loop and the Telegram application of one server."""
@@ -38,6 +43,8 @@ class Notifier:
         self.telegram_error: str | None = None
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._connecting: asyncio.Task[None] | None = None
+        self._unconnected: Application | None = None  # built, never reached
 
     def pacing(self) -> Pacing:
         t = self.ctx.settings.telegram
@@ -51,38 +58,83 @@ class Notifier:
     async def start(self) -> None:
         senders: dict[str, ChannelSender] = {}
         telegram = self.ctx.settings.telegram
-        try:
-            application = build_application(self.ctx, TelegramCommands(self.ctx))
-            await application.initialize()  # getMe: checks the token
-            await application.start()
-            if self.poll_commands and application.updater is not None:
-                await application.updater.start_polling(poll_interval=0.5, timeout=10)
-            self.application = application
-            senders["telegram"] = TelegramSender(
-                application.bot, max_file_bytes=telegram.max_file_mb * 2**20
-            )
-            log.info("Telegram bot @%s ready", application.bot.username)
-        except TelegramSetupError as exc:
-            self.telegram_error = str(exc)
-        except InvalidToken as exc:
-            self.telegram_error = (
-                f"Telegram rejected the bot token ({exc.message}); check telegram.token"
-            )
-        except NetworkError as exc:
-            self.telegram_error = f"cannot reach the Telegram Bot API: {exc}"
-        if self.telegram_error:
-            log.error("%s; Telegram messages stay queued in the outbox", self.telegram_error)
         if self.ctx.settings.smtp.host:
             senders["email"] = EmailSender(self.ctx.settings.smtp)
         self.dispatcher = OutboxDispatcher(
             self.ctx.db, senders, self.pacing(), on_blocked=handle_blocked_chat
         )
+        application: Application | None = None
+        try:
+            application = build_application(self.ctx, TelegramCommands(self.ctx))
+        except TelegramSetupError as exc:
+            self.telegram_error = str(exc)
+            log.error("%s; Telegram messages stay queued in the outbox", self.telegram_error)
+        if application is not None and not await self._connect_telegram(application):
+            self._unconnected = application
+            self._connecting = asyncio.create_task(
+                self._keep_connecting(application), name="telegram-connect"
+            )
         self._task = asyncio.create_task(
             self.dispatcher.run(self._stop, telegram.outbox_poll_seconds), name="outbox"
         )
 
+    async def _connect_telegram(self, application: Application) -> bool:
+        """One try: getMe, then the command polling; the channel goes to the dispatcher.
+        False while the Bot API cannot be reached (try again); a refused token is final."""
+        try:
+            await application.initialize()  # getMe: checks the token
+        except InvalidToken:
+            self.telegram_error = "Telegram rejected the bot token; check telegram.token"
+            log.error("%s; Telegram messages stay queued in the outbox", self.telegram_error)
+            return True  # nothing to retry: the setting must change
+        except NetworkError as exc:
+            if self.telegram_error is None:
+                log.error(
+                    "cannot reach the Telegram Bot API (%s); Telegram messages stay queued "
+                    "and the connection is tried again",
+                    exc,
+                )
+            self.telegram_error = f"cannot reach the Telegram Bot API: {exc}"
+            return False
+        await application.start()
+        if self.poll_commands and application.updater is not None:
+            await application.updater.start_polling(poll_interval=0.5, timeout=10)
+        self.application, self._unconnected = application, None
+        assert self.dispatcher is not None
+        self.dispatcher.add_sender(
+            TelegramSender(
+                application.bot, max_file_bytes=self.ctx.settings.telegram.max_file_mb * 2**20
+            )
+        )
+        if self.telegram_error:
+            log.warning("Telegram Bot API reachable again: queued messages go out now")
+        self.telegram_error = None
+        log.info("Telegram bot @%s ready", application.bot.username)
+        return True
+
+    async def _keep_connecting(self, application: Application) -> None:
+        pause = self.ctx.settings.telegram.retry_base_seconds
+        while not self._stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), pause)
+            if self._stop.is_set():
+                return
+            try:
+                if await self._connect_telegram(application):
+                    return
+            except Exception:  # noqa: BLE001 - keep trying; the log says why
+                log.exception("connecting to Telegram failed")
+            pause = min(pause * 2, TELEGRAM_RECONNECT_MAX_S)
+
     async def stop(self) -> None:
         self._stop.set()
+        if self._connecting is not None:
+            self._connecting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._connecting
+        if self._unconnected is not None:  # its HTTP client was opened by the first try
+            with contextlib.suppress(Exception):
+                await self._unconnected.bot.shutdown()
         if self._task is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task

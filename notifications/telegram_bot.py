@@ -1,12 +1,13 @@
 """The Telegram side people talk to: /start CODE, /today, /status, /report, /mute.
 
 Built with python-telegram-bot 22's ``Application``; every handler reads the database
-through the ``AppContext`` it was built with. Replies go straight back; notifications
-go through the outbox.
+through the ``AppContext`` it was built with, in a thread (never on the event loop).
+Replies go straight back; notifications go through the outbox.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import logging
@@ -15,6 +16,7 @@ from collections.abc import Callable
 from proctorbot.config.catalogue import Catalogue
 from proctorbot.notifications.invites import InviteError, redeem_invite
 from proctorbot.notifications.tables import TelegramChat
+from proctorbot.storage.db_retry import retry_when_locked
 from proctorbot.storage.models import ExamSession, Person, Role, SessionMember, SessionStatus
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -27,6 +29,8 @@ log = logging.getLogger(__name__)
 
 ReportLink = Callable[[ExamSession, Person], str]
 LIVE = (SessionStatus.OPEN, SessionStatus.LIVE)
+# A command that finds the database locked is retried this long, then fails (logged).
+COMMAND_WRITE_WAIT_S = 60.0
 
 
 def default_report_link(ctx: AppContext) -> ReportLink:
@@ -61,105 +65,131 @@ class TelegramCommands:
             await update.effective_message.reply_text(_t(language, "bot.start_without_code"))
             return
         try:
-            with self.ctx.db.begin() as db:
-                person = redeem_invite(db, context.args[0], chat_id)
-                name, role, language = person.full_name, person.role, person.language
+            name, role, language = await asyncio.to_thread(
+                retry_when_locked,
+                self._link_chat,
+                context.args[0],
+                chat_id,
+                what=f"linking chat {chat_id}",
+                give_up_after=COMMAND_WRITE_WAIT_S,
+            )
         except InviteError:
             await update.effective_message.reply_text(_t(language, "bot.bad_code"))
             return
         log.info("chat %s linked to a %s", chat_id, role)
         await update.effective_message.reply_text(_t(language, "bot.welcome", name=name, role=role))
 
+    def _link_chat(self, code: str, chat_id: int) -> tuple[str, str, str]:
+        with self.ctx.db.begin() as db:
+            person = redeem_invite(db, code, chat_id)
+            return person.full_name, person.role, person.language
+
     async def today(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        await self._answer(update, self._today_text)
+
+    def _today_text(self, db: Session, person: Person, chat_id: int, args: list[str]) -> str:
         from proctorbot.scheduling.localtime import day_bounds_utc, zone
 
-        with self.ctx.db() as db:
-            person = await self._person(update, db)
-            if person is None:
-                return
-            tz = zone(self.ctx.settings.scheduling.timezone)
-            day = dt.datetime.now(tz).date()
-            start, end = day_bounds_utc(day, tz)
-            sessions = [
-                s
-                for s in self._visible_sessions(db, person)
-                if start <= s.starts_at < end and s.status != SessionStatus.CANCELLED
-            ]
-            lines = [_t(person.language, "bot.today_header", date=day.strftime("%d.%m.%Y"))]
-            lines += [
-                _t(
-                    person.language,
-                    "bot.today_line",
-                    time=s.starts_at.astimezone(tz).strftime("%H:%M"),
-                    title=s.title,
-                    status=s.status,
-                )
-                for s in sessions
-            ]
-            text = "\n".join(lines) if sessions else _t(person.language, "bot.today_none")
-        await update.effective_message.reply_text(text)
+        tz = zone(self.ctx.settings.scheduling.timezone)
+        day = dt.datetime.now(tz).date()
+        start, end = day_bounds_utc(day, tz)
+        sessions = [
+            s
+            for s in self._visible_sessions(db, person)
+            if start <= s.starts_at < end and s.status != SessionStatus.CANCELLED
+        ]
+        lines = [_t(person.language, "bot.today_header", date=day.strftime("%d.%m.%Y"))]
+        lines += [
+            _t(
+                person.language,
+                "bot.today_line",
+                time=s.starts_at.astimezone(tz).strftime("%H:%M"),
+                title=s.title,
+                status=s.status,
+            )
+            for s in sessions
+        ]
+        return "\n".join(lines) if sessions else _t(person.language, "bot.today_none")
 
     async def status(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        with self.ctx.db() as db:
-            person = await self._person(update, db)
-            if person is None:
-                return
-            live = [s for s in self._visible_sessions(db, person) if s.status in LIVE]
-            lines = [
-                _t(
-                    person.language,
-                    "bot.status_line",
-                    title=s.title,
-                    status=s.status,
-                    step=self._checklist_step(s.id),
-                )
-                for s in live
-            ]
-            text = "\n".join(lines) or _t(person.language, "bot.status_none")
-        await update.effective_message.reply_text(text)
+        await self._answer(update, self._status_text)
+
+    def _status_text(self, db: Session, person: Person, chat_id: int, args: list[str]) -> str:
+        live = [s for s in self._visible_sessions(db, person) if s.status in LIVE]
+        lines = [
+            _t(
+                person.language,
+                "bot.status_line",
+                title=s.title,
+                status=s.status,
+                step=self._checklist_step(s.id),
+            )
+            for s in live
+        ]
+        return "\n".join(lines) or _t(person.language, "bot.status_none")
 
     async def report(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        with self.ctx.db() as db:
-            person = await self._person(update, db)
-            if person is None:
-                return
-            if not context.args:
-                await update.effective_message.reply_text(_t(person.language, "bot.report_usage"))
-                return
-            wanted = context.args[0].strip()
-            session = next((s for s in self._visible_sessions(db, person) if s.id == wanted), None)
-            if session is None or person.role not in (Role.ORGANIZER, Role.EXAMINER, Role.EXPERT):
-                text = _t(person.language, "bot.report_unknown", session=wanted)
-            else:
-                text = _t(
-                    person.language,
-                    "bot.report_link",
-                    title=session.title,
-                    url=self.report_link(session, person),
-                )
-        await update.effective_message.reply_text(text)
+        await self._answer(update, self._report_text, list(context.args or []))
+
+    def _report_text(self, db: Session, person: Person, chat_id: int, args: list[str]) -> str:
+        if not args:
+            return _t(person.language, "bot.report_usage")
+        wanted = args[0].strip()
+        session = next((s for s in self._visible_sessions(db, person) if s.id == wanted), None)
+        if session is None or person.role not in (Role.ORGANIZER, Role.EXAMINER, Role.EXPERT):
+            return _t(person.language, "bot.report_unknown", session=wanted)
+        return _t(
+            person.language,
+            "bot.report_link",
+            title=session.title,
+            url=self.report_link(session, person),
+        )
 
     async def mute(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        with self.ctx.db.begin() as db:
-            person = await self._person(update, db)
-            if person is None:
-                return
-            chat = db.get(TelegramChat, update.effective_chat.id)
-            if chat is None:
-                chat = TelegramChat(chat_id=update.effective_chat.id, person_id=person.id)
-                db.add(chat)
-            chat.muted = not chat.muted
-            text = _t(person.language, "bot.muted" if chat.muted else "bot.unmuted")
+        await self._answer(update, self._toggle_mute, write=True)
+
+    def _toggle_mute(self, db: Session, person: Person, chat_id: int, args: list[str]) -> str:
+        chat = db.get(TelegramChat, chat_id)
+        if chat is None:
+            chat = TelegramChat(chat_id=chat_id, person_id=person.id)
+            db.add(chat)
+        chat.muted = not chat.muted
+        return _t(person.language, "bot.muted" if chat.muted else "bot.unmuted")
+
+    async def _answer(
+        self,
+        update: Update,
+        make_text: Callable[[Session, Person, int, list[str]], str],
+        args: list[str] | None = None,
+        *,
+        write: bool = False,
+    ) -> None:
+        """The reply of a linked person's command, worked out in a thread (the database
+        never blocks the loop); a chat linked to nobody is told so."""
+        chat_id = update.effective_chat.id
+
+        def work() -> str | None:
+            with self.ctx.db.begin() if write else self.ctx.db() as db:
+                person = self._person(db, chat_id)
+                if person is None:
+                    return None
+                return make_text(db, person, chat_id, args or [])
+
+        text = await asyncio.to_thread(
+            retry_when_locked,
+            work,
+            what=f"a command of chat {chat_id}",
+            give_up_after=COMMAND_WRITE_WAIT_S,
+        )
+        if text is None:
+            text = _t(_language_hint(update), "bot.not_linked")
         await update.effective_message.reply_text(text)
 
-    async def _person(self, update: Update, db: Session) -> Person | None:
-        chat_id = update.effective_chat.id
+    def _person(self, db: Session, chat_id: int) -> Person | None:
         chat = db.get(TelegramChat, chat_id)
         person = db.get(Person, chat.person_id) if chat and chat.person_id else None
         if person is None:
             person = db.scalar(select(Person).where(Person.telegram_chat_id == chat_id))
-        if person is None:
-            await update.effective_message.reply_text(_t(_language_hint(update), "bot.not_linked"))
         return person
 
     def _visible_sessions(self, db: Session, person: Person) -> list[ExamSession]:

@@ -52,7 +52,7 @@ class TelegramSender:
         except BadRequest as exc:
             raise PermanentFailure(f"Telegram refused the message: {exc.message}") from exc
         except (TimedOut, NetworkError) as exc:
-            raise TemporaryFailure(f"Telegram unreachable: {exc}") from exc
+            raise TemporaryFailure(f"Telegram unreachable: {exc}", unreachable=True) from exc
         except TelegramError as exc:
             raise TemporaryFailure(f"Telegram error: {exc}") from exc
 
