@@ -16,6 +16,8 @@ import sys
 import click
 
 from proctorbot import __version__
+from proctorbot.log_redaction import SecretRedactor, quiet_request_logs
+from proctorbot.log_redaction import install as install_redactor
 
 # Areas that add commands; a missing module is skipped, a broken one fails loudly.
 COMMAND_MODULES = (
@@ -49,9 +51,14 @@ def cli(ctx: click.Context, config_path: str | None, verbose: int) -> None:
     logging.basicConfig(
         level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
+    # No secret in any line: settings_from() tells the redactor the command's secrets.
+    redactor = SecretRedactor()
+    install_redactor(redactor)
+    quiet_request_logs(verbose)
     os.environ.setdefault("PYANNOTE_METRICS_ENABLED", "0")
     ctx.ensure_object(dict)
     ctx.obj["config_path"] = config_path
+    ctx.obj["redactor"] = redactor
 
 
 def _register_area_commands() -> None:

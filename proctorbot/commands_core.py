@@ -10,9 +10,13 @@ from proctorbot.config.settings import SettingsError, load_settings
 def settings_from(ctx: click.Context):
     """Load settings for a command, turning a bad file into a clear CLI error."""
     try:
-        return load_settings(ctx.obj.get("config_path") if ctx.obj else None)
+        settings = load_settings(ctx.obj.get("config_path") if ctx.obj else None)
     except SettingsError as exc:
         raise click.ClickException(str(exc)) from None
+    redactor = ctx.obj.get("redactor") if ctx.obj else None
+    if redactor is not None:  # proctorbot/log_redaction.py: these never reach the log
+        redactor.protect_settings(settings)
+    return settings
 
 
 @click.command("migrate")
