@@ -64,6 +64,12 @@ class BotSettings(Section):
     media_timeout_seconds: float = 5.0
     # Wait between reconnects to the signaling server.
     reconnect_delay_seconds: float = 2.0
+    # The session ends by itself: the bot leaves once nobody else has been in the call
+    # for this long (people had come), or when the slot is over and the room is empty.
+    # Long enough for a page reload or a short network drop of everyone.
+    leave_when_empty_seconds: float = 120.0
+    # An exam that runs over keeps recording while people are in the call, up to this.
+    max_overrun_minutes: float = 60.0
 
 
 class RecordingSettings(Section):
