@@ -78,6 +78,13 @@ class Checklist(_Part):
     def _steps_unique(cls, steps: tuple[ChecklistStep, ...]) -> tuple[ChecklistStep, ...]:
         if not steps:
             raise ValueError("the checklist needs at least one step")
+        if steps[0].kind != "consent":
+            # Recording and biometrics need the student's consent before anything else
+            # [001 §1.6-1.8, 002 §5.2-5.4]: every profile starts with it.
+            raise ValueError(
+                f'the first step must be {{ kind = "consent" }}, not {steps[0].kind!r}'
+                " (consent to recording and biometrics comes before anything else)"
+            )
         seen: set[str] = set()
         for step in steps:
             if step.kind in seen:

@@ -17,6 +17,8 @@ def test_all_presets_load() -> None:
         assert profile.language in ("ru", "en")
         assert profile.verdict.auto_fail is False  # the examiner decides by default
         assert "id_document" in profile.checklist.step_ids
+        # Consent to recording and biometrics before anything else [001 §1.6-1.8, 002 §5.2-5.4]
+        assert profile.checklist.step_ids[0] == "consent", name
         assert profile.checklist.step_ids.index("equipment") < profile.checklist.step_ids.index(
             "id_document"
         )
@@ -38,6 +40,7 @@ def test_preset_numbers_from_the_seeds() -> None:
     assert examus.checklist.non_biometric_allowed is False
     school = load_profile("school-interview")
     assert school.checklist.step_ids == (
+        "consent",
         "equipment",
         "room_scan",
         "desk",
@@ -87,6 +90,20 @@ def test_bad_values_are_clear(tmp_path: Path) -> None:
     path.write_text("title = [")
     with pytest.raises(ProfileError, match="not valid TOML"):
         load_profile(path)
+
+
+def test_profile_not_starting_with_consent_is_refused(tmp_path: Path) -> None:
+    source = Path(load_profile.__code__.co_filename).parent / "profiles" / "examus-like.toml"
+    path = tmp_path / "no-consent.toml"
+    path.write_text(
+        source.read_text(encoding="utf-8").replace('  { kind = "consent" },', "", 1),
+        encoding="utf-8",
+    )
+    with pytest.raises(ProfileError) as info:
+        load_profile(path)
+    message = str(info.value)
+    assert str(path) in message and "checklist.steps" in message
+    assert "first step must be" in message and "consent" in message and "'equipment'" in message
 
 
 def test_unknown_profile_name_lists_known() -> None:
