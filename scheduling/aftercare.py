@@ -9,6 +9,7 @@ import json
 import logging
 
 from proctorbot.scheduling.hooks import JobHooks
+from proctorbot.storage.db_retry import write_retrying
 
 from proctorbot.context import AppContext
 
@@ -36,10 +37,14 @@ def report_hooks(ctx: AppContext, hooks: JobHooks) -> None:
                 summary += f" · {data['verdict']}"
         except (OSError, ValueError) as exc:
             log.warning("report data of %s unreadable: %s", session_id, exc)
-        with ctx.db.begin() as db:
-            events.session_finished(
-                db, session_id, summary=summary, report_url=report_link(ctx, session_id)
-            )
+
+        def queue_notice() -> None:
+            with ctx.db.begin() as db:
+                events.session_finished(
+                    db, session_id, summary=summary, report_url=report_link(ctx, session_id)
+                )
+
+        await write_retrying(queue_notice, what=f"finished notice of {session_id}")
 
     async def retention() -> object:
         return await asyncio.to_thread(run_retention, ctx)

@@ -3,11 +3,13 @@
 Each takes ids only; the executor adds ``runtime`` (context and hooks) when it runs the
 job, so nothing but ids is pickled into the job store and no global state is needed.
 Jobs are idempotent: notifications carry a dedupe key, so a job that runs twice
-(at-least-once after a crash) sends once.
+(at-least-once after a crash) sends once. Their database work runs in a thread and is
+retried while the database is locked (storage/db_retry.py): never on the event loop.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 
@@ -17,6 +19,7 @@ from proctorbot.scheduling.localtime import zone
 from proctorbot.scheduling.schedule import link_for
 from proctorbot.scheduling.tables import Enrolment
 from proctorbot.storage.db import utcnow
+from proctorbot.storage.db_retry import write_retrying
 from proctorbot.storage.models import ExamDay, ExamSession, Person, Role, SessionStatus
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -46,6 +49,12 @@ async def send_reminder(
 ) -> int:
     """Queue the reminder for the session's students (and examiners from 1 day on)."""
     rt = _need(runtime)
+    return await write_retrying(
+        _queue_reminder, rt, session_id, offset_minutes, what=f"reminder for {session_id}"
+    )
+
+
+def _queue_reminder(rt: JobRuntime, session_id: str, offset_minutes: int) -> int:
     settings = rt.ctx.settings
     with rt.ctx.db.begin() as db:
         session = db.get(ExamSession, session_id)
@@ -116,16 +125,20 @@ def reminder_recipients(profile_name: str) -> tuple[str, ...]:
 
 async def bot_join(session_id: str, *, runtime: JobRuntime | None = None) -> bool:
     rt = _need(runtime)
-    with rt.ctx.db() as db:
-        session = db.get(ExamSession, session_id)
-        if session is None or session.status in DONE or utcnow() >= session.ends_at:
-            log.info("bot join for %s skipped: session gone or over", session_id)
-            return False
+    if not await asyncio.to_thread(_session_running, rt, session_id):
+        log.info("bot join for %s skipped: session gone or over", session_id)
+        return False
     if rt.hooks.bot_join is None:
         log.warning("no bot manager plugged in; the bot cannot join %s", session_id)
         return False
     await call_hook(rt.hooks.bot_join, session_id)
     return True
+
+
+def _session_running(rt: JobRuntime, session_id: str) -> bool:
+    with rt.ctx.db() as db:
+        session = db.get(ExamSession, session_id)
+        return not (session is None or session.status in DONE or utcnow() >= session.ends_at)
 
 
 async def check_no_show(session_id: str, *, runtime: JobRuntime | None = None) -> list[str]:
@@ -135,6 +148,12 @@ async def check_no_show(session_id: str, *, runtime: JobRuntime | None = None) -
         log.warning("no room registry plugged in; no-show check for %s skipped", session_id)
         return []
     present = set(await call_hook(rt.hooks.people_in_room, session_id) or ())
+    return await write_retrying(
+        _queue_no_shows, rt, session_id, present, what=f"no-show check of {session_id}"
+    )
+
+
+def _queue_no_shows(rt: JobRuntime, session_id: str, present: set[str]) -> list[str]:
     missing: list[str] = []
     with rt.ctx.db.begin() as db:
         session = db.get(ExamSession, session_id)

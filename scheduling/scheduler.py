@@ -4,10 +4,15 @@ Grace times are chosen per job so a restart never skips work silently: a reminde
 still go out late until the session starts, the bot may still join until it ends.
 A job missed beyond its grace is reported to the organizers (``report_missed``).
 ``coalesce`` folds several missed runs of the retention sweep into one.
+
+The job store is the database: APScheduler's asyncio scheduler reads and writes it on
+the event loop each time it wakes. ``JobStoreInThreadScheduler`` does that work in a
+thread instead, so a locked database delays the jobs, never the server.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import functools
 import logging
@@ -29,6 +34,7 @@ from proctorbot.storage.models import ExamSession
 log = logging.getLogger(__name__)
 JOBS = "proctorbot.scheduling.jobs"
 MINUTE = dt.timedelta(minutes=1)
+STORE_RETRY_SECONDS = 5.0
 
 
 class _JobWithRuntime:
@@ -53,7 +59,60 @@ class RuntimeExecutor(AsyncIOExecutor):
         self.runtime = runtime
 
     def _do_submit_job(self, job: Any, run_times: list[dt.datetime]) -> None:
-        super()._do_submit_job(_JobWithRuntime(job, self.runtime), run_times)
+        submit = functools.partial(
+            super()._do_submit_job, _JobWithRuntime(job, self.runtime), run_times
+        )
+        if _on_loop(self._eventloop):
+            submit()
+        else:  # the scheduler's thread (JobStoreInThreadScheduler): hop onto the loop
+            self._eventloop.call_soon_threadsafe(submit)
+
+
+def _on_loop(loop: asyncio.AbstractEventLoop) -> bool:
+    try:
+        return asyncio.get_running_loop() is loop
+    except RuntimeError:
+        return False
+
+
+class JobStoreInThreadScheduler(AsyncIOScheduler):
+    """APScheduler on the event loop, its job store (the database) read in a thread.
+
+    ``wakeup`` runs ``_process_jobs`` (due jobs from the store, their next run written
+    back) in a worker thread, one round at a time; the jobs themselves still run on the
+    loop (``RuntimeExecutor``)."""
+
+    _round: asyncio.Future[Any] | None = None
+    _again = False
+
+    def wakeup(self) -> None:
+        loop = self._eventloop
+        if loop is None:
+            return
+        loop.call_soon_threadsafe(self._begin_round)
+
+    def _begin_round(self) -> None:
+        if self._round is not None:  # one round at a time; wake again when it is over
+            self._again = True
+            return
+        self._stop_timer()
+        self._round = self._eventloop.run_in_executor(None, self._process_jobs)
+        self._round.add_done_callback(self._end_round)
+
+    def _end_round(self, done: asyncio.Future[Any]) -> None:
+        self._round = None
+        wait_seconds: float | None = STORE_RETRY_SECONDS
+        try:
+            wait_seconds = done.result()
+        except Exception:  # noqa: BLE001 - a locked store: try again a little later
+            log.exception("job store round failed; next try in %.0f s", STORE_RETRY_SECONDS)
+        if not self.running or self._eventloop is None:
+            return
+        if self._again:
+            self._again = False
+            self._begin_round()
+            return
+        self._start_timer(wait_seconds)
 
 
 def make_scheduler(runtime: JobRuntime) -> AsyncIOScheduler:
@@ -61,7 +120,7 @@ def make_scheduler(runtime: JobRuntime) -> AsyncIOScheduler:
     settings = runtime.ctx.settings
     url = settings.scheduling.jobstore_url
     engine = runtime.ctx.engine if not url else make_engine(url)
-    scheduler = AsyncIOScheduler(
+    scheduler = JobStoreInThreadScheduler(
         jobstores={"default": SQLAlchemyJobStore(engine=engine, tablename=JOBS_TABLE)},
         executors={"default": RuntimeExecutor(runtime)},
         job_defaults={
