@@ -12,7 +12,10 @@ A message from the browser to the bot, e.g. the student's offer:
 browser `{"type":"offer","to":"bot-1a2b3c","sdp":"v=0..."}` → `handle_message` →
 `relay_to_peer` → bot gets `{"type":"offer","to":"bot-1a2b3c","sdp":"...","from":"student-..."}`.
 Bad input never closes the connection: the sender gets `{"type":"error","code":...}`
-and the server logs one line.
+and the socket's counters (`message_budget.MessageBudget`) one more; the log gets one
+summary line per socket per interval. A socket that sends more than its budget
+(burst 200, then 50/s) has the excess dropped unread, and is closed (4429) when it
+goes on.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from typing import Any
 from aiohttp import WSMsgType, web
 from proctorbot.conference.admission import ALL_ROLES, Admission, Refusal, admit
 from proctorbot.conference.keys import ROOMS
+from proctorbot.conference.message_budget import MessageBudget
 from proctorbot.conference.rooms import Peer, Room, RoomRegistry, new_peer_id
 from proctorbot.config.settings import ConferenceSettings
 
@@ -37,6 +41,7 @@ log = logging.getLogger(__name__)
 CLOSE_REFUSED = 4403
 CLOSE_ROOM_FULL = 4409
 CLOSE_REPLACED = 4001
+CLOSE_FLOODING = 4429
 
 
 class BadMessage(Exception):
@@ -67,19 +72,56 @@ async def signaling_handler(request: web.Request) -> web.WebSocketResponse:
     if joined is None:
         return ws
     room, peer = joined
+    budget = MessageBudget()
     try:
         async for msg in ws:
-            if msg.type == WSMsgType.TEXT:
-                await handle_message(room, peer, msg.data, limit)
-            elif msg.type == WSMsgType.BINARY:
-                await reject(peer, BadMessage("binary", "binary messages are not accepted"))
-            elif msg.type == WSMsgType.ERROR:
+            if msg.type == WSMsgType.ERROR:
                 log.warning(
                     "ws %s/%s closed with error: %s", room.session_id, peer.peer_id, ws.exception()
                 )
+            elif not budget.take():
+                if await over_budget(room, peer, budget):
+                    break
+            elif msg.type == WSMsgType.TEXT:
+                bad = await handle_message(room, peer, msg.data, limit)
+                if bad is not None:
+                    budget.note_bad(bad.code)
+            elif msg.type == WSMsgType.BINARY:
+                await reject(peer, BadMessage("binary", "binary messages are not accepted"))
+                budget.note_bad("binary")
+            if budget.summary_due():
+                log_summary(room, peer, budget)
     finally:
+        log_summary(room, peer, budget)
         await leave_room(request.app, room, peer)
     return ws
+
+
+async def over_budget(room: Room, peer: Peer, budget: MessageBudget) -> bool:
+    """A message dropped over the budget: warn once per interval; True once the socket
+    is closed because the flood went on."""
+    if budget.first_drop_of_interval():
+        log.warning(
+            "ws %s/%s sends faster than its budget (burst %d, %.0f/s): dropping the excess",
+            room.session_id,
+            peer.peer_id,
+            budget.burst,
+            budget.refill_per_s,
+        )
+    if not budget.exhausted:
+        return False
+    log.warning(
+        "ws %s/%s closed: %d messages over budget", room.session_id, peer.peer_id, budget.dropped
+    )
+    await send_error(peer.ws, "flooding", "too many messages: the connection is closed")
+    await peer.ws.close(code=CLOSE_FLOODING, message=b"flooding")
+    return True
+
+
+def log_summary(room: Room, peer: Peer, budget: MessageBudget) -> None:
+    summary = budget.take_summary()
+    if summary:
+        log.warning("ws %s/%s: %s", room.session_id, peer.peer_id, summary)
 
 
 async def join_room(
@@ -147,8 +189,9 @@ async def leave_room(app: web.Application, room: Room, peer: Peer) -> None:
     log.info("%s %s left %s (%s)", peer.role, peer.peer_id, room.session_id, reason)
 
 
-async def handle_message(room: Room, sender: Peer, raw: str, limit: int) -> None:
-    """Parse one text message and relay it; any problem becomes an `error` to the sender."""
+async def handle_message(room: Room, sender: Peer, raw: str, limit: int) -> BadMessage | None:
+    """Parse one text message and relay it; any problem becomes an `error` to the sender
+    (and is returned, for the socket's counters)."""
     try:
         if len(raw.encode()) > limit:
             raise BadMessage("too_large", f"message of {len(raw.encode())} bytes, limit {limit}")
@@ -172,10 +215,13 @@ async def handle_message(room: Room, sender: Peer, raw: str, limit: int) -> None
         await relay(room, sender, message)
     except BadMessage as bad:
         await reject(sender, bad)
+        return bad
+    return None
 
 
 async def reject(sender: Peer, bad: BadMessage) -> None:
-    log.warning("bad message from %s (%s): %s", sender.peer_id, bad.code, bad)
+    """The sender hears why; the log only in the socket's summary (see `log_summary`)."""
+    log.debug("bad message from %s (%s): %s", sender.peer_id, bad.code, bad)
     await send_error(sender.ws, bad.code, str(bad))
 
 
