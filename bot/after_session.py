@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from proctorbot.storage.db_retry import retry_when_locked
 
 from proctorbot.context import AppContext
 
@@ -359,7 +360,9 @@ class SessionHandOver:
 
     def _notify(self, session_id: str, written: Any) -> Callable[[], Awaitable[int]]:
         async def run() -> int:
-            return await asyncio.to_thread(self._finished, session_id, written)
+            return await asyncio.to_thread(  # waits out a locked database: never lost
+                retry_when_locked, self._finished, session_id, written, what="finished notice"
+            )
 
         return run
 

@@ -50,6 +50,7 @@ from proctorbot.bot.off_loop import to_the_end
 from proctorbot.config.profiles import RuleProfile
 from proctorbot.detection.events import DetectorEvent, EventKind
 from proctorbot.report.findings import Finding
+from proctorbot.storage.db_retry import write_retrying
 
 log = logging.getLogger(__name__)
 
@@ -368,7 +369,10 @@ class LiveWatch:
         await self._to_examiners("alert", data)
         if self.alerts is not None:
             try:
-                await asyncio.to_thread(self.alerts.send, finding)
+                # waits out a locked database (retried in a thread): an alert is never lost
+                await write_retrying(
+                    self.alerts.send, finding, what=f"live alert of {self.session_dir.name}"
+                )
             except Exception:  # noqa: BLE001 - the outbox must not stop the watch
                 log.exception("%s: live alert not queued", self.session_dir.name)
 

@@ -6,6 +6,7 @@ import asyncio
 import logging
 
 from proctorbot.checklist.session_facts import SessionFacts
+from proctorbot.storage.db_retry import retry_when_locked
 from proctorbot.storage.models import Person
 
 from proctorbot.context import AppContext
@@ -35,10 +36,13 @@ class OutboxNotifier:
         await asyncio.to_thread(self._enqueue, "identity_confirmed", payload, "admitted")
 
     def _enqueue(self, kind: str, payload: dict[str, object], what: str) -> None:
-        from proctorbot.notifications.outbox import enqueue
-
         if not self.facts.organizer_ids:
             log.warning("session %s: no organizer to tell (%s)", self.facts.session_id, what)
+        retry_when_locked(self._write, kind, payload, what, what=f"checklist notice {what}")
+
+    def _write(self, kind: str, payload: dict[str, object], what: str) -> None:
+        from proctorbot.notifications.outbox import enqueue
+
         with self.ctx.db.begin() as db:
             for person_id in self.facts.organizer_ids:
                 person = db.get(Person, person_id)

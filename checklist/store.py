@@ -17,6 +17,7 @@ from pathlib import Path
 
 from proctorbot.checklist.records import ChecklistRun
 from proctorbot.checklist.tables import ChecklistRunRow, ChecklistTransitionRow
+from proctorbot.storage.db_retry import retry_when_locked
 from sqlalchemy import func, select
 from sqlalchemy.orm import sessionmaker
 
@@ -33,8 +34,10 @@ class ChecklistStore:
         return self.session_dir / CHECKLIST_FILE
 
     def save(self, run: ChecklistRun) -> None:
+        """Blocking (call it in a thread): the file at once, then the database, which is
+        waited for while it is locked (a transition is never lost)."""
         write_json_atomically(self.file_path, run.to_json())
-        self._save_to_db(run)
+        retry_when_locked(self._save_to_db, run, what=f"checklist of {run.session_id}")
 
     def load(self, session_id: str) -> ChecklistRun | None:
         """The newest stored copy of the run, or None when it never started."""
