@@ -73,4 +73,10 @@ _register_area_commands()
 
 
 def main() -> None:
-    cli(prog_name="proctorbot")
+    from proctorbot.storage.db import DatabaseUnusable
+
+    try:
+        cli(prog_name="proctorbot")
+    except DatabaseUnusable as exc:  # one line, not a traceback: it says what to do
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(1)

@@ -77,5 +77,37 @@ def make_engine(url: str, *, busy_timeout_s: float = SQLITE_BUSY_TIMEOUT_S) -> E
     return create_engine(url, pool_pre_ping=True)
 
 
+class DatabaseUnusable(Exception):
+    """The database cannot be opened or read; the message names it and what to do."""
+
+
+def database_name(url: str) -> str:
+    """The file of a SQLite URL, else the URL without its password."""
+    if url.startswith("sqlite:///"):
+        return url.removeprefix("sqlite:///")
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def unusable_database(url: str, exc: BaseException) -> DatabaseUnusable:
+    """One clear sentence for a database error met while opening the database."""
+    reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+    name = database_name(url)
+    lowered = reason.lower()
+    if "not a database" in lowered or "malformed" in lowered or "encrypted" in lowered:
+        advice = (
+            "the file is damaged or is not a proctorbot database; restore it from a backup, "
+            "or move it aside and run `proctorbot migrate` to start an empty one"
+        )
+    elif "locked" in lowered or "busy" in lowered:
+        advice = "another process holds it locked; wait for it to finish, then try again"
+    elif "unable to open" in lowered or "readonly" in lowered or "read-only" in lowered:
+        advice = "check that its folder exists and that this user may read and write it"
+    else:
+        advice = "check database_url in the settings and that the database server is up"
+    return DatabaseUnusable(f"database {name} cannot be used ({reason}): {advice}")
+
+
 def make_sessionmaker(engine: Engine) -> sessionmaker:
     return sessionmaker(engine, expire_on_commit=False)

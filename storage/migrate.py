@@ -8,7 +8,8 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from proctorbot.storage.db import Base
+from proctorbot.storage.db import Base, unusable_database
+from sqlalchemy.exc import DBAPIError
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -41,5 +42,11 @@ def alembic_config(database_url: str) -> Config:
 
 
 def upgrade(database_url: str) -> None:
-    """Bring the database to the newest schema of every area (all branch heads)."""
-    command.upgrade(alembic_config(database_url), "heads")
+    """Bring the database to the newest schema of every area (all branch heads).
+
+    A database that cannot be opened or read (a damaged file, no permission, locked)
+    raises ``DatabaseUnusable`` with one sentence naming it and what to do."""
+    try:
+        command.upgrade(alembic_config(database_url), "heads")
+    except DBAPIError as exc:
+        raise unusable_database(database_url, exc) from exc
