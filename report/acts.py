@@ -14,8 +14,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from proctorbot.config.catalogue import Catalogue
 from proctorbot.report.build import SessionReport
-from proctorbot.report.html import finding_text, template_environment
-from proctorbot.report.timeline import format_clock
+from proctorbot.report.html import finding_text, report_clock, template_environment
+from proctorbot.report.session_time import offset_text
 
 MONTHS = (
     "января",
@@ -67,9 +67,10 @@ def render_documents(report: SessionReport) -> list[RenderedDocument]:
 
 
 def document_time(report: SessionReport) -> dt.datetime:
-    """The session's start in its exam day's time zone (documents use local time)."""
-    when = info_start = report.info.starts_at
-    if info_start is None and report.folder.started_at is not None:
+    """The start of the recording (else the scheduled start) in the exam day's time zone:
+    the origin of every time in the documents (report/session_time.py)."""
+    when = report.info.starts_at
+    if report.folder.started_at is not None:
         when = dt.datetime.fromtimestamp(report.folder.started_at, dt.UTC)
     when = when or report.generated_at
     try:
@@ -83,13 +84,19 @@ def _context(report: SessionReport) -> dict[str, Any]:
     t = catalogue.section("report")
     info = report.info
     when = document_time(report)
+    clock = report_clock(report)
     rows = []
     for finding in report.counted_findings:
         decision = report.decisions.get(finding.id)
         rows.append(
             {
                 "finding": finding,
-                "time": f"{format_clock(finding.start)}–{format_clock(finding.end)}",
+                "time": f"{offset_text(finding.start)}–{offset_text(finding.end)}",
+                "clock": (
+                    f"{clock.wall(finding.start)}–{clock.wall(finding.end)}"
+                    if clock.started_at is not None
+                    else ""
+                ),
                 "text": finding_text(catalogue, finding),
                 "severity": t[f"severity.{finding.severity}"],
                 "decision": (
@@ -128,7 +135,12 @@ def _context(report: SessionReport) -> dict[str, Any]:
         "year": when.strftime("%Y"),
         "time_from": when.strftime("%H:%M"),
         "time_to": (when + dt.timedelta(seconds=report.folder.duration)).strftime("%H:%M"),
-        "duration": format_clock(report.folder.duration),
+        "duration": offset_text(report.folder.duration),
+        "zone": clock.zone,
+        "time_header": t["when.column"],
+        "clock_header": (
+            t["when.clock_column"].format(zone=clock.zone) if clock.started_at is not None else ""
+        ),
         "exam_title": info.title or report.profile.title,
         "student": student or "________________",
         "group": info.student_group,

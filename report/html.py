@@ -6,6 +6,7 @@ recordings and evidence both on disk and when the dashboard serves the folder.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Mapping
 from pathlib import Path
@@ -15,7 +16,8 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from proctorbot.config.catalogue import Catalogue, MissingText
 from proctorbot.report.build import EVERYONE, SessionReport
 from proctorbot.report.findings import Finding
-from proctorbot.report.timeline import TimelineRow, format_clock, timeline_svg
+from proctorbot.report.session_time import SessionClock, offset_text
+from proctorbot.report.timeline import TimelineRow, timeline_svg
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".gif")
@@ -30,7 +32,8 @@ def template_environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters["clock"] = format_clock
+    # Every time people read: minutes:seconds from the recording start (session_time.py).
+    env.filters["clock"] = offset_text
     return env
 
 
@@ -120,8 +123,11 @@ def render_report_html(report: SessionReport, documents: Mapping[str, str] | Non
         {"text": catalogue.texts.get(f"report.problem.{p.key}", p.key), "problem": p}
         for p in folder.problems
     ]
+    clock = report_clock(report)
     context: dict[str, Any] = {
         "t": t,
+        "clock": clock,
+        "when": _when_texts(report, clock, catalogue),
         "report": report,
         "folder": folder,
         "profile": report.profile,
@@ -132,6 +138,7 @@ def render_report_html(report: SessionReport, documents: Mapping[str, str] | Non
         "checklist_outcome": _checklist_outcome(report, catalogue),
         "checklist_mode": str((folder.checklist or {}).get("mode", "")),
         "consent": (folder.checklist or {}).get("consent") or None,
+        "consent_at": _local_iso(((folder.checklist or {}).get("consent") or {}).get("at"), clock),
         "deductions": deductions,
         "players": players,
         "evidence": evidence,
@@ -143,6 +150,37 @@ def render_report_html(report: SessionReport, documents: Mapping[str, str] | Non
         "speaker": lambda who: _speaker_label(report, catalogue, who),
     }
     return template_environment().get_template("report.html").render(**context)
+
+
+def report_clock(report: SessionReport) -> SessionClock:
+    """Event times from the recording start, clocks in the exam day's time zone."""
+    return SessionClock(report.folder.started_at, report.info.timezone)
+
+
+def _when_texts(report: SessionReport, clock: SessionClock, catalogue: Catalogue) -> dict:
+    """The labels of the one time convention, and when the recording started."""
+    zone = clock.zone
+    start = clock.moment(0.0)
+    if start is None and report.info.starts_at is not None:
+        start = report.info.starts_at.astimezone(clock.tz)
+    return {
+        "column": catalogue.text("report.when.column"),
+        "clock_column": catalogue.text("report.when.clock_column", zone=zone),
+        "legend": catalogue.text("report.when.legend", zone=zone),
+        "from_start": catalogue.text("report.when.from_start"),
+        "started": f"{start.strftime('%d.%m.%Y %H:%M:%S')} ({zone})" if start else "",
+    }
+
+
+def _local_iso(value: Any, clock: SessionClock) -> str:
+    """An ISO 8601 time of a record (UTC) on the exam day's clock, the zone named."""
+    try:
+        moment = dt.datetime.fromisoformat(str(value))
+    except (TypeError, ValueError):
+        return ""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return f"{moment.astimezone(clock.tz).strftime('%d.%m.%Y %H:%M:%S')} ({clock.zone})"
 
 
 def _student_name(report: SessionReport) -> str:
@@ -169,6 +207,13 @@ def _checklist_outcome(report: SessionReport, catalogue: Catalogue) -> str:
     return catalogue.texts.get(f"report.run_outcome.{outcome}", outcome)
 
 
+def _failure_text(catalogue: Catalogue, failure: Any) -> str:
+    """Why a step's last attempt failed, in words (the checklist's texts), never its code."""
+    if not failure:
+        return ""
+    return catalogue.texts.get(f"checklist.auto.{failure}", catalogue.text("report.step_failed"))
+
+
 def _checklist_steps(report: SessionReport, catalogue: Catalogue) -> list[dict[str, Any]]:
     checklist = report.folder.checklist
     if not checklist:
@@ -191,7 +236,7 @@ def _checklist_steps(report: SessionReport, catalogue: Catalogue) -> list[dict[s
                 "status": status,
                 "status_text": catalogue.texts.get(f"report.step_status.{status}", status),
                 "attempts": raw.get("attempts", ""),
-                "reason": raw.get("reason") or raw.get("failure") or "",
+                "reason": raw.get("reason") or _failure_text(catalogue, raw.get("failure")),
                 "decided_by": (raw.get("decided_by") or {}).get("name", ""),
                 "evidence": [
                     {

@@ -13,6 +13,7 @@ from proctorbot.report.decisions import current_decisions
 from proctorbot.report.rules import evaluate
 from proctorbot.report.score import trust_score
 from proctorbot.report.session_files import checklist_failures, read_session_folder
+from proctorbot.report.session_time import DEFAULT_ZONE, session_zone
 from proctorbot.storage.models import ExamDay, ExamSession, Organization
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
@@ -43,7 +44,10 @@ def load_session(db: Session, session_id: str) -> ExamSession | None:
     )
 
 
-def session_info(db: Session, session: ExamSession) -> SessionInfo:
+def session_info(
+    db: Session, session: ExamSession, default_zone: str = DEFAULT_ZONE
+) -> SessionInfo:
+    """``default_zone``: the settings' time zone, for a session without an exam day."""
     students = [m.person for m in session.members if m.role == "student"]
     examiners = tuple(m.person.full_name for m in session.members if m.role == "examiner")
     day = db.get(ExamDay, session.exam_day_id) if session.exam_day_id else None
@@ -56,7 +60,7 @@ def session_info(db: Session, session: ExamSession) -> SessionInfo:
         organization=organization.name if organization else "",
         starts_at=session.starts_at,
         exam_day=day.title if day else "",
-        timezone=day.timezone if day else "Europe/Moscow",
+        timezone=session_zone(db, session, default_zone),
     )
 
 

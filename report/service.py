@@ -30,7 +30,7 @@ def rebuild_report(ctx: AppContext, session_id: str, *, pdf: bool = False) -> Wr
         session = load_session(db, session_id)
         if session is None:
             raise ReportError(f"no session {session_id!r} in the database")
-        info = session_info(db, session)
+        info = session_info(db, session, ctx.settings.scheduling.timezone)
         decisions = current_decisions(db, session_id)
     profile = session_profile(session, ctx.settings.default_profile)
     folder.mkdir(parents=True, exist_ok=True)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from xml.sax.saxutils import escape, quoteattr
 
 from proctorbot.report.findings import Finding
+from proctorbot.report.session_time import offset_text
 
 SEVERITY_COLOURS = {
     "note": "#9aa5b1",
@@ -41,10 +42,8 @@ def short_name(full: str, limit: int = 22) -> str:
 
 
 def format_clock(seconds: float) -> str:
-    seconds = max(0, int(round(seconds)))
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
+    """Minutes:seconds from the start of the recording (report/session_time.py)."""
+    return offset_text(seconds)
 
 
 def _tick_step(duration: float) -> float:
