@@ -21,6 +21,8 @@ from sqlalchemy.orm import Session
 
 log = logging.getLogger(__name__)
 
+DEFAULT_ZONE = "Europe/Moscow"  # a session without an exam day, unless the caller says
+
 # Used when the session's profile cannot be loaded.
 DEFAULT_RECIPIENTS = {
     "session_started": ("organizer",),
@@ -91,10 +93,30 @@ def live_alert(
     details: str = "",
     evidence: Attachment | None = None,
     gross: bool = False,
+    recording_started_at: float | None = None,
+    duration_s: float | None = None,
+    default_zone: str = DEFAULT_ZONE,
 ) -> int:
-    """third_party_voice, extra_person, away_too_long, connection_lost (else "other")."""
+    """third_party_voice, extra_person, away_too_long, connection_lost (else "other").
+
+    With ``recording_started_at`` (Unix time of the recording start, the bot's
+    ``started_at``), ``at_seconds`` counts from it, as every event time does, and the text
+    says "12:34 from the start of the recording (11:44:05, Europe/Moscow)" — the one
+    convention of report/session_time.py. Without it (older callers) ``at_seconds``
+    counts from the scheduled start and only the clock can be told.
+    ``duration_s`` and ``gross`` are told in words; ``details`` is added as given.
+    """
+    from proctorbot.report.session_time import SessionClock, session_zone
+
     session = _session(db, session_id)
-    at = _local(db, session, session.starts_at + dt.timedelta(seconds=at_seconds), seconds=True)
+    zone = session_zone(db, session, default_zone)
+    if recording_started_at is not None:
+        clock = SessionClock(recording_started_at, zone)
+    else:
+        starts = session.starts_at
+        if starts.tzinfo is None:
+            starts = starts.replace(tzinfo=dt.UTC)
+        clock = SessionClock(starts.timestamp() + at_seconds, zone)
 
     def payload(person: Person) -> dict[str, object]:
         texts = Catalogue.load(person.language if person.language in ("ru", "en") else "ru")
@@ -102,7 +124,18 @@ def live_alert(
         what = (
             texts.text(key) if key in texts.texts else texts.text("notifications.alert_kinds.other")
         )
-        return {"title": session.title, "what": what, "at": at, "details": details}
+        if recording_started_at is not None:
+            at = clock.at(at_seconds, texts)
+        else:
+            at = texts.text("notifications.alert_clock", clock=clock.wall(0.0), zone=zone)
+        said = []
+        if duration_s is not None and duration_s >= 0.5:
+            said.append(texts.text("notifications.alert_duration", seconds=round(duration_s)))
+        if gross:
+            said.append(texts.text("notifications.alert_gross"))
+        if details:
+            said.append(details)
+        return {"title": session.title, "what": what, "at": at, "details": " ".join(said)}
 
     return _send(
         db,
