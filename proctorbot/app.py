@@ -34,6 +34,7 @@ AREA_SETUP_MODULES = (
     "proctorbot.notifications.service",
     "proctorbot.checklist.service",
     "proctorbot.report.dashboard",
+    "proctorbot.recording.service",  # free space of the recordings disk
 )
 
 

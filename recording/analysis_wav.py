@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from proctorbot.recording.whole_writes import append_whole
 
 
 class AnalysisWavWriter:
@@ -21,7 +22,11 @@ class AnalysisWavWriter:
         self.sample_rate = sample_rate
         self.samples = 0
         self._file = open(path, "wb", buffering=0)  # noqa: SIM115 - closed in close()
-        self._file.write(self._header(0))
+        try:
+            self._size = append_whole(self._file, self._header(0), 0)
+        except OSError:
+            self._file.close()
+            raise
         self._last_header = time.monotonic()
 
     def _header(self, samples: int) -> bytes:
@@ -43,12 +48,13 @@ class AnalysisWavWriter:
         """
         if position - self.samples > tolerance:
             hole = min(position - self.samples, self.sample_rate * 3600)
-            self._file.write(np.zeros(hole, dtype="<i2").tobytes())
+            self._size = append_whole(self._file, np.zeros(hole, dtype="<i2").tobytes(), self._size)
             self.samples += hole
         elif self.samples - position > tolerance:
             pcm = pcm[self.samples - position :]  # overlap from clock drift: keep what is new
         if len(pcm):
-            self._file.write(np.asarray(pcm, dtype="<i2").tobytes())
+            data = np.asarray(pcm, dtype="<i2").tobytes()
+            self._size = append_whole(self._file, data, self._size)
             self.samples += len(pcm)
         if time.monotonic() - self._last_header > 1.0:
             self._update_header()

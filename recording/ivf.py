@@ -16,6 +16,8 @@ import struct
 import time
 from pathlib import Path
 
+from proctorbot.recording.whole_writes import append_whole
+
 FOURCC = {"vp8": b"VP80", "h264": b"H264"}
 IVF_HEADER = struct.Struct("<4sHH4sHHIII4x")
 FRAME_HEADER = struct.Struct("<IQ")
@@ -63,10 +65,19 @@ class IvfWriter:
         self._last_pts: int | None = None
         self._last_header = time.monotonic()
         self._file = open(path, "wb", buffering=0)  # noqa: SIM115 - closed in close()
-        self._file.write(IVF_HEADER.pack(b"DKIF", 0, 32, FOURCC[codec], width, height, 90000, 1, 0))
+        header = IVF_HEADER.pack(b"DKIF", 0, 32, FOURCC[codec], width, height, 90000, 1, 0)
+        self._size = 0
+        try:
+            self._size = append_whole(self._file, header, 0)
+        except OSError:
+            self._file.close()
+            raise
 
     def write(self, pts_90k: int, data: bytes) -> None:
-        self._file.write(FRAME_HEADER.pack(len(data), pts_90k) + data)
+        """One frame, whole or not at all (an ``OSError`` on a full disk)."""
+        self._size = append_whole(
+            self._file, FRAME_HEADER.pack(len(data), pts_90k) + data, self._size
+        )
         self.frames += 1
         delta = pts_90k - self._last_pts if self._last_pts is not None else 0
         self._last_pts = pts_90k

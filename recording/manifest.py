@@ -34,6 +34,11 @@ class RecordedFile:
     complete: bool = True  # False: the writer stopped on an error (e.g. a full disk)
 
 
+# Gaps that are the recording's fault, not the participant's: no bot was recording
+# (killed, restarting) or the disk was full. The report never counts them as absence.
+RECORDING_FAULT_REASONS = frozenset({"bot_down", "disk_full"})
+
+
 @dataclass
 class Gap:
     """A time with no media from a participant who was in the session before and after."""
@@ -41,7 +46,8 @@ class Gap:
     participant: str
     start: float  # wall clock
     end: float | None  # None while the gap is still open
-    reason: str  # left | media_timeout | connection_failed
+    # left | media_timeout | connection_failed ... | bot_down | disk_full
+    reason: str
 
     @property
     def duration(self) -> float | None:
@@ -98,10 +104,16 @@ def sha256_of(path: Path) -> str:
 
 
 def write_manifest(session_dir: Path, manifest: Manifest) -> Path:
+    """Atomically: the old file stays whole until the new one is; a write that fails (a
+    full disk) leaves no temporary file behind and raises ``OSError``."""
     target = session_dir / MANIFEST_NAME
     temporary = target.with_suffix(".json.tmp")
-    temporary.write_text(json.dumps(manifest.to_json(), indent=2, ensure_ascii=False))
-    os.replace(temporary, target)
+    try:
+        temporary.write_text(json.dumps(manifest.to_json(), indent=2, ensure_ascii=False))
+        os.replace(temporary, target)
+    except OSError:
+        temporary.unlink(missing_ok=True)
+        raise
     return target
 
 

@@ -14,6 +14,8 @@ import random
 import struct
 from pathlib import Path
 
+from proctorbot.recording.whole_writes import append_whole
+
 OPUS_RATE = 48000
 
 
@@ -75,11 +77,16 @@ class OggOpusWriter:
         self._packets_per_page = packets_per_page
         self._first_ts: int | None = None
         self._file = open(path, "wb", buffering=0)  # noqa: SIM115 - closed in close()
+        self._size = 0
         head = b"OpusHead" + struct.pack("<BBHIhB", 1, channels, pre_skip, OPUS_RATE, 0, 0)
         vendor = b"proctorbot"
         tags = b"OpusTags" + struct.pack("<I", len(vendor)) + vendor + struct.pack("<I", 0)
-        self._write_page([head], granule=0, flags=0x02)
-        self._write_page([tags], granule=0, flags=0)
+        try:
+            self._write_page([head], granule=0, flags=0x02)
+            self._write_page([tags], granule=0, flags=0)
+        except OSError:
+            self._file.close()
+            raise
 
     def write(self, rtp_timestamp: int, packet: bytes) -> None:
         if self._first_ts is None:
@@ -115,7 +122,7 @@ class OggOpusWriter:
         )
         page = bytearray(header + bytes(lacing) + b"".join(packets))
         struct.pack_into("<I", page, 22, ogg_crc(page))
-        self._file.write(page)
+        self._size = append_whole(self._file, bytes(page), self._size)  # a page, whole or none
         self._sequence += 1
 
     def close(self) -> None:

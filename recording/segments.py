@@ -8,6 +8,12 @@ Timestamps written are kept monotonic and bounded by the wall clock: a frame who
 timestamp steps back, or further ahead than the time that passed between arrivals
 (plus ``MAX_AHEAD_SECONDS``), is a discontinuity; it is logged and the track's
 timeline continues from the wall clock, so a segment never claims hours it does not hold.
+
+A write that fails (a full disk) suspends the track, it does not end it: the open
+segment is closed where its last whole frame ends (``complete: false``), frames are
+dropped while ``suspended_since`` is set, and every ``RESUME_TRY_SECONDS`` the next
+frame (for video, the next keyframe) opens a new segment. When that write goes
+through the track records again by itself; a try that fails leaves no file behind.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ logger = logging.getLogger(__name__)
 
 SegmentClosed = Callable[[RecordedFile], None]
 MAX_AHEAD_SECONDS = 5.0
+RESUME_TRY_SECONDS = 1.0
 
 
 class _Segment:
@@ -62,7 +69,9 @@ class SegmentedTrackWriter:
         self.segment_seconds = segment_seconds
         self.on_closed = on_closed
         self.frames_written = 0
-        self.failed: str | None = None
+        self.failed: str | None = None  # the last write error while suspended
+        self.suspended_since: float | None = None  # wall clock of the failed write
+        self._next_try = 0.0
         self._index = 0
         self._segment: _Segment | None = None
         self._writer: IvfWriter | OggOpusWriter | None = None
@@ -72,15 +81,27 @@ class SegmentedTrackWriter:
         self.discontinuities = 0
         (session_dir / folder).mkdir(parents=True, exist_ok=True)
 
-    def write(self, frame: EncodedFrame) -> None:
-        if self.failed:
-            return
+    def write(self, frame: EncodedFrame) -> bool:
+        """Write one frame; False when it was dropped (waiting for a keyframe, suspended)."""
+        if self.suspended_since is not None:
+            if frame.arrival < self._next_try:
+                return False
         if self._segment is None and self.kind == "video" and not frame.keyframe:
-            return  # undecodable until the first keyframe; one was requested
+            return False  # undecodable until the first keyframe; one was requested
         try:
             self._write(frame)
         except OSError as exc:
-            self._fail(exc)
+            self._fail(exc, frame.arrival)
+            return False
+        if self.suspended_since is not None:
+            logger.warning(
+                "recording of %s %s resumed after %.1f s without disk space",
+                self.participant,
+                self.kind,
+                frame.arrival - self.suspended_since,
+            )
+            self.suspended_since, self.failed = None, None
+        return True
 
     def _timestamp(self, frame: EncodedFrame) -> int:
         """The frame's timestamp on a monotonic timeline the wall clock confirms."""
@@ -143,11 +164,16 @@ class SegmentedTrackWriter:
         segment = _Segment(path, frame)
         segment.first_ts = segment.last_ts = timestamp
         segment.started_at = frame.wall or frame.arrival
-        if self.kind == "video":
-            width, height = vp8_dimensions(frame.data) or self._size
-            self._writer = IvfWriter(path, self.codec, width, height)
-        else:
-            self._writer = OggOpusWriter(path)
+        try:
+            if self.kind == "video":
+                width, height = vp8_dimensions(frame.data) or self._size
+                self._writer = IvfWriter(path, self.codec, width, height)
+            else:
+                self._writer = OggOpusWriter(path)
+        except OSError:
+            self._index -= 1  # not even its header fit: no file, the number is reused
+            path.unlink(missing_ok=True)
+            raise
         self._segment = segment
         return segment
 
@@ -186,17 +212,36 @@ class SegmentedTrackWriter:
             )
         )
 
-    def _fail(self, exc: OSError) -> None:
+    def _fail(self, exc: OSError, at: float) -> None:
+        self._next_try = at + RESUME_TRY_SECONDS
+        segment = self._segment
+        if self.suspended_since is None:
+            self.suspended_since = at
+            logger.error(
+                "recording of %s %s suspended: %s while writing %s; files written so far are "
+                "kept, it resumes by itself when the disk has room again",
+                self.participant,
+                self.kind,
+                exc.strerror or exc,
+                segment.path if segment else self.folder,
+            )
         self.failed = str(exc)
-        logger.error(
-            "recording of %s %s stopped: %s while writing %s; files written so far are kept, "
-            "other participants keep recording",
-            self.participant,
-            self.kind,
-            exc.strerror or exc,
-            self._segment.path if self._segment else self.folder,
-        )
-        self._close_segment(complete=False)
+        if segment is not None and segment.frames == 0:
+            self._drop_segment()  # a try that wrote nothing: no empty file left behind
+        else:
+            self._close_segment(complete=False)
+
+    def _drop_segment(self) -> None:
+        segment, writer = self._segment, self._writer
+        self._segment, self._writer = None, None
+        self._index -= 1  # the next try reuses the number
+        if writer is not None:
+            try:
+                writer.close()
+            except OSError:
+                pass
+        if segment is not None:
+            segment.path.unlink(missing_ok=True)
 
     def close(self) -> None:
-        self._close_segment(complete=self.failed is None)
+        self._close_segment(complete=self.suspended_since is None)

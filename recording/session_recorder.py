@@ -3,6 +3,21 @@
 The event loop calls the public methods; each one hands its work to the session's
 ``RecordingWorker`` thread, so file I/O and Opus decoding never block the loop and
 all manifest state is touched by one thread only.
+
+Faults it lives through:
+
+* **A full disk**: a track whose write fails is suspended, not ended
+  (recording/segments.py); the participant gets a ``disk_full`` gap from that moment
+  until a frame of theirs is written again, which happens by itself once there is room.
+  The analysis WAV and ``manifest.json`` are retried the same way (at most once a
+  second); the manifest in memory stays whole meanwhile.
+* **No bot** (killed, or restarting): the next bot in the same folder opens a
+  ``bot_down`` gap for each participant the earlier one was recording, from their last
+  media (the newest file of theirs; for a bot that left normally, its end) to their
+  first frame recorded again. A gap the killed bot left open (the participant was away)
+  ends where that bot stopped writing, the ``bot_down`` gap takes over from there.
+  A participant who never comes back keeps neither: that is a departure, as always.
+  ``proctorbot recording finalize`` closes what a killed bot left open the same way.
 """
 
 from __future__ import annotations
@@ -22,6 +37,7 @@ from proctorbot.recording.analysis import OpusToPcm
 from proctorbot.recording.analysis_wav import AnalysisWavWriter
 from proctorbot.recording.frames import EncodedFrame
 from proctorbot.recording.manifest import (
+    MANIFEST_NAME,
     Gap,
     Manifest,
     ParticipantEntry,
@@ -38,6 +54,8 @@ logger = logging.getLogger(__name__)
 PcmListener = Callable[[str, float, np.ndarray], None]
 # called in the recording thread when a gap in a participant's media has closed
 GapListener = Callable[[Gap], None]
+# A failed write (full disk) of the WAV or the manifest is tried again this often.
+RETRY_WRITE_SECONDS = 1.0
 
 
 def participant_key(role: str, person_id: str, name: str, peer_id: str) -> str:
@@ -52,8 +70,10 @@ class _Participant:
     wav: AnalysisWavWriter | None = None
     wav_origin: float = 0.0
     wav_failed: bool = False
+    wav_retry_at: float = 0.0  # after a failed write (full disk): not before this time
     open_gap: Gap | None = None
     connections: int = 0
+    awaited: AwaitedReturn | None = None  # seen by an earlier bot, not recorded here yet
 
 
 @dataclass
@@ -95,7 +115,12 @@ class SessionRecorder:
         self.settings = settings
         session_dir.mkdir(parents=True, exist_ok=True)
         self._lock = _lock_session(session_dir)
+        earlier_end = _earlier_end(session_dir)
         self.manifest = _resume_manifest(session_dir, session_id, started_at or time.time())
+        # The "no bot" gap of each participant the earlier bot was recording.
+        self._awaited = awaited_after_restart(session_dir, self.manifest, earlier_end)
+        self._manifest_stale = False  # the last save failed: try again
+        self._manifest_retry_at = 0.0
         self.worker = RecordingWorker(f"recorder-{session_id}")
         self.pcm_listeners: list[PcmListener] = []
         self.gap_listeners: list[GapListener] = []
@@ -175,6 +200,8 @@ class SessionRecorder:
             self._participants[key] = participant
         participant.connections += 1
         participant.entry.left_at = None
+        if participant.awaited is None:
+            participant.awaited = self._awaited.pop(key, None)
         self._save_manifest()
 
     def _left(self, key: str, reason: str, at: float) -> None:
@@ -215,41 +242,81 @@ class SessionRecorder:
 
     def _write_frame(self, track: TrackRecording, frame: EncodedFrame) -> None:
         participant = self._participants.get(track.key)
-        if participant is not None and participant.open_gap is not None:
-            participant.open_gap.end = round(frame.arrival, 3)
-            logger.info(
-                "gap closed for %s: %.3f → %.3f",
-                track.key,
-                participant.open_gap.start,
-                frame.arrival,
-            )
-            closed, participant.open_gap = participant.open_gap, None
-            participant.entry.left_at = None
+        was_suspended = track.writer.suspended_since is not None
+        written = track.writer.write(frame)
+        if participant is not None:
+            if written and participant.awaited is not None:
+                self._back_after_restart(participant, frame.arrival)
+            if written and participant.open_gap is not None:
+                self._close_gap(participant, track.key, frame.arrival)
+            elif not was_suspended and track.writer.suspended_since is not None:
+                self._open_gap(track.key, track.writer.suspended_since, "disk_full")
+        if self._manifest_stale and frame.arrival >= self._manifest_retry_at:
             self._save_manifest()
-            for listener in self.gap_listeners:
-                listener(closed)
-        track.writer.write(frame)
         if track.pcm is not None and participant is not None and not participant.wav_failed:
             decoded = track.pcm.decode(frame)
             if decoded is not None:
                 self._analysis(participant, track.key, *decoded)
 
+    def _back_after_restart(self, participant: _Participant, at: float) -> None:
+        awaited, participant.awaited = participant.awaited, None
+        assert awaited is not None
+        closed = []
+        if awaited.left_open is not None:  # away when the earlier bot died: until then
+            awaited.left_open.end = round(max(awaited.left_open.start, awaited.bot_down.start), 3)
+            closed.append(awaited.left_open)
+        awaited.bot_down.end = round(max(awaited.bot_down.start, at), 3)
+        closed.append(awaited.bot_down)
+        logger.info(
+            "%s recorded again: no bot from %.3f to %.3f",
+            awaited.bot_down.participant,
+            awaited.bot_down.start,
+            awaited.bot_down.end,
+        )
+        participant.entry.left_at = None
+        self._save_manifest()
+        for gap in closed:
+            for listener in self.gap_listeners:
+                listener(gap)
+
+    def _close_gap(self, participant: _Participant, key: str, at: float) -> None:
+        gap = participant.open_gap
+        assert gap is not None
+        gap.end = round(max(gap.start, at), 3)
+        logger.info("gap closed for %s: %.3f → %.3f (%s)", key, gap.start, gap.end, gap.reason)
+        participant.open_gap = None
+        participant.entry.left_at = None
+        self._save_manifest()
+        for listener in self.gap_listeners:
+            listener(gap)
+
     def _analysis(self, participant: _Participant, key: str, at: float, pcm: np.ndarray) -> None:
         rate = self.settings.analysis_sample_rate
-        try:
-            if participant.wav is None:
-                path = self.session_dir / key / "analysis-16k.wav"
-                path.parent.mkdir(parents=True, exist_ok=True)
-                number = 1
-                while path.exists():  # an earlier bot process wrote one: keep it
-                    number += 1
-                    path = path.with_name(f"analysis-16k-{number}.wav")
-                participant.wav = AnalysisWavWriter(path, rate)
-                participant.wav_origin = at
-            participant.wav.write_at(round((at - participant.wav_origin) * rate), pcm)
-        except OSError as exc:
-            participant.wav_failed = True
-            logger.error("analysis WAV of %s stopped: %s; written part kept", key, exc)
+        if at >= participant.wav_retry_at:
+            try:
+                if participant.wav is None:
+                    path = self.session_dir / key / "analysis-16k.wav"
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    number = 1
+                    while path.exists():  # an earlier bot process wrote one: keep it
+                        number += 1
+                        path = path.with_name(f"analysis-16k-{number}.wav")
+                    participant.wav = AnalysisWavWriter(path, rate)
+                    participant.wav_origin = at
+                # a hole while the disk was full is silence: positions stay wall-clock time
+                participant.wav.write_at(round((at - participant.wav_origin) * rate), pcm)
+                if participant.wav_retry_at:
+                    participant.wav_retry_at = 0.0
+                    logger.warning("analysis WAV of %s written again", key)
+            except OSError as exc:
+                if not participant.wav_retry_at:
+                    logger.error(
+                        "analysis WAV of %s suspended: %s; written part kept, it goes on "
+                        "by itself when the disk has room",
+                        key,
+                        exc.strerror or exc,
+                    )
+                participant.wav_retry_at = at + RETRY_WRITE_SECONDS
         for listener in self.pcm_listeners:
             listener(key, at, pcm)
 
@@ -261,7 +328,19 @@ class SessionRecorder:
         try:
             write_manifest(self.session_dir, self.manifest)
         except OSError as exc:
-            logger.error("manifest of %s not updated: %s", self.session_dir, exc)
+            if not self._manifest_stale:
+                logger.error(
+                    "manifest of %s not updated: %s; kept in memory and written again when "
+                    "the disk has room",
+                    self.session_dir,
+                    exc.strerror or exc,
+                )
+            self._manifest_stale = True
+            self._manifest_retry_at = time.time() + RETRY_WRITE_SECONDS
+            return
+        if self._manifest_stale:
+            logger.warning("manifest of %s written again", self.session_dir)
+        self._manifest_stale = False
 
     def _finish(self) -> Manifest:
         now = time.time()
@@ -278,7 +357,8 @@ class SessionRecorder:
                     logger.error(
                         "analysis WAV of %s not closed: %s", participant.entry.participant, exc
                     )
-        # gaps still open at the end are the participant's final departure, not a gap
+        # gaps still open at the end are the participant's final departure, not a gap (a
+        # participant the earlier bot saw who never came back to this one: gone meanwhile)
         self.manifest.gaps = [gap for gap in self.manifest.gaps if gap.end is not None]
         self.manifest.ended_at = round(now, 3)
         self._save_manifest()
@@ -377,13 +457,108 @@ def _recover_unlisted(session_dir: Path, manifest: Manifest) -> None:
         logger.warning("recovered %s left open by an earlier bot process", relative)
 
 
+def last_sign_of_life(session_dir: Path, participant: str | None = None) -> float | None:
+    """When a (killed) bot last wrote anything in the folder, or a participant's media."""
+    if participant is not None:
+        paths = list((session_dir / participant).glob("*"))
+    else:
+        paths = [*session_dir.glob("*/*"), *session_dir.glob("*.json*")]
+    stamps = []
+    for path in paths:
+        try:
+            if path.is_file() and not path.name.startswith("."):
+                stamps.append(path.stat().st_mtime)
+        except OSError:
+            continue
+    return max(stamps, default=None)
+
+
+@dataclass
+class AwaitedReturn:
+    """A participant an earlier bot was recording, not recorded by this one yet."""
+
+    bot_down: Gap  # open: from their last media (or that bot's end) until recorded again
+    left_open: Gap | None = None  # the earlier bot's gap still open when it died
+
+
+def _earlier_end(session_dir: Path) -> float | None:
+    """``ended_at`` of the folder's manifest: when an earlier bot left normally (None: it
+    was killed, or there is none)."""
+    import json
+
+    try:
+        value = json.loads((session_dir / MANIFEST_NAME).read_text()).get("ended_at")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return float(value) if isinstance(value, int | float) else None
+
+
+def awaited_after_restart(
+    session_dir: Path, manifest: Manifest, earlier_end: float | None
+) -> dict[str, AwaitedReturn]:
+    """The ``bot_down`` gap (open, listed in ``manifest.gaps`` at once) of each participant
+    the earlier bot was recording when it died or left; empty for a new folder."""
+    if not manifest.errors or not manifest.errors[-1].startswith("bot restarted"):
+        return {}
+    died_at = last_sign_of_life(session_dir) or time.time()
+    left_open = {gap.participant: gap for gap in manifest.gaps if gap.end is None}
+    awaited: dict[str, AwaitedReturn] = {}
+    for entry in manifest.participants:
+        key = entry.participant
+        if earlier_end is not None:  # it left normally: who was still there then
+            if entry.left_at is None or entry.left_at < earlier_end - 0.5:
+                continue
+            start = earlier_end
+        elif key in left_open:  # away (or stalled) when it died: absent until then
+            start = died_at
+        elif entry.left_at is None:  # in the call when it died: since their last media
+            start = last_sign_of_life(session_dir, key) or died_at
+        else:
+            continue
+        gap = Gap(participant=key, start=round(start, 3), end=None, reason="bot_down")
+        manifest.gaps.append(gap)
+        entry.left_at = entry.left_at or gap.start
+        awaited[key] = AwaitedReturn(gap, left_open.get(key))
+    return awaited
+
+
+def settle_killed(session_dir: Path, manifest: Manifest, earlier_end: float | None) -> None:
+    """What a killed bot left open, settled as a bot that left would have: a participant
+    still connected (a stall) gets their gap closed at the bot's last sign of life; a gap
+    of one who had left is their departure and goes; the session ends then too."""
+    died_at = earlier_end or last_sign_of_life(session_dir) or time.time()
+    departed = {e.participant for e in manifest.participants if e.left_at is not None}
+    kept = []
+    for gap in manifest.gaps:
+        if gap.end is None:
+            if gap.participant in departed:
+                continue  # the final departure, not a gap
+            gap.end = round(max(gap.start, died_at), 3)
+            logger.warning(
+                "gap of %s (%s) left open by a killed bot closed at %.3f",
+                gap.participant,
+                gap.reason,
+                gap.end,
+            )
+        kept.append(gap)
+    manifest.gaps = kept
+    for entry in manifest.participants:
+        if entry.left_at is None:
+            entry.left_at = round(died_at, 3)
+    manifest.ended_at = round(died_at, 3)
+
+
 def finalize_folder(session_dir: Path, session_id: str) -> Manifest:
-    """The manifest of a folder no bot records into any more, with every file listed."""
+    """The manifest of a folder no bot records into any more, with every file listed and
+    every gap closed. Raises ``OSError`` when the manifest cannot be written (full disk):
+    the old one is left as it was and no temporary file stays behind."""
     lock = _lock_session(session_dir)
     try:
+        earlier_end = _earlier_end(session_dir)
         manifest = _resume_manifest(session_dir, session_id, time.time())
         if manifest.errors and manifest.errors[-1].startswith("bot restarted"):
             manifest.errors.pop()  # nothing restarted: we only tidy up
+        settle_killed(session_dir, manifest, earlier_end)
         write_manifest(session_dir, manifest)
         return manifest
     finally:

@@ -117,7 +117,7 @@ def test_segments_start_on_keyframes_and_list_hashes(tmp_path: Path) -> None:
     assert closed[0].started_at == pytest.approx(frames[15].wall)
 
 
-def test_full_disk_stops_one_track_and_keeps_what_was_written(
+def test_full_disk_suspends_one_track_and_resumes_by_itself(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     closed: list[RecordedFile] = []
@@ -126,29 +126,71 @@ def test_full_disk_stops_one_track_and_keeps_what_was_written(
         return _vp8_writer(tmp_path, 1.0, closed, name)
 
     broken, healthy = make("student-1"), make("examiner-1")
-    frames = vp8_frames(60, keyframe_every=15)
+    frames = vp8_frames(60, keyframe_every=15)  # 4 s, a keyframe each second
+    full = {"now": False}
     real_write = IvfWriter.write
 
     def write(self: IvfWriter, pts: int, data: bytes) -> None:
-        if "student-1" in str(self.path) and "0002" in self.path.name and self.frames >= 3:
+        if "student-1" in str(self.path) and full["now"]:
             raise OSError(errno.ENOSPC, "No space left on device")
         real_write(self, pts, data)
 
     monkeypatch.setattr(IvfWriter, "write", write)
-    with caplog.at_level(logging.ERROR):
-        for frame in frames:
-            broken.write(frame)
+    written = []
+    with caplog.at_level(logging.WARNING):
+        for index, frame in enumerate(frames):
+            full["now"] = 20 <= index < 35  # the disk is full from 1.33 s to 2.33 s
+            written.append(broken.write(frame))
             healthy.write(frame)
     broken.close()
     healthy.close()
-    assert broken.failed and not healthy.failed
-    assert "recording of student-1 video stopped: No space left on device" in caplog.text
+    assert broken.suspended_since is None and not healthy.failed
+    assert "recording of student-1 video suspended: No space left on device" in caplog.text
+    assert "recording of student-1 video resumed after" in caplog.text
+    # frames 20-44 lost: the first try after 1 s found room, the track waited for a keyframe
+    assert [i for i, ok in enumerate(written) if not ok] == list(range(20, 45))
     mine = [c for c in closed if c.participant == "student-1"]
-    assert [c.complete for c in mine] == [True, True, False]
+    assert [(c.path[-8:], c.frames, c.complete) for c in mine] == [
+        ("0000.ivf", 15, True),
+        ("0001.ivf", 5, False),
+        ("0002.ivf", 15, True),
+    ]
     for record in mine:
         assert decode_errors(tmp_path / record.path) == ""
         assert record.sha256 == sha256_of(tmp_path / record.path)
     assert sum(c.frames for c in closed if c.participant == "examiner-1") == 60
+    assert sorted(p.name for p in (tmp_path / "student-1").iterdir()) == [
+        f"video-01-{i:04d}.ivf" for i in range(3)
+    ]
+
+
+def test_a_torn_write_is_cut_back_to_the_last_whole_frame(tmp_path: Path) -> None:
+    """A nearly full disk takes part of a frame: the file ends on the frame before."""
+    path = tmp_path / "a.ivf"
+    writer = IvfWriter(path, "vp8", 320, 240)
+    frames = vp8_frames(10)
+    for frame in frames[:5]:
+        writer.write(frame.timestamp, frame.data)
+    whole = path.stat().st_size
+
+    class Half:
+        def __init__(self, handle) -> None:  # noqa: ANN001 - the writer's raw file
+            self.handle = handle
+
+        def write(self, data: bytes) -> int:
+            return self.handle.write(data[: len(data) // 2])
+
+        def __getattr__(self, name: str):  # noqa: ANN204
+            return getattr(self.handle, name)
+
+    writer._file = Half(writer._file)
+    with pytest.raises(OSError) as raised:
+        writer.write(frames[5].timestamp, frames[5].data)
+    assert raised.value.errno == errno.ENOSPC
+    assert path.stat().st_size == whole
+    writer._file = writer._file.handle
+    writer.close()
+    assert decode_errors(path) == ""
 
 
 def test_analysis_wav_keeps_wall_clock_positions(tmp_path: Path) -> None:

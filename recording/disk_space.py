@@ -1,0 +1,105 @@
+"""Free space on the recordings disk, watched by the server: organizers hear of it before
+it runs out.
+
+A full disk pauses every recording (each resumes by itself once there is room, with a
+``disk_full`` gap: recording/session_recorder.py), so the time to act is before. Every
+``recording.space_check_seconds`` the free space of the recordings folder is read (in a
+thread); when it falls under ``recording.min_free_mb`` every organizer gets one outbox
+message (``disk_low``) for that episode. The episode ends once the free space is back
+above the limit by a margin; falling under it again is a new episode and a new message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from proctorbot.storage.db_retry import write_retrying
+
+from proctorbot.context import AppContext
+
+log = logging.getLogger(__name__)
+
+# Free space must climb this much above the limit before a new drop is a new episode.
+RECOVERY_MARGIN = 0.1
+
+
+def free_megabytes(path: Path) -> float:
+    """Free space of the file system that holds ``path`` (or its nearest existing parent)."""
+    probe = Path(path).resolve()
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    return shutil.disk_usage(probe).free / 2**20
+
+
+@dataclass
+class LowSpace:
+    """One time the free space fell under the limit."""
+
+    since: dt.datetime
+    free_mb: float
+
+
+class DiskSpaceWatch:
+    def __init__(self, ctx: AppContext) -> None:
+        self.ctx = ctx
+        self.low: LowSpace | None = None
+
+    @property
+    def folder(self) -> Path:
+        return self.ctx.settings.recordings_dir
+
+    async def run(self) -> None:
+        while True:
+            try:
+                await self.check()
+            except Exception:  # noqa: BLE001 - the watch must outlive a bad moment
+                log.exception("free space of %s not checked", self.folder)
+            await asyncio.sleep(self.ctx.settings.recording.space_check_seconds)
+
+    async def check(self) -> float:
+        """Read the free space once; alert when it just fell under the limit."""
+        limit = self.ctx.settings.recording.min_free_mb
+        free = await asyncio.to_thread(free_megabytes, self.folder)
+        if free < limit and self.low is None:
+            self.low = LowSpace(dt.datetime.now(dt.UTC), free)
+            log.error(
+                "only %.0f MB free for recordings in %s (alert below %d MB): organizers told",
+                free,
+                self.folder,
+                limit,
+            )
+            count = await write_retrying(self._alert, self.low, what="low disk space alert")
+            log.info("low disk space: %d organizer message(s) queued", count)
+        elif self.low is not None and free >= limit * (1 + RECOVERY_MARGIN) + 1:
+            log.warning("free space for recordings back to %.0f MB", free)
+            self.low = None
+        return free
+
+    def _alert(self, low: LowSpace) -> int:
+        from proctorbot.notifications.outbox import enqueue
+        from proctorbot.storage.models import Person, Role
+        from sqlalchemy import select
+
+        episode = low.since.strftime("%Y%m%dT%H%M%S.%f")
+        payload = {
+            "free_mb": round(low.free_mb),
+            "min_mb": self.ctx.settings.recording.min_free_mb,
+            "path": str(self.folder.resolve()),
+        }
+        count = 0
+        with self.ctx.db.begin() as db:
+            for organizer in db.scalars(select(Person).where(Person.role == Role.ORGANIZER)):
+                row = enqueue(
+                    db,
+                    organizer,
+                    "disk_low",
+                    payload,
+                    dedupe_key=f"disk_low:{episode}:{organizer.id}",
+                )
+                count += row is not None
+        return count
