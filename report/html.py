@@ -14,6 +14,7 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from proctorbot.config.catalogue import Catalogue, MissingText
+from proctorbot.recording.manifest import RECORDING_FAULT_REASONS as RECORDING_FAULTS
 from proctorbot.report.build import EVERYONE, SessionReport
 from proctorbot.report.findings import Finding
 from proctorbot.report.session_time import SessionClock, offset_text
@@ -72,13 +73,18 @@ def render_report_html(report: SessionReport, documents: Mapping[str, str] | Non
     for participant in sorted(participants, key=lambda p: (folder.role_of(p) != "student", p)):
         if not participant or participant == EVERYONE:
             continue
-        gaps = [(g["start"], g["end"]) for g in folder.gaps if g["participant"] == participant]
+        theirs = [g for g in folder.gaps if g["participant"] == participant]
         rows.append(
             TimelineRow(
                 participant,
                 folder.name_of(participant),
                 report.speech.get(participant, []),
-                gaps,
+                [(g["start"], g["end"]) for g in theirs if g["reason"] not in RECORDING_FAULTS],
+                [
+                    (g["start"], g["end"], g["reason"])
+                    for g in theirs
+                    if g["reason"] in RECORDING_FAULTS
+                ],
             )
         )
     svg = timeline_svg(folder.duration, rows, report.findings, labels=t, finding_titles=titles)

@@ -1,5 +1,9 @@
 """The timeline as inline SVG: speech per participant, gaps, and findings as markers.
 
+A participant's own gaps (away, connection lost) are hatched; a gap the recording caused
+(no bot recording, a full disk: ``recording_gaps``) is drawn plain grey with its reason,
+so nobody reads it as the participant's absence.
+
 Each finding is an ``<a class="marker">`` with ``data-t`` (seconds) and ``data-track``;
 the report's script makes a click seek that participant's player.
 """
@@ -19,6 +23,11 @@ SEVERITY_COLOURS = {
     "violation": "#e8590c",
     "gross": "#c92a2a",
 }
+# Shown when the catalogue has no text for a recording gap's reason.
+RECORDING_GAP_TEXTS = {
+    "bot_down": "not recorded: no bot (not the participant's absence)",
+    "disk_full": "not recorded: disk full (not the participant's absence)",
+}
 WIDTH = 1000
 LEFT = 190
 ROW = 26
@@ -31,6 +40,8 @@ class TimelineRow:
     label: str
     spans: Sequence[tuple[float, float]]
     gaps: Sequence[tuple[float, float]] = ()
+    # (start, end, reason): bot_down | disk_full, the recording's fault, not theirs
+    recording_gaps: Sequence[tuple[float, float, str]] = ()
 
 
 def short_name(full: str, limit: int = 22) -> str:
@@ -97,6 +108,15 @@ def timeline_svg(
             parts.append(
                 f'<rect class="gap" x="{x(start):.1f}" y="{y + 2}" width="{max(1.0, x(end) - x(start)):.1f}"'
                 f' height="{ROW - 8}" fill="url(#hatch)" fill-opacity="0.5" stroke="#adb5bd"/>'
+            )
+        for start, end, reason in row.recording_gaps:
+            text = labels.get(f"gap_{reason}", RECORDING_GAP_TEXTS.get(reason, reason))
+            parts.append(
+                f'<rect class="gap recording-gap" data-reason={quoteattr(reason)}'
+                f' x="{x(start):.1f}" y="{y + 2}" width="{max(1.0, x(end) - x(start)):.1f}"'
+                f' height="{ROW - 8}" fill="#ced4da" stroke="#868e96" stroke-dasharray="3,2">'
+                f"<title>{escape(format_clock(start))}–{escape(format_clock(end))}"
+                f" {escape(text)}</title></rect>"
             )
         for start, end in row.spans:
             parts.append(
