@@ -67,6 +67,9 @@ class HandOverResult:
     steps: list[StepOutcome] = field(default_factory=list)
     report_html: Path | None = None
     notified: int = 0
+    planned: list[str] = field(default_factory=list)
+    running: str | None = None
+    complete: bool = False
 
     def step(self, name: str) -> StepOutcome | None:
         return next((s for s in self.steps if s.name == name), None)
@@ -82,6 +85,12 @@ class HandOverResult:
             "steps": [asdict(s) for s in self.steps],
             "report": str(self.report_html) if self.report_html else None,
             "notified": self.notified,
+            "complete": self.complete,
+            "progress": {
+                "done": len(self.steps),
+                "of": len(self.planned) or len(self.steps),
+                "running": self.running,
+            },
         }
 
 
@@ -242,6 +251,36 @@ class FullAudioPass:
         )
 
 
+def close_folder(folder: Path, session_id: str) -> float | None:
+    """The wall-clock end of a session folder's recording (None: nothing was recorded).
+
+    A folder a killed bot or a stopped server left unfinished (no ``ended_at``) is put in
+    order first, as ``proctorbot recording finalize`` does."""
+    from proctorbot.recording.manifest import read_manifest
+    from proctorbot.recording.session_recorder import finalize_folder
+
+    if not (folder / "manifest.json").is_file():
+        return None
+    manifest = read_manifest(folder)
+    if manifest.ended_at is None:
+        manifest = finalize_folder(folder, session_id)
+        if manifest.ended_at is None:
+            from proctorbot.recording.manifest import write_manifest
+
+            ends = [f.started_at + f.duration for f in manifest.files]
+            manifest.ended_at = round(max(ends, default=manifest.started_at), 3)
+            write_manifest(folder, manifest)
+    return float(manifest.ended_at)
+
+
+def handover_complete(folder: Path) -> bool:
+    """True when ``handover.json`` says every step ran."""
+    try:
+        return bool(json.loads((folder / HANDOVER_FILE).read_text("utf-8")).get("complete"))
+    except (OSError, ValueError):
+        return False
+
+
 def voice_of(start: float, end: float, turns: list[tuple[float, float, str]]) -> str:
     """The diarization role (student / examiner-echo / unknown) covering most of a line."""
     cover: dict[str, float] = {}
@@ -263,7 +302,15 @@ def report_summary(data_path: Path) -> str:
 
 
 class SessionHandOver:
-    """``await hand_over(session_id)``: the scheduler's post-session hook."""
+    """``await hand_over(session_id)``: everything after the bot left, report first.
+
+    The organizers get the report (built from the live findings) and the
+    ``session_finished`` link as soon as the recording is closed; the composite and
+    the full audio pass (speech, diarization ‖ transcripts, voices) follow and the
+    report is written again with them (same link). ``handover.json`` says which step
+    runs and how far it is (``progress``), and ``complete`` once all ran: a hand-over
+    cut by a server stop is run again at the next start (notifications are deduplicated).
+    """
 
     def __init__(
         self,
@@ -273,21 +320,36 @@ class SessionHandOver:
         transcriber: Callable[[], Any] | None,
         leave_bot: Callable[[str], Awaitable[Any]] | None = None,
         pdf: bool = False,
+        labels: Callable[[str, Any], dict[str, str]] | None = None,
     ) -> None:
         self.ctx = ctx
         self.audio_models = audio_models
         self.transcriber = transcriber
         self.leave_bot = leave_bot
         self.pdf = pdf
+        self.labels = labels
+        self._locks: dict[str, asyncio.Lock] = {}
 
     async def __call__(self, session_id: str) -> HandOverResult:
+        lock = self._locks.setdefault(session_id, asyncio.Lock())
+        async with lock:  # a job and the bot's own end never hand over twice at once
+            return await self._hand_over(session_id)
+
+    async def _hand_over(self, session_id: str) -> HandOverResult:
         result = HandOverResult(session_id)
         folder = self.ctx.settings.recordings_dir / session_id
         language = await asyncio.to_thread(self._session_language, session_id)
+        planned = ["recording", "report", "notify"]
+        if self.ctx.settings.recording.make_composite:
+            planned.append("composite")
+        planned += ["models", "speech", "diarization", "transcripts", "voices", "report_final"]
+        result.planned = planned
 
         async def step(name: str, work: Callable[[], Awaitable[Any]]) -> Any:
             began = time.monotonic()
+            result.running = name
             log.info("session %s: hand-over step %s", session_id, name)
+            await asyncio.to_thread(write_json, folder / HANDOVER_FILE, result.to_json())
             try:
                 value = await work()
             except Exception as exc:  # noqa: BLE001 - the other steps keep their results
@@ -296,6 +358,8 @@ class SessionHandOver:
                     StepOutcome(name, False, round(time.monotonic() - began, 2), str(exc)[:500])
                 )
                 return None
+            finally:
+                result.running = None
             detail = value if isinstance(value, str) else ""
             result.steps.append(StepOutcome(name, True, round(time.monotonic() - began, 2), detail))
             await asyncio.to_thread(write_json, folder / HANDOVER_FILE, result.to_json())
@@ -304,12 +368,18 @@ class SessionHandOver:
         tracks: list[AnalysisTrack] = (
             await step("recording", lambda: self._recording(session_id, folder))
         ) or []
+        written = await step("report", self._report(session_id))
+        if written is not None:
+            result.report_html = written.html
+        notified = await step("notify", self._notify(session_id, written))
+        result.notified = int(notified or 0) if not isinstance(notified, str) else 0
+        if "composite" in planned and (folder / "manifest.json").is_file():
+            await step("composite", lambda: self._composite(session_id, folder, language))
         full = None
         if tracks:
             models = await step("models", self._models)
             if models is not None:
                 full = FullAudioPass(models, self.transcriber, language)
-        diarization = None
         if full is not None:
             await step("speech", lambda: asyncio.to_thread(full.speech, folder, tracks))
             # diarization (torch, one thread) and Whisper (CTranslate2) share no model: side
@@ -327,11 +397,10 @@ class SessionHandOver:
                     "voices",
                     lambda: asyncio.to_thread(full.label_voices, folder, segments, diarization),
                 )
-        written = await step("report", self._report(session_id))
-        if written is not None:
-            result.report_html = written.html
-        notified = await step("notify", self._notify(session_id, written))
-        result.notified = int(notified or 0) if not isinstance(notified, str) else 0
+            final = await step("report_final", self._report(session_id))
+            if final is not None:
+                result.report_html = final.html
+        result.complete = True
         await asyncio.to_thread(write_json, folder / HANDOVER_FILE, result.to_json())
         log.info(
             "session %s: hand-over done (%s)",
@@ -341,9 +410,29 @@ class SessionHandOver:
         return result
 
     async def _recording(self, session_id: str, folder: Path) -> list[AnalysisTrack]:
+        """The bot is out of the call, the folder in order, the session ``finished``."""
+        from proctorbot.bot.session_status import advance_status
+        from proctorbot.storage.models import SessionStatus
+
         if self.leave_bot is not None:
-            await self.leave_bot(session_id)  # closes the files, manifest, composite
-        return await asyncio.to_thread(analysis_tracks, folder)
+            await self.leave_bot(session_id)  # closes the files and the manifest
+        ended_at = await asyncio.to_thread(close_folder, folder, session_id)
+        at = dt.datetime.fromtimestamp(ended_at, dt.UTC) if ended_at else None
+        await advance_status(self.ctx, session_id, SessionStatus.FINISHED, at)
+        return await asyncio.to_thread(analysis_tracks, folder) if ended_at else []
+
+    async def _composite(self, session_id: str, folder: Path, language: str | None) -> str:
+        from proctorbot.recording.composite import add_composite
+        from proctorbot.recording.manifest import read_manifest
+
+        def make() -> str:
+            manifest = read_manifest(folder)
+            labels = self.labels(language or "ru", manifest) if self.labels else None
+            made = add_composite(folder, manifest, labels)
+            record = next((f for f in made.files if f.kind == "composite"), None)
+            return f"{record.duration:.0f} s" if record else "nothing recorded"
+
+        return await asyncio.to_thread(make)
 
     async def _models(self) -> Any:
         if self.audio_models is None:

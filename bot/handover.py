@@ -1,11 +1,16 @@
 """Plug-in for ``proctorbot serve``: the live watch in every session's bot, and the
-hand-over (full audio pass, report, "session finished") as the post-session job.
+hand-over when a session is over.
 
 * a bot session plug-in (``BotManager.add_session_plugin``) that tells the organizers
   the session started when the student joins (``notifications.events.session_started``)
-  and runs ``LiveWatch`` once the checklist has admitted the student;
-* ``job_hooks(app).post_session`` = ``SessionHandOver``: the bot leaves, the recording
-  is finalised, then speech, diarization, transcripts, report, notification.
+  and runs ``LiveWatch`` once the checklist has admitted the student (status ``live``);
+* ``BotManager.after_session`` = ``SessionHandOver``: when the bot has left a session
+  that is over (``bot/session_end.py``), the report and the organizers' link first, then
+  the composite and the full audio pass, and the report again;
+* the scheduled ``post_session`` job = ``SessionCloser``: hands over a session no bot
+  records any more (crash, server down at the end);
+* at start-up, hand-overs a stop or a crash left undone run again (``resume_hand_overs``);
+  on Ctrl+C the console says what is being finished.
 
 Models come from the process's one holder, ``ctx.models`` (``proctorbot.process_models``),
 the same the checklist uses: each loads once, lazily, on first use in a worker thread.
@@ -14,12 +19,14 @@ the same the checklist uses: each loads once, lazily, on first use in a worker t
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
-from proctorbot.bot.after_session import SessionHandOver
+from proctorbot.bot.after_session import SessionHandOver, handover_complete
 from proctorbot.bot.live_alerts import OutboxAlertSink
 from proctorbot.bot.live_watch import LiveDetectors, LiveWatch, LiveWatchOptions, peer_field
 
@@ -60,10 +67,19 @@ class LiveWatchPlugin:
                     wait_for_admission=self.wait_for_admission,
                 ),
                 texts=_texts(language),
+                on_exam=lambda state: self.exam_started(bot.session_id, state),
             )
             await watch.run()
         finally:
             announcer.cancel()
+
+    async def exam_started(self, session_id: str, state: str) -> None:
+        """The checklist admitted the student: the session is ``live``."""
+        from proctorbot.bot.session_status import advance_status
+        from proctorbot.storage.models import SessionStatus
+
+        if state in ("proctored", "non_biometric"):
+            await advance_status(self.ctx, session_id, SessionStatus.LIVE)
 
     async def announce_start(self, bot: Any, poll_s: float = 0.5) -> int:
         """``session_started`` once the student is in the room (deduplicated per session)."""
@@ -114,38 +130,78 @@ def _texts(language: str) -> Callable[[str], str]:
     return text
 
 
-class BotDeparture:
-    """The post-session job's first step: the bot leaves once the room is empty.
+def composite_labels(language: str, manifest: Any) -> dict[str, str]:
+    """``Name · role`` for each tile of the composite, the role in the session's language."""
+    text = _texts(language)
+    return {
+        entry.participant: f"{entry.name} · {text('conference.role.' + entry.role)}"
+        if entry.name
+        else text("conference.role." + entry.role)
+        for entry in manifest.participants
+    }
 
-    The job fires at the scheduled end; an oral exam that runs over must not lose its
-    recording, so the bot stays while anyone but itself is in the call, up to
-    ``max_overrun_s``, then leaves (closing the files, the manifest, the composite).
-    """
 
-    def __init__(
-        self, manager: Any, *, poll_s: float = 10.0, max_overrun_s: float = 3600.0
-    ) -> None:
+class SessionCloser:
+    """The scheduled post-session job (``proctorbot plan`` places one at each slot's end).
+
+    A bot still in the call leaves by itself once the session is over
+    (``bot/session_end.py``) and its hand-over follows; this job only hands over a
+    session no bot records any more (it crashed, the server was down at the end) that
+    has not been handed over yet."""
+
+    def __init__(self, manager: Any, recordings_dir: Path) -> None:
         self.manager = manager
-        self.poll_s = poll_s
-        self.max_overrun_s = max_overrun_s
+        self.recordings_dir = recordings_dir
 
-    async def __call__(self, session_id: str) -> None:
-        bot = self.manager.bots.get(session_id)
-        if bot is None or not self.manager.is_joined(session_id):
-            return
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.max_overrun_s
-        while loop.time() < deadline and any(
-            peer_field(p, "role") != "bot" for p in bot.peers.values()
-        ):
-            await asyncio.sleep(self.poll_s)
-        if loop.time() >= deadline:
-            log.warning("session %s: people still in the call at the overrun limit", session_id)
-        await self.manager.leave(session_id)
+    async def __call__(self, session_id: str) -> str:
+        if self.manager.is_joined(session_id):
+            return "the bot is in the call; it leaves when the session is over"
+        if await asyncio.to_thread(handover_complete, self.recordings_dir / session_id):
+            return "already handed over"
+        await self.manager.hand_over(session_id)
+        return "handed over"
+
+
+def unfinished_sessions(ctx: AppContext, now: dt.datetime | None = None) -> list[str]:
+    """Sessions with a recording whose hand-over never completed: over (by their slot or
+    their status) and not being recorded. Oldest first."""
+    from proctorbot.storage.models import ExamSession, SessionStatus
+    from sqlalchemy import or_, select
+
+    now = now or dt.datetime.now(dt.UTC)
+    with ctx.db() as db:
+        rows = db.execute(
+            select(ExamSession.id)
+            .where(ExamSession.status != SessionStatus.CANCELLED)
+            .where(or_(ExamSession.ends_at <= now, ExamSession.status == SessionStatus.FINISHED))
+            .order_by(ExamSession.ends_at)
+        ).all()
+    folders = ctx.settings.recordings_dir
+    return [
+        sid
+        for (sid,) in rows
+        if (folders / sid / "manifest.json").is_file() and not handover_complete(folders / sid)
+    ]
+
+
+async def resume_hand_overs(ctx: AppContext, manager: Any, delay_s: float = 2.0) -> None:
+    """At start-up: hand over, one after another, what a stop or a crash left undone."""
+    await asyncio.sleep(delay_s)
+    try:
+        pending = await asyncio.to_thread(unfinished_sessions, ctx)
+    except Exception:  # noqa: BLE001 - the server runs on; the job will retry
+        log.exception("sessions left to hand over could not be listed")
+        return
+    for session_id in pending:
+        if manager.is_joined(session_id):
+            continue
+        log.warning("session %s: its hand-over did not complete; it runs now", session_id)
+        await manager.hand_over(session_id)
 
 
 LIVE_WATCH_PLUGIN = web.AppKey("proctorbot.bot.live_watch_plugin", LiveWatchPlugin)
 HAND_OVER = web.AppKey("proctorbot.bot.hand_over", SessionHandOver)
+_RESUMER = web.AppKey("proctorbot.bot.handover_resumer", asyncio.Task)
 
 
 async def setup(app: web.Application, ctx: AppContext) -> None:
@@ -159,16 +215,39 @@ async def setup(app: web.Application, ctx: AppContext) -> None:
         ctx, models, wait_for_admission=module_exists("proctorbot.checklist.service")
     )
     app[LIVE_WATCH_PLUGIN] = plugin
-    if manager is not None:
-        manager.add_session_plugin(plugin)
     hand_over = SessionHandOver(
         ctx,
         audio_models=models.audio_models,
         transcriber=models.transcriber,
-        leave_bot=BotDeparture(manager) if manager is not None else None,
+        labels=composite_labels,
     )
     app[HAND_OVER] = hand_over
+    if manager is None:
+        return
+    manager.add_session_plugin(plugin)
+    manager.after_session = hand_over
     if module_exists("proctorbot.scheduling.service"):
         from proctorbot.scheduling.service import job_hooks
 
-        job_hooks(app).post_session = hand_over
+        job_hooks(app).post_session = SessionCloser(manager, ctx.settings.recordings_dir)
+
+    async def start(app: web.Application) -> None:
+        app[_RESUMER] = asyncio.create_task(resume_hand_overs(ctx, manager), name="resume")
+
+    async def announce_stop(app: web.Application) -> None:
+        running, handing = manager.running(), manager.handing_over()
+        if running or handing:
+            log.warning(
+                "Stopping: %d session(s) in the call close their recordings now (a few "
+                "seconds; their hand-over runs at the next start)%s",
+                len(running),
+                f"; {len(handing)} hand-over(s) interrupted, resumed at the next start"
+                if handing
+                else "",
+            )
+        resumer = app.get(_RESUMER)
+        if resumer is not None:
+            resumer.cancel()
+
+    app.on_startup.append(start)
+    app.on_shutdown.append(announce_stop)

@@ -9,7 +9,6 @@ alerting severity that was not alerted yet becomes one ``notifications.events.li
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import logging
 from dataclasses import dataclass, field
@@ -49,10 +48,26 @@ class LiveAlertPolicy:
     severities: frozenset[str] = ALERT_SEVERITIES
     events: list[DetectorEvent] = field(default_factory=list)
     alerted: set[str] = field(default_factory=set)
+    findings: list[Finding] = field(default_factory=list)  # as of the last event added
 
     def add(self, event: DetectorEvent) -> list[Finding]:
         self.events.append(event)
         return self._fresh(self.events)
+
+    def closed(self, event: DetectorEvent) -> Finding | None:
+        """The alerted finding an event that ends a condition closes (its final extent),
+        or None: the event is not a closing one, or its finding was never alerted."""
+        if event.details.get("open") or event.details.get("still_open"):
+            return None
+        for finding in self.findings:
+            if (
+                finding.id in self.alerted
+                and finding.track == event.track
+                and str(event.kind) in finding.event_kinds
+                and finding.start <= event.start <= finding.end
+            ):
+                return finding
+        return None
 
     def peek(self, event: DetectorEvent) -> list[Finding]:
         """The findings to alert now if a condition still going on (``event``, ending now)
@@ -62,7 +77,10 @@ class LiveAlertPolicy:
 
     def _fresh(self, events: list[DetectorEvent]) -> list[Finding]:
         fresh = []
-        for finding in evaluate(events, self.profile):
+        findings = evaluate(events, self.profile)
+        if events is self.events:
+            self.findings = findings
+        for finding in findings:
             if finding.severity in self.severities and finding.id not in self.alerted:
                 self.alerted.add(finding.id)
                 fresh.append(finding)
@@ -117,8 +135,8 @@ class AlertSink(Protocol):
 class OutboxAlertSink:
     """``notifications.events.live_alert`` with the finding's first evidence file attached.
 
-    Event times count from the bot's start (``bot_started_at``, the manifest's origin);
-    ``live_alert`` counts from the session's scheduled start, so the time is shifted.
+    Event times count from the bot's start (``bot_started_at``, the manifest's origin),
+    which ``live_alert`` is given: the text says the time from the recording start.
     """
 
     def __init__(
@@ -138,18 +156,17 @@ class OutboxAlertSink:
             if session is None:
                 log.warning("live alert for unknown session %s dropped", self.session_id)
                 return 0
-            starts = session.starts_at
-            if starts.tzinfo is None:
-                starts = starts.replace(tzinfo=dt.UTC)
-            at = self.bot_started_at + finding.start - starts.timestamp()
+            # The one time convention: from the recording start, the day's clock beside it.
             return events.live_alert(
                 db,
                 self.session_id,
                 alert_kind(finding),
-                at,
-                details=alert_details(finding),
+                finding.start,
+                recording_started_at=self.bot_started_at,
+                duration_s=finding.duration,
                 evidence=self.attachment(finding),
                 gross=finding.severity == "gross",
+                default_zone=self.ctx.settings.scheduling.timezone,
             )
 
     def attachment(self, finding: Finding):  # noqa: ANN201 - notifications.outbox.Attachment | None

@@ -12,6 +12,11 @@ watcher's open spans. This loop makes sure each of those is closed and emitted:
   (``off_loop.to_the_end``), so the events it closes are not dropped with it.
 
 Closed-at-stop events carry ``details["open_when_stopped"] = True``.
+
+A condition that already counts while it still holds (a second face for 1 s, the face
+gone for 2 s) is emitted at once with ``details["open"] = True`` and again each time it
+has grown by ``extent_every_s`` (``VideoWatcher.growing``): its alert goes out within
+seconds of the onset, and a crash loses at most that much of how long it lasted.
 """
 
 from __future__ import annotations
@@ -35,17 +40,23 @@ class StudentVideoWatch:
         watcher: Any,  # detection.video_watch.VideoWatcher
         emit: Callable[[DetectorEvent], None],
         stop_time: Callable[[], float | None],
+        extent_every_s: float = 5.0,
     ) -> None:
         self.watcher = watcher
         self.emit = emit
         self.stop_time = stop_time
+        self.extent_every_s = extent_every_s
         self.last_t: float | None = None
+
+    def _feed(self, t: float, frame: np.ndarray) -> list[DetectorEvent]:
+        closed = self.watcher.feed(t, frame)
+        return [*closed, *self.watcher.growing(t, self.extent_every_s)]
 
     async def run(self, frames: AsyncIterator[tuple[float, np.ndarray]]) -> None:
         stopped = False
         try:
             async for t, frame in frames:
-                events = await to_the_end(self.watcher.feed, t, frame)
+                events = await to_the_end(self._feed, t, frame)
                 self.last_t = t
                 self._emit_all(events)
         except asyncio.CancelledError:

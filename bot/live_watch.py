@@ -29,7 +29,7 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -126,6 +126,7 @@ class LiveWatch:
         alerts: AlertSink | None = None,
         options: LiveWatchOptions | None = None,
         texts: Callable[[str], str] | None = None,
+        on_exam: Callable[[str], Awaitable[Any]] | None = None,
     ) -> None:
         self.bot = bot
         self.profile = profile
@@ -133,6 +134,7 @@ class LiveWatch:
         self.alerts = alerts
         self.options = options or LiveWatchOptions()
         self.texts = texts or (lambda key: key)
+        self.on_exam = on_exam  # told the exam's state once the checklist ended
         self.policy = LiveAlertPolicy(profile)
         self.events: list[DetectorEvent] = []
         self.unavailable: dict[str, str] = {}
@@ -145,6 +147,11 @@ class LiveWatch:
         """Wait for the exam, then watch every connection of the student until cancelled."""
         if self.options.wait_for_admission:
             state = await self._wait_for_exam()
+            if self.on_exam is not None:
+                try:
+                    await self.on_exam(state)
+                except Exception:  # noqa: BLE001 - the watch goes on
+                    log.exception("%s: exam start not recorded", self.session_dir.name)
             if state != "proctored":
                 log.info("%s: no live watch (%s)", self.session_dir.name, state)
                 await self._to_examiners("status", {"state": "off", "reason": state})
@@ -279,9 +286,9 @@ class LiveWatch:
                 evidence_prefix="evidence",
             )
             frames = self.bot.video_frames(peer_id, self.options.video_fps)
-            await StudentVideoWatch(watcher, self.handle, self.stop_time).run(
-                self._enrolling(frames, watcher)
-            )
+            await StudentVideoWatch(
+                watcher, self.handle, self.stop_time, self.options.audio_extent_every_s
+            ).run(self._enrolling(frames, watcher))
         except Exception as exc:  # noqa: BLE001
             await self.detector_failed("video", exc)
 
@@ -332,6 +339,8 @@ class LiveWatch:
             return
         while True:
             await asyncio.sleep(self.options.open_gap_check_s)
+            if not self.session_going_on():
+                continue  # everyone has gone: the exam is over, nobody is "away"
             now = round(time.time() - self.bot.started_at, 3)
             for gap in open_gaps():
                 if gap.participant.startswith("student-") and now > gap.start:
@@ -347,15 +356,39 @@ class LiveWatch:
     def _judge(self, event: DetectorEvent) -> None:
         self.events.append(event)
         self._alert_all(self.policy.add(event))
+        closed = self.policy.closed(event)
+        if closed is not None:  # an alerted finding ended: the examiners see how long
+            self._spawn(self._to_examiners("alert_closed", self._alert_data(closed)))
+
+    def session_going_on(self) -> bool:
+        """Someone besides the bot is in the call and the bot is not leaving: alerts
+        about a session that has ended (everyone gone, the bot leaving) are not sent."""
+        if getattr(self.bot, "stopped_at", None) is not None:
+            return False
+        present = getattr(self.bot, "people_present", None)
+        if present is not None:
+            return bool(present())
+        return any(peer_field(p, "role") not in ("bot", "") for p in self.bot.peers.values())
+
+    def _spawn(self, coroutine: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coroutine)
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
 
     def _alert_all(self, findings: list[Finding]) -> None:
         for finding in findings:
-            task = asyncio.get_running_loop().create_task(self._alert(finding))
-            self._pending.add(task)
-            task.add_done_callback(self._pending.discard)
+            if not self.session_going_on():
+                log.info(
+                    "%s: %s at %.0f s not alerted: the session has ended",
+                    self.session_dir.name,
+                    finding.rule,
+                    finding.start,
+                )
+                continue
+            self._spawn(self._alert(finding))
 
-    async def _alert(self, finding: Finding) -> None:
-        data = {
+    def _alert_data(self, finding: Finding) -> dict[str, Any]:
+        return {
             "finding": finding.id,
             "kind": alert_kind(finding),
             "rule": finding.rule,
@@ -366,7 +399,9 @@ class LiveWatch:
             "evidence": list(finding.evidence),
             "details": alert_details(finding),
         }
-        await self._to_examiners("alert", data)
+
+    async def _alert(self, finding: Finding) -> None:
+        await self._to_examiners("alert", self._alert_data(finding))
         if self.alerts is not None:
             try:
                 # waits out a locked database (retried in a thread): an alert is never lost

@@ -44,7 +44,8 @@ async def join_due_sessions(manager: BotManager, poll_seconds: float = 30.0) -> 
     while True:
         try:
             for session_id in await asyncio.to_thread(sessions_due, manager.ctx):
-                if not manager.is_joined(session_id):
+                # a session whose bot left because it was over is not joined again
+                if not manager.is_joined(session_id) and session_id not in manager.ended:
                     logger.info("session %s opens: the bot joins", session_id)
                     await manager.join(session_id)
         except Exception:  # noqa: BLE001 - keep polling

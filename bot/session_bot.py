@@ -101,6 +101,8 @@ class SessionBot:
             if gap.end is not None
         }
         self.joined = asyncio.Event()
+        # Set whenever someone joins or leaves the call (the session-end watch waits on it).
+        self.presence_changed = asyncio.Event()
         self.manifest: Manifest | None = None
         self._plugins = plugins
         self._links: dict[str, PeerLink] = {}
@@ -162,13 +164,8 @@ class SessionBot:
         self.manifest = await self.recorder.close()
         self._report_gaps_closed_on_leaving(self.manifest)
         await self.events_log.close()
-        if self.settings.recording.make_composite:
-            from proctorbot.recording.composite import add_composite
-
-            try:
-                self.manifest = await add_composite(self.session_dir, self.recorder)
-            except Exception as exc:  # noqa: BLE001 - the recordings are kept either way
-                logger.error("session %s: composite not made: %s", self.session_id, exc)
+        # The composite is made by the hand-over (after the report), not here: leaving
+        # and a server shutdown stay quick.
         logger.info("session %s: recording closed in %s", self.session_id, self.session_dir)
         return self.manifest
 
@@ -271,6 +268,7 @@ class SessionBot:
             peer_id = str(message.get("peer_id", ""))
             await self._close_link(peer_id, str(message.get("reason", "left")))
             self.peers.pop(peer_id, None)
+            self.presence_changed.set()
         elif kind == "offer":
             await self._accept_offer(sender, message.get("sdp"))
         elif kind == "answer":
@@ -304,6 +302,7 @@ class SessionBot:
     async def _welcome(self, message: dict[str, Any]) -> None:
         self.peer_id = str(message["peer_id"])
         self.peers.clear()  # after a reconnect the server's list is the truth
+        self.presence_changed.set()
         first = not self.joined.is_set()
         self.joined.set()
         logger.info("session %s: bot joined as %s", self.session_id, self.peer_id)
@@ -318,7 +317,12 @@ class SessionBot:
 
     def _add_peer(self, peer: PeerInfo) -> PeerInfo:
         self.peers[peer.peer_id] = peer
+        self.presence_changed.set()
         return peer
+
+    def people_present(self) -> bool:
+        """Anyone but the bot in the call right now (as the signaling server said)."""
+        return any(peer.role != "bot" for peer in self.peers.values())
 
     def _key(self, peer: PeerInfo) -> str:
         return participant_key(peer.role, peer.person_id, peer.name, peer.peer_id)

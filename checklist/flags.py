@@ -50,7 +50,10 @@ class FlagFeed:
                 log.warning("events.jsonl: skipping a bad line (%s)", exc)
                 continue
             new.append(flag_of(event))
-        self.flags.extend(new)
+        for flag in new:  # a condition written again as it grows replaces its earlier line
+            key = flag_key(flag)
+            self.flags = [f for f in self.flags if flag_key(f) != key]
+            self.flags.append(flag)
         del self.flags[: -self.keep]
         return new
 
@@ -61,9 +64,19 @@ class FlagFeed:
             await asyncio.sleep(self.poll_s)
 
 
+def flag_key(flag: dict[str, Any]) -> tuple[str, str, float]:
+    """One condition of one track: the same key while it grows and when it closes."""
+    return (str(flag.get("kind")), str(flag.get("track")), float(flag.get("start", 0.0)))
+
+
 def flag_of(event: DetectorEvent) -> dict[str, Any]:
+    """``role``: whose track it is (participant keys are ``<role>-<id>``), so the page says
+    "the examiner's connection dropped", not "the student left"; ``open``: still going on."""
+    role, _, rest = event.track.partition("-")
     return {
         "kind": str(event.kind),
+        "role": role if rest else "student",
+        "open": bool(event.details.get("open")),
         "start": round(event.start, 2),
         "end": round(event.end, 2),
         "score": round(event.score, 3),

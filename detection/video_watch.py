@@ -79,7 +79,10 @@ class VideoThresholds:
 
 @dataclass
 class ConditionSpan:
-    """An open span of one condition and what the frames inside it said."""
+    """An open span of one condition and what the frames inside it said.
+
+    Its first frame is kept in memory and written as evidence only once the span lasts
+    long enough to count (a 3-s freeze leaves no snapshot behind)."""
 
     start: float
     last: float
@@ -87,6 +90,8 @@ class ConditionSpan:
     peak: float = 0.0
     evidence: tuple[str, ...] = ()
     details: dict[str, Any] = field(default_factory=dict)
+    first_frame: np.ndarray | None = None
+    reported_end: float | None = None  # the end last handed out by ``growing``
 
 
 class VideoWatcher:
@@ -190,8 +195,9 @@ class VideoWatcher:
         for kind, (score, details) in conditions.items():
             span = self._open.get(kind)
             if span is None:
-                span = ConditionSpan(start=t, last=t, peak=score, details=dict(details))
-                span.evidence = self._save_evidence(kind, t, frame)
+                span = ConditionSpan(
+                    start=t, last=t, peak=score, details=dict(details), first_frame=frame
+                )
                 self._open[kind] = span
             else:
                 span.last = t
@@ -329,11 +335,45 @@ class VideoWatcher:
             EventKind.PERSON_REPLACED: th.replaced_min_s,
         }.get(kind, 0.0)
 
+    def growing(self, t: float, every_s: float = 5.0) -> list[DetectorEvent]:
+        """Conditions still holding that already count: an event (ending at ``t``,
+        ``details.open`` = True) the first time a span reaches its minimum length — so
+        it is alerted while it lasts, not when it ends — then each time it has grown by
+        ``every_s`` (a crash loses at most that much of it). The span's closing event
+        has the same start: the rule engine merges them into one finding."""
+        events = []
+        for kind, span in self._open.items():
+            if t - span.start < self._min_duration(kind):
+                continue
+            if span.reported_end is not None and t - span.reported_end < every_s:
+                continue
+            span.reported_end = t
+            self._keep_evidence(kind, span)
+            details = {**span.details, "frames": span.frames, "open": True}
+            events.append(
+                DetectorEvent(
+                    kind=kind,
+                    start=round(span.start, 3),
+                    end=round(t, 3),
+                    score=round(float(span.peak), 3),
+                    track=self.track,
+                    evidence=span.evidence,
+                    details=details,
+                )
+            )
+        return events
+
+    def _keep_evidence(self, kind: EventKind, span: ConditionSpan) -> None:
+        if not span.evidence and span.first_frame is not None:
+            span.evidence = self._save_evidence(kind, span.start, span.first_frame)
+        span.first_frame = None
+
     def _close(self, kind: EventKind, end: float) -> list[DetectorEvent]:
         span = self._open.pop(kind)
         duration = end - span.start
         if duration < self._min_duration(kind):
             return []
+        self._keep_evidence(kind, span)
         details = dict(span.details)
         details["frames"] = span.frames
         score = span.peak

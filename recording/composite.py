@@ -1,12 +1,18 @@
-"""After the session: one grid video with the mixed audio of everyone (ffmpeg-python).
+"""After the session: one video of everyone, each person's tile following them across
+connections, with the mixed audio.
 
-Each connection of a participant (a "run" of consecutive segments) is joined with
-ffmpeg's concat demuxer, shifted to its wall-clock offset and overlaid on that
-participant's black cell, so gaps stay black/silent and everything stays in sync.
+Every video segment is decoded (PyAV) and each of its frames is placed at its own
+wall-clock time (the segment's ``started_at`` + the frame's timestamp), so a reconnect,
+a gap, or a container that claims a wrong length can never shift or blank a person's
+tile: at each output tick a tile shows that person's newest frame not older than
+``HOLD_S``, and is black (with the label) only where the raw segments hold nothing.
+The output runs at the highest frame rate of the sources (10–30 fps), so every
+recorded frame of a camera at that rate is shown.
 
-The composite never runs longer than the session did on the wall clock (from the
-first file's start to ``ended_at``, or the newest file's modification time): a
-segment that claims a wrong duration cannot keep ffmpeg busy for minutes.
+Layout: the student large on the left, everyone else small on the right; each tile
+is labelled with the person's name and role. Audio: every participant's
+wall-clock-aligned analysis WAV (16 kHz), mixed. Frames are composed in Python and
+piped raw into ffmpeg (libx264); nothing is left behind in the folder, even on error.
 """
 
 from __future__ import annotations
@@ -14,171 +20,358 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-import re
-import time
-from collections import defaultdict
+import wave
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import ffmpeg
-from proctorbot.recording.manifest import Manifest, RecordedFile, sha256_of, write_manifest
+import numpy as np
+from proctorbot.recording.manifest import (
+    Manifest,
+    RecordedFile,
+    read_manifest,
+    sha256_of,
+    write_manifest,
+)
 
 logger = logging.getLogger(__name__)
 
 COMPOSITE_NAME = "composite.mp4"
-CELL = (480, 360)
-FPS = 15
+# Picture areas; each tile adds a label band under its picture.
+BIG = (640, 480)
+SMALL = (320, 228)
+MIN_FPS, MAX_FPS, DEFAULT_FPS = 10, 30, 15
+# A tile keeps showing a person's last frame this long (a camera at a low rate, a
+# short stall); after that it is black until their next frame.
+HOLD_S = 1.0
+AUDIO_RATE = 16000
+LABEL_HEIGHT = 24
 
 
-@dataclass
-class Run:
+@dataclass(frozen=True)
+class Tile:
     participant: str
-    kind: str
-    started_at: float
-    duration: float
-    files: list[RecordedFile]
+    label: str
+    x: int
+    y: int
+    width: int
+    height: int
 
 
-def _runs(files: list[RecordedFile]) -> list[Run]:
-    groups: dict[tuple[str, str], list[RecordedFile]] = defaultdict(list)
-    for record in files:
-        if record.kind not in ("video", "audio") or record.frames == 0:
-            continue
-        stem = re.sub(r"-\d{4}\.\w+$", "", Path(record.path).name)
-        groups[(record.participant, stem)].append(record)
-    runs = []
-    for (participant, _), records in groups.items():
-        records.sort(key=lambda r: r.path)
-        end = max(r.started_at + r.duration for r in records)
-        runs.append(
-            Run(
-                participant,
-                records[0].kind,
-                records[0].started_at,
-                end - records[0].started_at,
-                records,
-            )
-        )
-    return runs
+@dataclass(frozen=True)
+class Layout:
+    width: int
+    height: int
+    tiles: tuple[Tile, ...]
 
 
-def _concat_input(session_dir: Path, run: Run, index: int) -> ffmpeg.nodes.FilterableStream:
-    if len(run.files) == 1:
-        return ffmpeg.input(str(session_dir / run.files[0].path))
-    listing = session_dir / f".concat-{index}.txt"
-    listing.write_text("".join(f"file '{(session_dir / f.path).resolve()}'\n" for f in run.files))
-    return ffmpeg.input(str(listing), f="concat", safe=0)
+def default_label(manifest: Manifest, participant: str) -> str:
+    """``Name · role`` from the manifest (the hand-over passes translated roles)."""
+    for entry in manifest.participants:
+        if entry.participant == participant:
+            return f"{entry.name} · {entry.role}" if entry.name else entry.role
+    return participant
 
 
-def _wall_clock_end(session_dir: Path, manifest: Manifest, runs: list[Run]) -> float:
-    """When the session's media ended by the wall clock (not by what files claim)."""
-    if manifest.ended_at:
-        return float(manifest.ended_at)
-    stamps = [
-        (session_dir / f.path).stat().st_mtime
-        for r in runs
-        for f in r.files
-        if (session_dir / f.path).exists()
-    ]
-    return max(stamps, default=time.time())
+def plan_layout(participants: list[tuple[str, str]], labels: Mapping[str, str]) -> Layout:
+    """``participants`` = [(key, role)]: the first student big, the others in columns of two."""
+    ordered = sorted(participants, key=lambda p: (p[1] != "student", p[0]))
+    big, others = ordered[0], ordered[1:]
+    tiles = [Tile(big[0], labels.get(big[0], big[0]), 0, 0, BIG[0], BIG[1] + LABEL_HEIGHT)]
+    small_height = SMALL[1] + LABEL_HEIGHT
+    for index, (key, _) in enumerate(others):
+        column, row = divmod(index, 2)
+        x, y = BIG[0] + column * SMALL[0], row * small_height
+        tiles.append(Tile(key, labels.get(key, key), x, y, SMALL[0], small_height))
+    columns = math.ceil(len(others) / 2)
+    height = max(BIG[1] + LABEL_HEIGHT, 2 * small_height if others else 0)
+    return Layout(BIG[0] + columns * SMALL[0], height, tuple(tiles))
 
 
-def build_composite(session_dir: Path, manifest: Manifest, output: Path) -> Path | None:
-    runs = _runs(manifest.files)
-    if not runs:
-        return None
-    origin = min(r.started_at for r in runs)
-    total = max(r.started_at + r.duration for r in runs) - origin
-    wall = _wall_clock_end(session_dir, manifest, runs) - origin + 1.0
-    if total > wall:
-        logger.warning(
-            "files of %s claim %.1f s but the session lasted %.1f s: composite cut to %.1f s",
-            session_dir.name,
-            total,
-            wall,
-            wall,
-        )
-        total = max(wall, 0.1)
-    people = sorted({r.participant for r in runs if r.kind == "video"})
-    width, height = CELL
-    cells = []
-    for person in people:
-        cell = ffmpeg.input(
-            f"color=c=black:s={width}x{height}:r={FPS}:d={total:.3f}", f="lavfi"
-        ).video
-        for index, run in enumerate(
-            r for r in runs if r.participant == person and r.kind == "video"
-        ):
-            video = (
-                _concat_input(session_dir, run, hash((person, index)) & 0xFFFF)
-                .video.filter("scale", width, height, force_original_aspect_ratio="decrease")
-                .filter("pad", width, height, "(ow-iw)/2", "(oh-ih)/2")
-                .filter("setpts", f"PTS-STARTPTS+{run.started_at - origin:.3f}/TB")
-            )
-            cell = ffmpeg.overlay(cell, video, eof_action="pass")
-        cells.append(cell.filter("drawtext", text=person, x=8, y=8, fontcolor="white", fontsize=16))
-    streams = []
-    if cells:
-        columns = math.ceil(math.sqrt(len(cells)))
-        rows = math.ceil(len(cells) / columns)
-        if len(cells) == 1:
-            grid = cells[0]
-        else:
-            layout = "|".join(
-                f"{(i % columns) * width}_{(i // columns) * height}" for i in range(len(cells))
-            )
-            grid = ffmpeg.filter(cells, "xstack", inputs=len(cells), layout=layout, fill="black")
-            del rows
-        streams.append(grid)
-    sounds = []
-    for index, run in enumerate(r for r in runs if r.kind == "audio"):
-        delay = max(0, round((run.started_at - origin) * 1000))
-        sounds.append(
-            _concat_input(session_dir, run, 0x10000 + index).audio.filter(
-                "adelay", delays=str(delay), all=1
-            )
-        )
-    if sounds:
-        mixed = (
-            sounds[0]
-            if len(sounds) == 1
-            else ffmpeg.filter(sounds, "amix", inputs=len(sounds), duration="longest", normalize=0)
-        )
-        streams.append(mixed)
-    options = {
-        "vcodec": "libx264",
-        "preset": "ultrafast",
-        "crf": 30,
-        "pix_fmt": "yuv420p",
-        "acodec": "aac",
-        "t": f"{total:.3f}",
-        "movflags": "+faststart",
-    }
-    out = ffmpeg.output(*streams, str(output), **options).overwrite_output()
+# -- frames of one person, in wall-clock order -----------------------------------------
+class PersonFrames:
+    """Decodes one person's video segments in time order; ``at(t)`` is the frame to show."""
+
+    def __init__(self, session_dir: Path, files: list[RecordedFile], size: tuple[int, int]):
+        self.files = sorted(files, key=lambda f: f.started_at)
+        self.session_dir = session_dir
+        self.size = size
+        self._frames = self._decode()
+        self._next: tuple[float, object] | None = next(self._frames, None)
+        self._shown: tuple[float, object] | None = None
+        self._picture: tuple[int, np.ndarray] | None = None  # (id of frame, BGR tile)
+        self.frames_decoded = 0
+
+    def _decode(self) -> Iterator[tuple[float, object]]:
+        import av
+
+        for record in self.files:
+            path = self.session_dir / record.path
+            try:
+                with av.open(str(path)) as container:
+                    stream = container.streams.video[0]
+                    base = float(stream.time_base or 0) or 1 / 90000
+                    first: int | None = None
+                    for frame in container.decode(stream):
+                        if frame.pts is None:
+                            continue
+                        first = frame.pts if first is None else first
+                        yield record.started_at + (frame.pts - first) * base, frame
+            except (av.error.FFmpegError, OSError, IndexError) as exc:
+                # a segment cut by a crash still gives what it holds up to the damage
+                logger.warning("composite: %s read to its damage (%s)", path.name, exc)
+
+    def at(self, t: float) -> np.ndarray | None:
+        """The newest frame at or before ``t`` (not older than HOLD_S) as a BGR tile."""
+        while self._next is not None and self._next[0] <= t:
+            self._shown = self._next
+            self.frames_decoded += 1
+            self._next = next(self._frames, None)
+        if self._shown is None or t - self._shown[0] > HOLD_S:
+            return None
+        frame = self._shown[1]
+        if self._picture is None or self._picture[0] != id(frame):
+            self._picture = (id(frame), fit(frame, self.size))
+        return self._picture[1]
+
+
+def fit(frame: object, size: tuple[int, int]) -> np.ndarray:
+    """A decoded frame scaled into a ``size`` tile, letterboxed on black."""
+    import cv2
+
+    width, height = size
+    picture = frame.to_ndarray(format="bgr24")  # type: ignore[attr-defined]
+    source_h, source_w = picture.shape[:2]
+    scale = min(width / source_w, height / source_h)
+    w, h = max(2, round(source_w * scale)), max(2, round(source_h * scale))
+    if (w, h) != (source_w, source_h):
+        picture = cv2.resize(picture, (w, h), interpolation=cv2.INTER_LINEAR)
+    if (w, h) == (width, height):
+        return picture
+    tile = np.zeros((height, width, 3), np.uint8)
+    x, y = (width - w) // 2, (height - h) // 2
+    tile[y : y + h, x : x + w] = picture
+    return tile
+
+
+def label_strip(text: str, width: int) -> np.ndarray:
+    """White text on a dark band (DejaVu Sans, which renders Cyrillic), BGR."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    band = Image.new("RGB", (width, LABEL_HEIGHT), (20, 22, 26))
+    draw = ImageDraw.Draw(band)
+    size = 15 if width >= BIG[0] else 13
     try:
-        out.run(quiet=True)
-    except ffmpeg.Error as exc:
-        tail = (exc.stderr or b"").decode(errors="replace")[-800:]
-        raise RuntimeError(f"ffmpeg failed to make the composite: {tail}") from exc
+        font = ImageFont.truetype("DejaVuSans.ttf", size)
+    except OSError:
+        try:
+            font = ImageFont.truetype("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", size)
+        except OSError:
+            font = ImageFont.load_default()
+    while len(text) > 4 and draw.textlength(text, font=font) > width - 12:
+        text = text[:-2].rstrip() + "…"
+    draw.text((6, 4), text, fill=(255, 255, 255), font=font)
+    return np.asarray(band)[:, :, ::-1].copy()
+
+
+# -- audio -----------------------------------------------------------------------------
+def mix_analysis_audio(
+    session_dir: Path, manifest: Manifest, origin: float, seconds: float, output: Path
+) -> bool:
+    """Every analysis WAV added at its wall-clock offset, written in one-minute chunks."""
+    tracks = []
+    for record in manifest.files:
+        path = session_dir / record.path
+        if record.kind != "analysis" or not path.is_file():
+            continue
+        try:
+            handle = wave.open(str(path), "rb")
+        except (wave.Error, EOFError, OSError) as exc:
+            logger.warning("composite: %s left out of the sound (%s)", path.name, exc)
+            continue
+        if handle.getframerate() != AUDIO_RATE or handle.getsampwidth() != 2:
+            handle.close()
+            continue
+        tracks.append((round((record.started_at - origin) * AUDIO_RATE), handle))
+    if not tracks:
+        return False
+    total = int(seconds * AUDIO_RATE)
+    chunk = 60 * AUDIO_RATE
+    try:
+        with wave.open(str(output), "wb") as out:
+            out.setnchannels(1)
+            out.setsampwidth(2)
+            out.setframerate(AUDIO_RATE)
+            for begin in range(0, total, chunk):
+                end = min(total, begin + chunk)
+                mixed = np.zeros(end - begin, np.int32)
+                for offset, handle in tracks:
+                    first = max(begin, offset)
+                    if first >= end or first - offset >= handle.getnframes():
+                        continue
+                    handle.setpos(first - offset)
+                    raw = handle.readframes(end - first)
+                    samples = np.frombuffer(raw, "<i2")
+                    mixed[first - begin : first - begin + len(samples)] += samples
+                out.writeframes(np.clip(mixed, -32768, 32767).astype("<i2").tobytes())
     finally:
-        for listing in session_dir.glob(".concat-*.txt"):
-            listing.unlink()
+        for _, handle in tracks:
+            handle.close()
+    return True
+
+
+# -- the composite ---------------------------------------------------------------------
+def output_rate(videos: list[RecordedFile]) -> int:
+    rates = [v.frames / v.duration for v in videos if v.duration > 1.0 and v.frames > 1]
+    if not rates:
+        return DEFAULT_FPS
+    return int(min(MAX_FPS, max(MIN_FPS, round(max(rates)))))
+
+
+def media_span(session_dir: Path, manifest: Manifest) -> tuple[float, float] | None:
+    """(origin, seconds): from the first recorded file to the session's end on the wall
+    clock (``ended_at``, else the newest file's end), never longer than that."""
+    media = [f for f in manifest.files if f.kind in ("video", "audio") and f.frames > 0]
+    if not media:
+        return None
+    origin = min(f.started_at for f in media)
+    end = max(f.started_at + f.duration for f in media)
+    if manifest.ended_at:
+        end = min(end, float(manifest.ended_at) + 1.0)
+    return origin, max(0.1, end - origin)
+
+
+def build_composite(
+    session_dir: Path,
+    manifest: Manifest,
+    output: Path,
+    labels: Mapping[str, str] | None = None,
+) -> Path | None:
+    """Write ``output``; None when nothing was recorded."""
+    span = media_span(session_dir, manifest)
+    videos = [f for f in manifest.files if f.kind == "video" and f.frames > 0]
+    if span is None:
+        return None
+    origin, seconds = span
+    roles = {f.participant: f.role for f in manifest.files if f.kind in ("video", "audio")}
+    people = sorted(roles.items())
+    names = {key: (labels or {}).get(key) or default_label(manifest, key) for key, _ in people}
+    layout = plan_layout(people, names)
+    fps = output_rate(videos)
+    sound = output.with_name(f".{output.stem}-sound.wav")
+    temporary = output.with_name(f".{output.stem}.partial.mp4")
+    try:
+        has_sound = mix_analysis_audio(session_dir, manifest, origin, seconds, sound)
+        _encode(
+            session_dir,
+            manifest,
+            layout,
+            origin,
+            seconds,
+            fps,
+            sound if has_sound else None,
+            temporary,
+        )
+        temporary.replace(output)
+    finally:
+        sound.unlink(missing_ok=True)
+        temporary.unlink(missing_ok=True)
     return output
 
 
-async def add_composite(session_dir: Path, recorder: object) -> Manifest:
-    """Make the composite in a thread and add it to the manifest."""
-    from proctorbot.recording.session_recorder import SessionRecorder
+def _encode(
+    session_dir: Path,
+    manifest: Manifest,
+    layout: Layout,
+    origin: float,
+    seconds: float,
+    fps: int,
+    sound: Path | None,
+    output: Path,
+) -> None:
+    sources = {
+        tile.participant: PersonFrames(
+            session_dir,
+            [f for f in manifest.files if f.kind == "video" and f.participant == tile.participant],
+            (tile.width, tile.height - LABEL_HEIGHT),
+        )
+        for tile in layout.tiles
+    }
+    canvas = np.zeros((layout.height, layout.width, 3), np.uint8)
+    for tile in layout.tiles:
+        canvas[
+            tile.y + tile.height - LABEL_HEIGHT : tile.y + tile.height, tile.x : tile.x + tile.width
+        ] = label_strip(tile.label, tile.width)
+    video = ffmpeg.input(
+        "pipe:",
+        format="rawvideo",
+        pix_fmt="bgr24",
+        s=f"{layout.width}x{layout.height}",
+        framerate=fps,
+    )
+    streams = [video]
+    if sound is not None:
+        streams.append(ffmpeg.input(str(sound)).audio)
+    process = (
+        ffmpeg.output(
+            *streams,
+            str(output),
+            vcodec="libx264",
+            preset="ultrafast",
+            crf=30,
+            pix_fmt="yuv420p",
+            acodec="aac",
+            t=f"{seconds:.3f}",
+            movflags="+faststart",
+            format="mp4",
+        )
+        .overwrite_output()
+        .global_args("-loglevel", "error")
+        .run_async(pipe_stdin=True, pipe_stderr=True)
+    )
+    ticks = max(1, math.ceil(seconds * fps))
+    try:
+        for index in range(ticks):
+            t = origin + index / fps
+            for tile in layout.tiles:
+                picture = sources[tile.participant].at(t)
+                h = tile.height - LABEL_HEIGHT
+                region = canvas[tile.y : tile.y + h, tile.x : tile.x + tile.width]
+                if picture is None:
+                    region[:] = 0
+                else:
+                    region[:] = picture
+            process.stdin.write(canvas.tobytes())
+        process.stdin.close()
+    except BrokenPipeError:
+        pass
+    finally:
+        if process.stdin and not process.stdin.closed:
+            process.stdin.close()
+        errors = process.stderr.read().decode(errors="replace")
+        code = process.wait()
+    if code != 0:
+        raise RuntimeError(f"ffmpeg failed to make the composite: {errors[-800:]}")
 
-    assert isinstance(recorder, SessionRecorder)
-    manifest = recorder.manifest
-    output = session_dir / COMPOSITE_NAME
-    made = await asyncio.to_thread(build_composite, session_dir, manifest, output)
+
+def add_composite(
+    session_dir: Path, manifest: Manifest | None = None, labels: Mapping[str, str] | None = None
+) -> Manifest:
+    """Make the composite (blocking) and list it in the manifest."""
+    manifest = manifest or read_manifest(session_dir)
+    made = build_composite(session_dir, manifest, session_dir / COMPOSITE_NAME, labels)
     if made is not None:
         manifest.files = [f for f in manifest.files if f.kind != "composite"]  # an older one
-        manifest.files.append(await asyncio.to_thread(composite_record, manifest, made))
+        manifest.files.append(composite_record(manifest, made))
         write_manifest(session_dir, manifest)
     return manifest
+
+
+async def add_composite_async(
+    session_dir: Path, manifest: Manifest | None = None, labels: Mapping[str, str] | None = None
+) -> Manifest:
+    return await asyncio.to_thread(add_composite, session_dir, manifest, labels)
 
 
 def composite_record(manifest: Manifest, made: Path) -> RecordedFile:
@@ -189,7 +382,10 @@ def composite_record(manifest: Manifest, made: Path) -> RecordedFile:
         codec="h264+aac",
         participant="*",
         role="*",
-        started_at=min((f.started_at for f in manifest.files), default=manifest.started_at),
+        started_at=min(
+            (f.started_at for f in manifest.files if f.kind in ("video", "audio")),
+            default=manifest.started_at,
+        ),
         duration=round(float(probe["format"]["duration"]), 3),
         sha256=sha256_of(made),
         size_bytes=made.stat().st_size,

@@ -13,6 +13,11 @@ Three kinds of rule:
 Then **repetition**: the bot warns the student at each finding of severity
 "violation"; the profile's ``repeated_offence_count``-th finding of the same rule and
 every later one becomes gross [002 §6.3.4].
+
+Only what concerns the student counts: an event on another participant's track (the
+examiner's connection dropping, an expert leaving: tracks ``examiner-…``, ``expert-…``)
+is never a finding against the student and never uses the student's allowances; the
+report's timeline still shows those gaps on that participant's own row.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from dataclasses import dataclass, replace
 
 from proctorbot.config.profiles import RuleProfile
 from proctorbot.detection.events import DetectorEvent, EventKind
+from proctorbot.recording.manifest import RECORDING_FAULT_REASONS
 from proctorbot.report.findings import Finding, finding_id
 
 AWAY_KINDS = frozenset({EventKind.FACE_ABSENT, EventKind.PARTICIPANT_LEFT})
@@ -47,6 +53,24 @@ HANDLED_KINDS = (
 )
 # Severities that repetition escalates; minor findings and notes never become gross.
 ESCALATING = frozenset({"violation"})
+# Participant keys are "<role>-<id>" (recording.session_recorder.participant_key): events
+# on these roles' tracks are about someone other than the student.
+OTHER_ROLES = frozenset({"examiner", "expert", "organizer", "bot"})
+
+
+def recording_fault(event: DetectorEvent) -> bool:
+    """A gap the recording caused (no bot recording, a full disk), never the participant's
+    absence (``RECORDING_FAULT_REASONS``)."""
+    return (
+        event.kind == EventKind.PARTICIPANT_LEFT
+        and str(event.details.get("reason", "")) in RECORDING_FAULT_REASONS
+    )
+
+
+def concerns_student(event: DetectorEvent) -> bool:
+    """True unless the event's track belongs to an examiner, expert, organizer or the bot."""
+    role, _, rest = event.track.partition("-")
+    return not (rest and role in OTHER_ROLES)
 
 
 @dataclass(frozen=True)
@@ -108,7 +132,7 @@ def _episode(track: str, events: Sequence[DetectorEvent]) -> Episode:
 
 def evaluate(events: Iterable[DetectorEvent], profile: RuleProfile) -> list[Finding]:
     """All findings of a session, in time order, severities final (after repetition)."""
-    events = list(events)
+    events = [e for e in events if concerns_student(e) and not recording_fault(e)]
     findings: list[Finding] = []
     findings += _cumulative(
         [e for e in events if e.kind in AWAY_KINDS],

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from proctorbot.bot.after_session import HANDOVER_FILE, SessionHandOver
+from proctorbot.storage.models import ExamSession
 
 from tests.bot.handover_helpers import SR, add_session, outbox_rows, write_voiceprint
 from tests.detection.conftest import audio_models, place, voices  # noqa: F401 - fixtures
@@ -131,9 +132,10 @@ async def test_full_pass_report_and_finished_notice(
     assert left == [ids.session_id], "the bot leaves first: the recording is finalised"
     assert result.ok, result.steps
     names = [s.name for s in result.steps]
-    assert names[:3] == ["recording", "models", "speech"]
-    assert sorted(names[3:5]) == ["diarization", "transcripts"], "side by side, either ends first"
-    assert names[5:] == ["voices", "report", "notify"]
+    # the report and the organizers' link first, then the composite and the audio pass
+    assert names[:6] == ["recording", "report", "notify", "composite", "models", "speech"]
+    assert sorted(names[6:8]) == ["diarization", "transcripts"], "side by side, either ends first"
+    assert names[8:] == ["voices", "report_final"]
     # speech.json: per participant, in session seconds (file offset added)
     speech = json.loads((folder / "speech.json").read_text())
     assert set(speech) == {STUDENT_KEY, EXAMINER_KEY}
@@ -175,7 +177,12 @@ async def test_full_pass_report_and_finished_notice(
     assert [row.person_id for row in finished] == [ids.organizer]
     assert "/d/" in finished[0].text and "/100" in finished[0].text
     progress = json.loads((folder / HANDOVER_FILE).read_text())
-    assert [s["ok"] for s in progress["steps"]] == [True] * 8
+    assert [s["ok"] for s in progress["steps"]] == [True] * 10
+    assert progress["complete"] is True
+    assert progress["progress"] == {"done": 10, "of": 10, "running": None}
+    with app_context.db() as db:
+        session = db.get(ExamSession, ids.session_id)
+        assert session.status == "finished" and session.finished_at is not None
 
 
 async def test_a_failed_step_keeps_the_report_and_the_notice(app_context) -> None:
@@ -218,19 +225,21 @@ async def test_a_failed_step_keeps_the_report_and_the_notice(app_context) -> Non
     )
     assert [(s.name, s.ok) for s in result.steps] == [
         ("recording", True),
-        ("models", False),
         ("report", True),
         ("notify", True),
+        ("composite", True),  # no camera or microphone files: nothing to compose
+        ("models", False),
     ]
     assert "segmentation" in result.step("models").detail
     assert (folder / "report" / "report.html").is_file()
     assert len(outbox_rows(app_context, "session_finished")) == 1
     progress = json.loads((folder / HANDOVER_FILE).read_text())
-    assert progress["steps"][1] == {**progress["steps"][1], "name": "models", "ok": False}
+    assert progress["steps"][4] == {**progress["steps"][4], "name": "models", "ok": False}
+    assert progress["complete"] is True, "every step ran; one failed"
 
 
 async def test_serve_plugs_the_live_watch_and_the_hand_over_in(app_context) -> None:
-    from proctorbot.bot.handover import HAND_OVER, LIVE_WATCH_PLUGIN
+    from proctorbot.bot.handover import HAND_OVER, LIVE_WATCH_PLUGIN, SessionCloser
     from proctorbot.bot.service import BOT_MANAGER
     from proctorbot.scheduling.service import job_hooks
 
@@ -247,41 +256,33 @@ async def test_serve_plugs_the_live_watch_and_the_hand_over_in(app_context) -> N
             "proctorbot.scheduling.service",
         ),
     )
-    assert app[LIVE_WATCH_PLUGIN] in app[BOT_MANAGER].plugins
-    assert job_hooks(app).post_session is app[HAND_OVER]
-    assert app[HAND_OVER].leave_bot.manager is app[BOT_MANAGER]
+    manager = app[BOT_MANAGER]
+    assert app[LIVE_WATCH_PLUGIN] in manager.plugins
+    assert manager.after_session is app[HAND_OVER], "a bot that left by itself hands over"
+    closer = job_hooks(app).post_session
+    assert isinstance(closer, SessionCloser) and closer.manager is manager
 
 
-async def test_the_bot_leaves_only_when_the_room_is_empty() -> None:
-    import asyncio
-
-    from proctorbot.bot.handover import BotDeparture
-    from proctorbot.bot.peers import PeerInfo
+async def test_the_post_session_job_hands_over_only_what_no_bot_records(app_context) -> None:
+    from proctorbot.bot.handover import SessionCloser
 
     class Manager:
         def __init__(self) -> None:
-            self.bots = {"s1": type("Bot", (), {"peers": {}})()}
-            self.left: list[str] = []
+            self.joined = {"s-live"}
+            self.handed: list[str] = []
 
         def is_joined(self, session_id: str) -> bool:
-            return session_id in self.bots and session_id not in self.left
+            return session_id in self.joined
 
-        async def leave(self, session_id: str) -> None:
-            self.left.append(session_id)
+        async def hand_over(self, session_id: str) -> None:
+            self.handed.append(session_id)
 
     manager = Manager()
-    peers = manager.bots["s1"].peers
-    peers["p1"] = PeerInfo("p1", "student", "S")
-    departure = asyncio.create_task(BotDeparture(manager, poll_s=0.05)("s1"))
-    await asyncio.sleep(0.3)
-    assert manager.left == [], "the exam runs over: the recording goes on"
-    peers.clear()
-    await asyncio.wait_for(departure, 2)
-    assert manager.left == ["s1"]
-    await BotDeparture(manager)("s1")  # already gone: nothing to do
-    await BotDeparture(manager)("unknown")
-    assert manager.left == ["s1"]
-    peers["p2"] = PeerInfo("p2", "examiner", "E")
-    manager.left.clear()
-    await asyncio.wait_for(BotDeparture(manager, poll_s=0.05, max_overrun_s=0.2)("s1"), 2)
-    assert manager.left == ["s1"], "left at the overrun limit"
+    folders = app_context.settings.recordings_dir
+    (folders / "s-done").mkdir(parents=True)
+    (folders / "s-done" / HANDOVER_FILE).write_text(json.dumps({"complete": True}))
+    closer = SessionCloser(manager, folders)
+    assert "in the call" in await closer("s-live"), "the bot leaves by itself, then hands over"
+    assert await closer("s-done") == "already handed over"
+    assert await closer("s-crashed") == "handed over"
+    assert manager.handed == ["s-crashed"]
