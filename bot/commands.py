@@ -41,7 +41,15 @@ async def _run(app_ctx, session_id: str, url: str | None, seconds: float | None)
         loop.add_signal_handler(signum, lambda: asyncio.ensure_future(bot.stop()))
     if seconds is not None:
         loop.call_later(seconds, lambda: asyncio.ensure_future(bot.stop()))
-    return await bot.run()
+    manifest = await bot.run()
+    if app_ctx.settings.recording.make_composite:  # a server's bot leaves this to the hand-over
+        from proctorbot.recording.composite import add_composite
+
+        try:
+            manifest = await asyncio.to_thread(add_composite, bot.session_dir, manifest)
+        except Exception as exc:  # noqa: BLE001 - the recordings are kept either way
+            click.echo(f"composite not made: {exc}", err=True)
+    return manifest
 
 
 def register(group: click.Group) -> None:
