@@ -72,16 +72,29 @@ class DetectionRoomScan:
         self.horizontal_fov_deg = horizontal_fov_deg
 
     def analyze(self, frames: list[VideoFrame]) -> RoomScanFindings:
+        return self.start().feed(frames)
+
+    def start(self) -> TrackedRoomScan:
+        """A sweep followed frame by frame as it arrives (the check stops once covered)."""
         from proctorbot.detection.room_scan import RoomScanTracker
 
-        tracker = RoomScanTracker(self.horizontal_fov_deg, analyzer=self.face_analyzer())
-        for t, frame in frames:
-            tracker.feed(t, frame)
-        result = tracker.result()
-        times = [t for t, _ in frames]
-        extra = tuple(
-            times.index(t) for t, count in result.face_sightings if count > 1 and t in times
+        return TrackedRoomScan(
+            RoomScanTracker(self.horizontal_fov_deg, analyzer=self.face_analyzer())
         )
+
+
+class TrackedRoomScan:
+    def __init__(self, tracker: Any) -> None:  # detection.room_scan.RoomScanTracker
+        self.tracker = tracker
+        self.times: list[float] = []
+
+    def feed(self, frames: list[VideoFrame]) -> RoomScanFindings:
+        for t, frame in frames:
+            self.tracker.feed(t, frame)
+            self.times.append(t)
+        result = self.tracker.result()
+        index = {t: i for i, t in enumerate(self.times)}
+        extra = tuple(index[t] for t, count in result.face_sightings if count > 1 and t in index)
         return RoomScanFindings(
             coverage=result.coverage,
             max_faces=result.max_faces,

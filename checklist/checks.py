@@ -8,6 +8,7 @@ faces, speech) runs in a thread; the frames and audio come from the SessionBot.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import wave
 from collections.abc import Awaitable, Callable
@@ -19,7 +20,10 @@ import cv2
 import numpy as np
 from proctorbot.checklist.detectors import (
     ChecklistDetectors,
+    RoomScanFindings,
     SessionBotLike,
+    VideoFrame,
+    start_room_scan,
 )
 from proctorbot.checklist.feed import StudentFeed
 from proctorbot.checklist.records import AutoResult, StepKind
@@ -61,6 +65,8 @@ class CheckContext:
     # Called once the student's part (the capture) is over: the step's time limit is
     # the student's, the analysis that follows is ours.
     on_captured: Callable[[], None] = lambda: None
+    # How far a long capture has got (the room scan's coverage), for the page.
+    progress: Callable[[dict[str, Any]], Awaitable[None]] | None = None
 
     @property
     def session_dir(self) -> Path:
@@ -158,27 +164,62 @@ async def check_equipment(ctx: CheckContext) -> AutoResult:
     return AutoResult(True, not problems, summary, details, tuple(evidence))
 
 
+ROOM_SCAN_FPS = 8.0
+PROGRESS_EVERY_S = 2.0
+
+
 async def check_room_scan(ctx: CheckContext) -> AutoResult:
-    frames = await ctx.feed.frames(8.0, ctx.capture_s)
-    ctx.on_captured()
-    if not frames:
-        return AutoResult(True, False, "no_video", {"frames": 0})
-    images = [image for _, image in frames]
-    evidence = [await ctx.save_image("sheet.jpg", contact_sheet(images))]
+    """The camera turned round the room: followed as it turns, until the profile's
+    coverage is reached or a second person is seen, for at most the capture time (60 s
+    by default); the student sees how much is covered as they go."""
     analyzer = ctx.detectors.room_scan
     if analyzer is None:
-        return AutoResult(False, None, "unavailable", {"frames": len(images)}, tuple(evidence))
-    findings = await asyncio.to_thread(analyzer.analyze, frames)
+        frames = await ctx.feed.frames(ROOM_SCAN_FPS, min(ctx.capture_s, 8.0))
+        ctx.on_captured()
+        if not frames:
+            return AutoResult(True, False, "no_video", {"frames": 0})
+        sheet = await ctx.save_image("sheet.jpg", contact_sheet([i for _, i in frames]))
+        return AutoResult(False, None, "unavailable", {"frames": len(frames)}, (sheet,))
+    needed = ctx.thresholds.room_coverage
+    scan = await asyncio.to_thread(start_room_scan, analyzer)  # may load the face model
+    sheet_frames: list[VideoFrame] = []  # one a second: the examiner's contact sheet
+    findings: RoomScanFindings | None = None
+    fed, second_face = 0, None
+    reported = -1e9
+    loop = asyncio.get_running_loop()
+    async with contextlib.aclosing(ctx.feed.frame_batches(ROOM_SCAN_FPS, ctx.capture_s)) as batches:
+        async for batch in batches:
+            if not sheet_frames or batch[-1][0] - sheet_frames[-1][0] >= 1.0:
+                sheet_frames.append(batch[-1])
+            findings = await asyncio.to_thread(scan.feed, batch)
+            for index in findings.extra_face_frames:
+                if second_face is None and fed <= index < fed + len(batch):
+                    second_face = batch[index - fed]
+            fed += len(batch)
+            covered = findings.coverage >= needed
+            if ctx.progress is not None and (covered or loop.time() - reported >= PROGRESS_EVERY_S):
+                reported = loop.time()
+                await ctx.progress(
+                    {"coverage": round(findings.coverage, 3), "needed": needed, "done": covered}
+                )
+            if covered or findings.max_faces > 1:
+                break
+    ctx.on_captured()
+    if findings is None or not fed:
+        return AutoResult(True, False, "no_video", {"frames": 0})
+    evidence = [
+        await ctx.save_image("sheet.jpg", contact_sheet([image for _, image in sheet_frames]))
+    ]
     details = {
-        "frames": len(images),
+        "frames": fed,
         "coverage": round(findings.coverage, 3),
+        "needed": needed,
         "max_faces": findings.max_faces,
         **findings.details,
     }
-    if findings.extra_face_frames:
-        index = findings.extra_face_frames[0]
-        evidence.append(await ctx.save_image("second-face.jpg", images[index]))
-        t = frames[index][0]
+    if second_face is not None:
+        t, image = second_face
+        evidence.append(await ctx.save_image("second-face.jpg", image))
         ctx.bot.emit(
             DetectorEvent(
                 kind=EventKind.EXTRA_PERSON,
@@ -191,7 +232,7 @@ async def check_room_scan(ctx: CheckContext) -> AutoResult:
         )
     if findings.max_faces > 1:
         return AutoResult(True, False, "second_face", details, tuple(evidence))
-    if findings.coverage < ctx.thresholds.room_coverage:
+    if findings.coverage < needed:
         return AutoResult(True, False, "room_not_covered", details, tuple(evidence))
     return AutoResult(True, True, "room_ok", details, tuple(evidence))
 

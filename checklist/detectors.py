@@ -61,6 +61,31 @@ class RoomScanAnalyzer(Protocol):
         ...
 
 
+class RoomScanProgress(Protocol):
+    """A sweep followed as it happens (``analyzer.start()`` where an analyzer offers it)."""
+
+    def feed(self, frames: list[VideoFrame]) -> RoomScanFindings:
+        """The next frames; the findings so far (indices count every frame fed)."""
+        ...
+
+
+class AccumulatedRoomScan:
+    """For an analyzer without ``start()``: the whole sweep so far analysed each time."""
+
+    def __init__(self, analyzer: RoomScanAnalyzer) -> None:
+        self.analyzer = analyzer
+        self.frames: list[VideoFrame] = []
+
+    def feed(self, frames: list[VideoFrame]) -> RoomScanFindings:
+        self.frames.extend(frames)
+        return self.analyzer.analyze(self.frames)
+
+
+def start_room_scan(analyzer: RoomScanAnalyzer) -> RoomScanProgress:
+    starter = getattr(analyzer, "start", None)
+    return starter() if starter is not None else AccumulatedRoomScan(analyzer)
+
+
 @dataclass(frozen=True)
 class IdReading:
     """What was read off the ID document held to the camera."""

@@ -55,6 +55,25 @@ class StudentFeed:
                 kept.append((t, image))
         return kept
 
+    async def frame_batches(
+        self, fps: float, seconds: float, every_s: float = 1.0
+    ) -> AsyncIterator[list[VideoFrame]]:
+        """Frames of the next ``seconds`` (at most ``fps`` a second), handed out each
+        ``every_s`` as they come, so a check can follow them and stop early."""
+        batch: list[VideoFrame] = []
+        last: float | None = None
+        loop = asyncio.get_running_loop()
+        due = loop.time() + every_s
+        async for t, image in self._window(self._video_listeners, seconds):
+            if last is None or t - last >= 0.9 / fps:
+                batch.append((t, image))
+                last = t
+            if loop.time() >= due and batch:
+                yield batch
+                batch, due = [], loop.time() + every_s
+        if batch:
+            yield batch
+
     async def audio(self, seconds: float) -> np.ndarray:
         chunks = [
             np.asarray(c, dtype=np.int16).reshape(-1)

@@ -71,7 +71,7 @@ class ChecklistPlan:
     capture_seconds: Mapping[StepKind, float] = field(
         default_factory=lambda: {
             StepKind.EQUIPMENT: 3.0,
-            StepKind.ROOM_SCAN: 8.0,
+            StepKind.ROOM_SCAN: 60.0,  # at most: the check stops once the room is covered
             StepKind.DESK: 2.0,
             StepKind.ID_DOCUMENT: 6.0,
             StepKind.NAME_ALOUD: 8.0,
@@ -115,7 +115,8 @@ class ChecklistPlan:
         """Read ``profile.checklist`` (an object or a mapping) as written by config/profiles.py.
 
         Understood fields: ``steps`` (names, or objects/mappings with ``kind``/``name``,
-        ``time_limit_s``, ``max_attempts``, ``requires_confirmation``, ``required``),
+        ``time_limit_s``, ``max_attempts``, ``requires_confirmation``, ``required``,
+        ``capture_s``),
         ``identity_required``, ``non_biometric_allowed``, ``consent_text_version``,
         ``time_limits`` (name → s).
         """
@@ -133,7 +134,13 @@ class ChecklistPlan:
                 name = _get(raw, "kind", None) or _get(raw, "name", None)
                 extra = {
                     key: _get(raw, key, None)
-                    for key in ("time_limit_s", "max_attempts", "requires_confirmation", "required")
+                    for key in (
+                        "time_limit_s",
+                        "max_attempts",
+                        "requires_confirmation",
+                        "required",
+                        "capture_s",
+                    )
                 }
             base = cls.from_step_names([str(name)]).steps[0]
             limit = extra.get("time_limit_s") or time_limits.get(str(base.kind))
@@ -152,6 +159,13 @@ class ChecklistPlan:
                 )
             )
         options: dict[str, Any] = {}
+        captures = {
+            step.kind: float(raw_capture)
+            for step, raw in zip(steps, raw_steps, strict=True)
+            if not isinstance(raw, str) and (raw_capture := _get(raw, "capture_s", None))
+        }
+        if captures:
+            options["capture_seconds"] = {**cls.default().capture_seconds, **captures}
         for key in ("non_biometric_allowed", "consent_text_version"):
             value = _get(section, key, None)
             if value is not None:

@@ -53,6 +53,9 @@ class ChecklistStep(_Part):
     required: bool = True
     time_limit_s: float | None = Field(default=None, gt=0)
     max_attempts: int | None = Field(default=None, ge=1)
+    # Seconds of camera/microphone the automatic check may use (the room scan records up
+    # to this long, stopping once the room is covered; default 60 s there).
+    capture_s: float | None = Field(default=None, gt=0)
     # True: even a passed automatic check waits for an examiner's confirmation.
     requires_confirmation: bool | None = None
 
