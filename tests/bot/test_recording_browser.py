@@ -86,5 +86,8 @@ async def test_bot_records_each_browser_as_received(
     source = read_wav_mono(fake_media.audio)
     assert median_window_correlation(recorded, source) >= 0.6
     assert sha256_of(bot.session_dir / wav.path) == wav.sha256
+    from proctorbot.recording.composite import add_composite  # the hand-over's step
+
+    manifest = add_composite(bot.session_dir, manifest)
     composite = next(f for f in manifest.files if f.kind == "composite")
     assert ffprobe(bot.session_dir / composite.path)["format"]["nb_streams"] == 2

@@ -359,6 +359,9 @@ async def test_checklist_end_to_end(app_context, playwright_async, tmp_path: Pat
     assert name["details"]["voiceprint"] == "voiceprints/student.json", name
     assert steps["instruction"]["status"] == "passed"
     assert steps["instruction"]["decided_by"]["role"] == "student"
+    from proctorbot.recording.composite import add_composite  # the hand-over's step
+
+    await asyncio.to_thread(add_composite, session_dir)
     manifest = json.loads((session_dir / "manifest.json").read_text())
     composite = [f for f in manifest["files"] if f["kind"] == "composite"]
     assert composite, "the composite is made after the session"
