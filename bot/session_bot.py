@@ -10,6 +10,15 @@ the API at the bottom: ``video_frames``, ``audio_chunks``, ``send_prompt``,
 Times given to those areas are seconds since ``started_at`` (the wall clock when the
 bot started recording the session); ``manifest.json`` holds the same origin.
 
+Signaling lost (the server crashed or restarts, the network to it dropped): the media
+goes peer to peer, so every link and its recording **stay**; the bot reconnects every
+``bot.reconnect_delay_seconds``. The server's ``welcome`` then names everyone present,
+with new peer ids: a link whose participant is among them (same role and person) is kept
+under the new id; one whose participant is not back yet is kept ``bot.rejoin_grace_seconds``
+for their ``peer-joined`` (or their new offer, which replaces it), then closed as a
+departure. After a restart of the bot itself, ``started_at`` is the folder's (the
+manifest's) so that every time of the session has one origin.
+
 Leaving (``stop()``, the server shutting down, a final refusal): ``stopped_at`` is set
 (seconds, same clock), the plug-in tasks are cancelled and **awaited** (up to
 ``PLUGIN_STOP_TIMEOUT_S``) so that they close what is still open at that time and
@@ -89,6 +98,8 @@ class SessionBot:
         self.recorder = SessionRecorder(
             self.session_dir, session_id, settings.recording, self.started_at
         )
+        # A bot restarted in the folder of a session goes on on the same clock.
+        self.started_at = self.recorder.manifest.started_at
         self._feeds = MediaFeeds(asyncio.get_running_loop(), self.started_at, self._peer_key)
         self.recorder.pcm_listeners.append(self._feeds.pcm_from_worker)
         self.recorder.gap_listeners.append(self._gap_closed)
@@ -106,7 +117,7 @@ class SessionBot:
         self.manifest: Manifest | None = None
         self._plugins = plugins
         self._links: dict[str, PeerLink] = {}
-        self._recordings: dict[tuple[str, int], TrackRecording] = {}
+        self._recordings: dict[int, TrackRecording] = {}  # by id() of the ReceivedTrack
         self._panel_handlers: dict[str, list[PanelHandler]] = {}
         self._ws: aiohttp.ClientWebSocketResponse | None = None
         self._stopping = asyncio.Event()
@@ -115,6 +126,7 @@ class SessionBot:
     # -- life cycle ------------------------------------------------------------------
     async def run(self) -> Manifest:
         """Stay in the call until ``stop()``; reconnect when the signaling drops."""
+        self._spawn(self._media_watchdog(), "media-watchdog")  # also while signaling is down
         try:
             async with aiohttp.ClientSession() as http:
                 while not self._stopping.is_set():
@@ -135,7 +147,12 @@ class SessionBot:
                         self._ws = None
                     if self._stopping.is_set():
                         break  # leaving: _shutdown stops the plug-ins before the links close
-                    await self._drop_links("signaling_lost")
+                    if self._links:  # peer to peer: the media does not need the server
+                        logger.warning(
+                            "session %s: signaling lost; %d media link(s) kept while it reconnects",
+                            self.session_id,
+                            len(self._links),
+                        )
                     if not self._stopping.is_set():
                         await self._sleep_unless_stopping(self.settings.bot.reconnect_delay_seconds)
         finally:
@@ -227,7 +244,6 @@ class SessionBot:
 
     # -- signaling -------------------------------------------------------------------
     async def _serve(self, ws: aiohttp.ClientWebSocketResponse) -> None:
-        watchdog = self._spawn(self._media_watchdog(), "media-watchdog")
         closer = self._spawn(self._close_when_stopping(ws), "closer")
         try:
             async for msg in ws:
@@ -250,7 +266,6 @@ class SessionBot:
                         "session %s: message %s failed", self.session_id, message.get("type")
                     )
         finally:
-            watchdog.cancel()
             closer.cancel()
 
     async def _close_when_stopping(self, ws: aiohttp.ClientWebSocketResponse) -> None:
@@ -263,7 +278,10 @@ class SessionBot:
         if kind == "welcome":
             await self._welcome(message)
         elif kind == "peer-joined":
-            self._add_peer(PeerInfo.from_message(message["peer"]))
+            peer = self._add_peer(PeerInfo.from_message(message["peer"]))
+            kept = self._kept_link_of(peer)
+            if kept is not None and self._media_flowing(kept):
+                await self._rekey(kept, peer)  # back after the signaling dropped: media went on
         elif kind == "peer-left":
             peer_id = str(message.get("peer_id", ""))
             await self._close_link(peer_id, str(message.get("reason", "left")))
@@ -308,12 +326,83 @@ class SessionBot:
         logger.info("session %s: bot joined as %s", self.session_id, self.peer_id)
         for raw in message.get("peers", []):
             peer = self._add_peer(PeerInfo.from_message(raw))
-            if peer.role != "bot":
-                # we joined later: we offer (docs/architecture.md, "Who offers")
-                self._spawn(self._offer(peer), f"offer-{peer.peer_id}")
+            if peer.role == "bot":
+                continue
+            link = self._links.get(peer.peer_id)  # only the bot's own socket had dropped
+            if link is None:
+                link = self._kept_link_of(peer)
+                if link is not None and self._media_flowing(link):
+                    await self._rekey(link, peer)  # still here: its link and recording go on
+                    continue
+            elif self._media_flowing(link):
+                continue
+            carried = False
+            if link is not None:  # a link that no longer carries media: a fresh one
+                carried = link.in_recording
+                await self._close_link(link.peer.peer_id, "renegotiated", participant_left=False)
+            # we joined later: we offer (docs/architecture.md, "Who offers")
+            self._spawn(self._offer(peer, carried), f"offer-{peer.peer_id}")
+        if not first and self._links.keys() - self.peers.keys():
+            self._spawn(self._close_unclaimed_links(), "rejoin-grace")
         if first:
             for plugin in self._plugins:
                 self._spawn(plugin(self), f"plugin-{getattr(plugin, '__name__', plugin)}")
+
+    def _kept_link_of(self, peer: PeerInfo) -> PeerLink | None:
+        """A link to the same participant under a peer id the server no longer has (the
+        signaling dropped and came back), or None."""
+        for peer_id, link in self._links.items():
+            if (
+                peer_id not in self.peers
+                and peer_id != peer.peer_id
+                and link.peer.role == peer.role
+                and self._key(link.peer) == self._key(peer)
+            ):
+                return link
+        return None
+
+    def _media_flowing(self, link: PeerLink) -> bool:
+        """Connected, and media arrived within ``bot.media_timeout_seconds``."""
+        arrivals = [t.last_arrival for t in link.tracks if t.last_arrival]
+        return (
+            link.state == "connected"
+            and bool(arrivals)
+            and time.time() - max(arrivals) < self.settings.bot.media_timeout_seconds
+        )
+
+    async def _rekey(self, link: PeerLink, peer: PeerInfo) -> None:
+        """The same link under the participant's new peer id. Plug-ins following the old
+        id see its feeds end and pick the new id up, as after a reload."""
+        old = link.peer.peer_id
+        self._links.pop(old, None)
+        current = self._links.get(peer.peer_id)
+        if current is not None and current is not link:
+            await self._close_link(peer.peer_id, "replaced", participant_left=False)
+        link.peer.peer_id = peer.peer_id
+        link.peer.name, link.peer.mic, link.peer.cam = peer.name, peer.mic, peer.cam
+        self.peers[peer.peer_id] = link.peer
+        self._links[peer.peer_id] = link
+        self._feeds.end_video(old)
+        self._feeds.end_audio(old)
+        logger.info(
+            "session %s: %s is back as %s; its media link was kept",
+            self.session_id,
+            old,
+            peer.peer_id,
+        )
+
+    async def _close_unclaimed_links(self) -> None:
+        """After a reconnect: a kept link whose participant did not come back within
+        ``bot.rejoin_grace_seconds`` is a departure."""
+        await asyncio.sleep(self.settings.bot.rejoin_grace_seconds)
+        for peer_id in list(self._links):
+            if peer_id not in self.peers:
+                logger.info(
+                    "session %s: %s did not come back to the signaling; link closed",
+                    self.session_id,
+                    peer_id,
+                )
+                await self._close_link(peer_id, "left")
 
     def _add_peer(self, peer: PeerInfo) -> PeerInfo:
         self.peers[peer.peer_id] = peer
@@ -329,6 +418,8 @@ class SessionBot:
 
     def _peer_key(self, peer_id: str) -> str | None:
         peer = self.peers.get(peer_id)
+        if peer is None and peer_id in self._links:  # kept while the signaling is down
+            peer = self._links[peer_id].peer
         return None if peer is None else self._key(peer)
 
     def _new_link(self, peer: PeerInfo) -> PeerLink:
@@ -351,8 +442,9 @@ class SessionBot:
         self._spawn(self._connect_deadline(link), f"deadline-{peer.peer_id}")
         return link
 
-    async def _offer(self, peer: PeerInfo) -> None:
+    async def _offer(self, peer: PeerInfo, carried: bool = False) -> None:
         link = self._new_link(peer)
+        link.in_recording = carried  # a new connection of someone already being recorded
         await link.offer()
         try:
             await asyncio.wait_for(link.answered.wait(), self.settings.bot.answer_timeout_seconds)
@@ -373,6 +465,10 @@ class SessionBot:
             logger.warning("session %s: offer from unknown peer %s", self.session_id, sender)
             return
         carried = False
+        kept = self._kept_link_of(peer)
+        if kept is not None:  # its new connection replaces the one kept since the drop
+            carried = kept.in_recording
+            await self._close_link(kept.peer.peer_id, "renegotiated", participant_left=False)
         if sender in self._links:  # a renegotiation: start a fresh link (a new recording run)
             carried = self._links[sender].in_recording
             await self._close_link(sender, "renegotiated", participant_left=False)
@@ -401,11 +497,11 @@ class SessionBot:
         for received in link.tracks:
             if received.sinks:
                 received.flush()
-            recording = self._recordings.pop((peer_id, id(received)), None)
+            recording = self._recordings.pop(id(received), None)
             if recording is not None:
                 recording.close()
         self._feeds.end_video(peer_id)
-        if participant_left:
+        if participant_left or peer_id not in self.peers:  # gone, or now under a new id
             self._feeds.end_audio(peer_id)
         peer = link.peer
         if participant_left and link.in_recording:
@@ -431,7 +527,7 @@ class SessionBot:
     # -- media -----------------------------------------------------------------------
     def _track_started(self, link: PeerLink, received: ReceivedTrack) -> None:
         peer = link.peer
-        slot = (peer.peer_id, id(received))
+        slot = id(received)
 
         def record(frame: EncodedFrame) -> None:
             recording = self._recordings.get(slot)
@@ -473,9 +569,11 @@ class SessionBot:
     async def send_prompt(
         self, key: str, text: str, to: str | None = None, level: str = "info"
     ) -> bool:
-        """A text line in the call page's prompt panel of ``to`` (None: everyone)."""
+        """A text line in the call page's prompt panel of ``to`` (None: everyone); ``t`` is
+        seconds since the recording start, the time the page shows beside it."""
+        since = round(time.time() - self.started_at, 1)
         return await self._send(
-            {"type": "prompt", "to": to, "key": key, "text": text, "level": level}
+            {"type": "prompt", "to": to, "key": key, "text": text, "level": level, "t": since}
         )
 
     async def send_panel(self, area: str, action: str, data: Any, to: str | None = None) -> bool:

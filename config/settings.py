@@ -64,6 +64,9 @@ class BotSettings(Section):
     media_timeout_seconds: float = 5.0
     # Wait between reconnects to the signaling server.
     reconnect_delay_seconds: float = 2.0
+    # After the signaling came back, a participant not (yet) back in it keeps their media
+    # link this long (it is peer to peer: it may still be recording), then it is closed.
+    rejoin_grace_seconds: float = 30.0
     # The session ends by itself: the bot leaves once nobody else has been in the call
     # for this long (people had come), or when the slot is over and the room is empty.
     # Long enough for a page reload or a short network drop of everyone.
