@@ -152,3 +152,60 @@ async def test_server_killed_under_fault_recording_goes_on(product: Product) -> 
         media=lost,
         killed_at=round(killed_at - media_from, 2),
     )
+
+
+@pytest.mark.timeout(180)
+async def test_bot_killed_under_fault_is_a_bot_down_gap(product: Product) -> None:
+    """kill -9 of the bot mid-call, a new bot started at once: the time with no bot is a
+    ``bot_down`` gap (manifest, events.jsonl, the report's timeline), never the student's
+    absence, and nothing else is lost."""
+    from proctorbot.config.profiles import load_profile
+    from proctorbot.report.rules import evaluate
+    from proctorbot.report.session_files import read_session_folder
+
+    product.server.start()
+    await product.server.ready()
+    product.bot.start()
+    await product.wait_peers(1)
+    student = SteadyParticipant(product.ws_url())
+    await student.start()
+    try:
+        await asyncio.wait_for(student.connected.wait(), 20)
+        media_from = time.time()
+        await asyncio.sleep(6.0)
+        killed_at = product.bot.kill_9()
+        product.bot.start()  # what a supervisor (systemd, the server's manager) does
+        await product.wait_peers(2)
+        await asyncio.sleep(6.0)
+        media_to = time.time()
+    finally:
+        await student.leave()
+    await asyncio.sleep(0.5)
+    assert product.bot.stop() == 0, product.bot.log()[-3000:]
+
+    manifest = read_manifest(product.session_dir)
+    key = product.student_key()
+    [gap] = manifest.gaps
+    assert (gap.participant, gap.reason) == (key, "bot_down")
+    assert gap.start == pytest.approx(killed_at, abs=1.0), "from the student's last media"
+    lost = media_lost(manifest, key, media_from + 1.0, media_to - 0.5)
+    assert lost["lost_s"] <= 1.0, lost
+    events = [
+        json.loads(line) for line in (product.session_dir / "events.jsonl").read_text().splitlines()
+    ]
+    [left] = [e for e in events if e["kind"] == "participant_left"]
+    assert left["details"]["reason"] == "bot_down" and left["track"] == key
+    assert left["end"] - left["start"] == pytest.approx(gap.end - gap.start, abs=0.01)
+    folder = read_session_folder(product.session_dir, probe=False)
+    assert [g["reason"] for g in folder.gaps] == ["bot_down"], "on the report's timeline"
+    findings = evaluate(folder.events, load_profile("examus-like"))  # any time away counts
+    assert [f for f in findings if f.rule == "away"] == [], "never the student's absence"
+    code, said = product.finalize()
+    assert code == 0, said
+    assert all(g.end is not None for g in read_manifest(product.session_dir).gaps)
+    figures(
+        "bot_kill",
+        bot_down_s=round(gap.end - gap.start, 2),
+        bot_restart_s=round(gap.end - killed_at, 2),
+        media=lost,
+    )
