@@ -209,3 +209,169 @@ async def test_bot_killed_under_fault_is_a_bot_down_gap(product: Product) -> Non
         bot_restart_s=round(gap.end - killed_at, 2),
         media=lost,
     )
+
+
+def _organizer_with_password(ctx, password: str) -> str:  # noqa: ANN001
+    from proctorbot.report.passwords import hash_password
+    from proctorbot.storage.models import Person, Role
+    from sqlalchemy import select
+
+    with ctx.db.begin() as db:
+        organizer = db.scalar(select(Person).where(Person.role == Role.ORGANIZER))
+        organizer.email = "organizer@example.org"
+        organizer.password_hash = hash_password(password)
+        return organizer.email
+
+
+def _queue_messages(ctx, chats: dict[int, int]) -> None:  # noqa: ANN001
+    """``count`` numbered messages for each Telegram chat, in the outbox."""
+    from proctorbot.notifications.outbox import Recipient, enqueue
+
+    with ctx.db.begin() as db:
+        for chat, count in chats.items():
+            for n in range(1, count + 1):
+                enqueue(
+                    db, Recipient("telegram", str(chat), "en"), "test", {}, dedupe_key=f"{chat}:{n}"
+                )
+                db.flush()
+
+
+async def _timed(call) -> tuple[float, object]:  # noqa: ANN001
+    started = time.monotonic()
+    result = await call
+    return time.monotonic() - started, result
+
+
+async def _sign_in(url: str, email: str, password: str) -> int:
+    from proctorbot.report.dashboard_sign_in import CSRF_FIELD
+
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+        async with http.get(f"{url}/dashboard/login") as page:
+            text = await page.text()
+        token = text.split(f'name="{CSRF_FIELD}" value="')[1].split('"')[0]
+        async with http.post(
+            f"{url}/dashboard/login",
+            data={"email": email, "password": password, CSRF_FIELD: token},
+            allow_redirects=False,
+        ) as answer:
+            return answer.status
+
+
+@pytest.mark.timeout(240)
+async def test_locked_database_under_fault_server_stays_responsive(
+    app_context, tmp_path: Path
+) -> None:
+    """Another process holds SQLite's write lock (BEGIN EXCLUSIVE) for 20 s, longer than
+    the 15-s busy timeout: /healthz, the call page, signaling and recording go on; a write
+    that has to wait (an outbox delivery mark) waits and is retried, never lost; a sign-in
+    during the lock is refused politely (503), not a 500."""
+    from tests.faults.processes import database_locked
+    from tests.notifications.fake_bot_api import FakeBotApi
+
+    api = await FakeBotApi().start()
+    product = Product(
+        app_context,
+        tmp_path,
+        telegram__token=api.token,
+        telegram__base_url=api.base_url,
+        telegram__base_file_url=api.base_file_url,
+        telegram__outbox_poll_seconds="0.3",
+    )
+    password = "a long organizer password"
+    email = _organizer_with_password(app_context, password)
+    chats = {1001: 12, 1002: 12}
+    database = Path(app_context.settings.resolved_database_url.removeprefix("sqlite:///"))
+    student = SteadyParticipant(product.ws_url())
+    latencies: list[float] = []
+    try:
+        product.server.start()
+        await product.server.ready()
+        product.bot.start()
+        await product.wait_peers(1)
+        await student.start()
+        await asyncio.wait_for(student.connected.wait(), 20)
+        media_from = time.time()
+        await asyncio.sleep(2.0)
+        _queue_messages(app_context, chats)  # about one a second per chat goes out
+        await asyncio.sleep(2.5)
+
+        async def poll_healthz(until: float) -> None:
+            async with aiohttp.ClientSession() as http:
+                while time.monotonic() < until:
+                    started = time.monotonic()
+                    async with http.get(f"{product.server.url}/healthz") as answer:
+                        assert answer.status == 200
+                    latencies.append(time.monotonic() - started)
+                    await asyncio.sleep(0.1)
+
+        with database_locked(database, 20.0):
+            locked_at = time.monotonic()
+            poller = asyncio.create_task(poll_healthz(locked_at + 19.0))
+            await asyncio.sleep(1.0)
+            call_s, call = await _timed(
+                _get_status(f"{product.server.url}/call?t={_token(product)}")
+            )
+            join_s, welcome = await _timed(_first_message(product.ws_url("examiner")))
+            sign_in_s, sign_in = await _timed(_sign_in(product.server.url, email, password))
+            await poller
+        delivered_during_lock = len(api.delivered())
+
+        deadline = time.monotonic() + 60
+        while len(api.delivered()) < sum(chats.values()) and time.monotonic() < deadline:
+            await asyncio.sleep(0.2)
+        await asyncio.sleep(1.5)  # the last marks
+        media_to = time.time()
+    finally:
+        await student.leave()
+        product.stop()
+        await api.stop()
+
+    assert max(latencies) < 0.2, max(latencies)
+    assert call == 200 and call_s < 1.0
+    assert welcome["type"] == "welcome" and join_s < 1.0
+    assert sign_in == 503, "waited its 15 s, then told to try again: nothing done"
+    for chat, count in chats.items():
+        texts = [c.params["text"] for c in api.delivered(chat)]
+        assert len(texts) == count, f"chat {chat}: {len(texts)} of {count} (a mark was lost?)"
+    from proctorbot.notifications.tables import OutboxMessage, OutboxStatus
+    from sqlalchemy import select
+
+    with app_context.db() as db:
+        rows = list(db.scalars(select(OutboxMessage).order_by(OutboxMessage.id)))
+    assert {r.status for r in rows} == {OutboxStatus.SENT}
+    for chat in chats:  # in order per chat: the ids sent are the ids queued
+        sent = [r for r in rows if r.address == str(chat)]
+        assert [r.sent_at for r in sent] == sorted(r.sent_at for r in sent)
+    manifest = read_manifest(product.session_dir)
+    key = product.student_key()
+    lost = media_lost(manifest, key, media_from + 1.0, media_to - 1.0)
+    assert lost["lost_s"] <= 1.0 and manifest.gaps == [], (lost, manifest.gaps)
+    figures(
+        "database_locked",
+        lock_s=20.0,
+        healthz_max_ms=round(max(latencies) * 1000, 1),
+        healthz_median_ms=round(sorted(latencies)[len(latencies) // 2] * 1000, 1),
+        healthz_polls=len(latencies),
+        call_page_ms=round(call_s * 1000),
+        signaling_welcome_ms=round(join_s * 1000),
+        sign_in=f"{sign_in} after {sign_in_s:.1f} s",
+        outbox_delivered=f"{sum(len(api.delivered(c)) for c in chats)}/{sum(chats.values())}",
+        delivered_during_lock=delivered_during_lock,
+        media=lost,
+    )
+
+
+def _token(product: Product) -> str:
+    return product.ws_url().split("t=", 1)[1]
+
+
+async def _get_status(url: str) -> int:
+    async with aiohttp.ClientSession() as http:
+        async with http.get(url) as answer:
+            return answer.status
+
+
+async def _first_message(ws_url: str) -> dict:
+    async with aiohttp.ClientSession() as http:
+        async with http.ws_connect(ws_url) as ws:
+            return json.loads((await ws.receive(timeout=10)).data)
