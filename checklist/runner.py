@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -298,8 +298,19 @@ class ChecklistRunner:
             detectors=self.detectors,
             thresholds=self.thresholds,
             on_captured=lambda: self._captured(kind, attempt),
+            progress=lambda data: self._progress(kind, attempt, data),
         )
         self._check_task = asyncio.create_task(self._check(check, context))
+
+    async def _progress(self, kind: StepKind, attempt: int, data: dict[str, Any]) -> None:
+        """How far a capture has got (the room scan's coverage), to everyone's panel."""
+        if self._attempt_key != (kind, attempt):
+            return
+        payload = {"step": str(kind), "attempt": attempt, **data}
+        try:
+            await self.bot.send_panel(AREA, "progress", payload, to=None)
+        except Exception:  # noqa: BLE001 - progress is a courtesy, never a failure
+            log.warning("checklist %s: progress not sent", self.session_id)
 
     def _captured(self, kind: StepKind, attempt: int) -> None:
         """The student's part of the attempt is over: its time limit no longer runs."""
@@ -398,7 +409,11 @@ class ChecklistRunner:
         run = self.run_state
         if role in EXAMINER_ROLES:
             data = examiner_view(
-                run, student_present=self._student_peer is not None, flags=self._flags.flags
+                run,
+                student_present=self._student_peer is not None,
+                flags=self._flags.flags,
+                needs=asdict(self.thresholds),
+                recording_started_at=getattr(self.bot, "started_at", None),
             )
         elif role == "student" and peer_id == self._student_peer:
             data = student_view(run, consent_text_version=self.plan.consent_text_version)

@@ -11,8 +11,16 @@ RECENT_TRANSITIONS = 40
 
 
 def examiner_view(
-    run: ChecklistRun, *, student_present: bool, flags: list[dict[str, Any]]
+    run: ChecklistRun,
+    *,
+    student_present: bool,
+    flags: list[dict[str, Any]],
+    needs: dict[str, Any] | None = None,
+    recording_started_at: float | None = None,
 ) -> dict[str, Any]:
+    """``needs``: the automatic checks' thresholds (checks.CheckThresholds), so the panel
+    says "10 frames/s, 15 needed"; ``recording_started_at``: the Unix time every flag's
+    time counts from, so the panel shows the clock beside it."""
     data = run.to_json()
     data["transitions"] = data["transitions"][-RECENT_TRANSITIONS:]
     current = run.current
@@ -20,6 +28,8 @@ def examiner_view(
     data["student_present"] = student_present
     data["evidence_url"] = f"/checklist/evidence/{run.session_id}/"
     data["flags"] = flags[-200:]
+    data["needs"] = dict(needs or {})
+    data["recording_started_at"] = recording_started_at
     return data
 
 

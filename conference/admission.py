@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from proctorbot.conference.tokens import TokenError
+from proctorbot.report.session_time import session_zone
 from proctorbot.storage.models import ExamSession, Person, Role, SessionMember, SessionStatus
 from sqlalchemy import select
 
@@ -53,6 +54,8 @@ class Admission:
     role: str
     person_id: str
     name: str
+    # The exam day's time zone (else the settings' one): the clock the page shows.
+    timezone: str = "Europe/Moscow"
 
 
 def admit(ctx: AppContext, token: str, roles: tuple[str, ...] = PEOPLE_ROLES) -> Admission:
@@ -91,6 +94,7 @@ def admit(ctx: AppContext, token: str, roles: tuple[str, ...] = PEOPLE_ROLES) ->
                     "wrong_role", f"{claims.person_id} is a {role}, link says {claims.role}"
                 )
             name = person.full_name
+        timezone = session_zone(db, session, ctx.settings.scheduling.timezone)
         return Admission(
             session_id=session.id,
             session_title=session.title,
@@ -98,4 +102,5 @@ def admit(ctx: AppContext, token: str, roles: tuple[str, ...] = PEOPLE_ROLES) ->
             role=claims.role,
             person_id=claims.person_id,
             name=name,
+            timezone=timezone,
         )

@@ -54,6 +54,7 @@ async def call_page(request: web.Request) -> web.Response:
         "role": admission.role,
         "name": admission.name,
         "language": language,
+        "timezone": admission.timezone,
         "texts": texts,
         "panel_scripts": scripts,
     }

@@ -25,12 +25,33 @@
     peers: new Map(),            // peer_id -> {info, pc, stream, tile, pendingIce: []}
     handlers: new Map(),         // message type -> [handler]
     reconnectDelay: 1000,
+    stage: "waiting",            // set by the checklist: waiting | checklist | exam | over
+    ended: false,                // the bot said the session is over
+    wanted: null,                // {mic, cam} before the devices were released
   };
 
   // ---- texts --------------------------------------------------------------------------
-  function t(key) {
+  function t(key, values) {
     const texts = config.texts[state.language] || {};
-    return texts[key] || (config.texts.en || {})[key] || key;
+    let text = texts[key] || (config.texts.en || {})[key] || key;
+    Object.entries(values || {}).forEach(([k, v]) => { text = text.split(`{${k}}`).join(String(v)); });
+    return text;
+  }
+
+  // ---- time: one convention (report/session_time.py) ----------------------------------
+  // Minutes:seconds from the start of the recording, and beside it the clock of the exam
+  // day's time zone (config.timezone), the zone named in the legend.
+  function offset(seconds) {
+    const s = Math.max(0, Math.round(Number(seconds) || 0));
+    return `${String(Math.floor(s / 60)).padStart(2, "0")}:${String(s % 60).padStart(2, "0")}`;
+  }
+  function wallClock(epochSeconds) {
+    const options = { hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false };
+    try {
+      return new Date(epochSeconds * 1000).toLocaleTimeString("en-GB", { ...options, timeZone: config.timezone });
+    } catch (err) {  // an unknown zone: the browser's own clock, still a clock
+      return new Date(epochSeconds * 1000).toLocaleTimeString("en-GB", options);
+    }
   }
   function applyTexts() {
     document.documentElement.lang = state.language;
@@ -39,6 +60,7 @@
       b.setAttribute("aria-pressed", String(b.dataset.lang === state.language));
     });
     $("who").textContent = `${config.name} · ${t("role." + config.role)}`;
+    $("prompts-legend").textContent = t("time.legend", { zone: config.timezone });
     renderToggles();
     state.peers.forEach((p) => renderPeer(p));
     emit("language", { language: state.language });
@@ -85,9 +107,13 @@
     cam.textContent = t(state.cam ? "page.cam_on" : "page.cam_off");
     mic.setAttribute("aria-pressed", String(state.mic));
     cam.setAttribute("aria-pressed", String(state.cam));
+    // Out of the call (left, or the session ended) the devices stay off.
+    mic.disabled = cam.disabled = !!state.wanted || state.ended;
     $("self-state").replaceChildren(...badges(state));
-    $("self-tile").classList.toggle("cam-off", !state.cam);
-    $("self-tile").dataset.name = config.name;
+    const released = !localTrack("video");
+    $("self-tile").classList.toggle("cam-off", !state.cam || released);
+    $("self-tile").dataset.name = released && !state.joined
+      ? `${config.name} · ${t("page.camera_released")}` : config.name;
   }
 
   // ---- signaling ----------------------------------------------------------------------
@@ -114,7 +140,7 @@
       if (state.ws !== ws) return;
       closeAllPeers();
       if (state.leaving || event.code >= 4000) {
-        if (event.code >= 4000 && event.code !== 4001) setStatus("page.left");
+        if (event.code >= 4000 && event.code !== 4001 && !state.ended) setStatus("page.left");
         return;
       }
       setStatus("page.disconnected");   // a network drop: come back by ourselves
@@ -149,6 +175,7 @@
       p.info.mic = m.mic; p.info.cam = m.cam; renderPeer(p);
     }),
     "prompt": (m) => showPrompt(m),
+    "panel": (m) => { if (m.area === "session" && m.action === "ended") sessionEnded(); },
     "error": (m) => {
       console.warn("signaling error", m.code, m.message);
       if (m.code === "room_full") setStatus("error.room_full");
@@ -242,6 +269,8 @@
     if (info.role !== "bot" && !p.tile) {
       const fig = document.createElement("figure");
       fig.className = "tile remote";
+      // Examiners, experts and organizers watch the student: their tile is the large one.
+      if (info.role === "student" && config.role !== "student") fig.classList.add("main");
       fig.dataset.peerId = info.peer_id;
       fig.dataset.role = info.role;
       const video = document.createElement("video");
@@ -295,15 +324,25 @@
     const li = document.createElement("li");
     li.className = `prompt ${m.level === "warning" ? "warning" : "info"}`;
     li.dataset.key = m.key || "";
+    // `t`: seconds from the recording start (the bot's clock); the clock is when it came.
+    const now = Date.now() / 1000;
     const time = document.createElement("time");
-    time.textContent = new Date().toLocaleTimeString(state.language, { hour: "2-digit", minute: "2-digit" });
+    const since = Number(m.t);
+    const hasOffset = m.t !== undefined && m.t !== null && Number.isFinite(since);
+    time.className = "offset";
+    time.textContent = hasOffset ? offset(since) : "";
+    const wall = document.createElement("span");
+    wall.className = "wall";
+    wall.textContent = wallClock(now);
     const text = document.createElement("span");
     text.textContent = m.text;
-    li.append(time, " ", text);
+    li.append(...(hasOffset ? [time, " "] : []), wall, " ", text);
+    if (!hasOffset) $("prompts-legend").textContent = t("time.legend_clock", { zone: config.timezone });
     $("prompts").prepend(li);
     $("no-prompts").hidden = true;
     // The newest prompt also stays on top of the page (a phone shows no side panel).
     const banner = $("latest-prompt");
+    delete banner.dataset.t;
     banner.textContent = m.text;
     banner.className = li.className;
     banner.hidden = false;
@@ -311,11 +350,36 @@
 
   // ---- join / leave -------------------------------------------------------------------
   function join() {
+    if (state.ended) return;
     state.leaving = false;
     state.joined = true;
     $("join").hidden = true;
     $("leave").hidden = false;
+    delete document.body.dataset.left;
+    if ($("latest-prompt").dataset.t) { $("latest-prompt").hidden = true; delete $("latest-prompt").dataset.t; }
+    if (state.wanted) {  // back after leaving: the devices that were on come back on
+      const wanted = state.wanted;
+      state.wanted = null;
+      const kinds = ["audio", "video"].filter((k) => (k === "audio" ? wanted.mic : wanted.cam));
+      if (kinds.length) {
+        acquire(...kinds).then((got) => {
+          state.mic = wanted.mic && !!got.audio;
+          state.cam = wanted.cam && !!got.video;
+          renderToggles();
+          send({ type: "media-state", mic: state.mic, cam: state.cam });
+        });
+      }
+    }
     connect();
+  }
+  function releaseDevices() {
+    // Stop every local track: the browser's camera light goes off at once.
+    if (!state.wanted) state.wanted = { mic: state.mic, cam: state.cam };
+    state.local.getTracks().forEach((track) => { track.stop(); state.local.removeTrack(track); });
+    $("self-video").srcObject = null;
+    state.mic = false;
+    state.cam = false;
+    renderToggles();
   }
   function leave() {
     state.leaving = true;
@@ -323,11 +387,41 @@
     closeAllPeers();
     if (state.ws) state.ws.close(1000, "leave");
     state.ws = null;
+    releaseDevices();
     $("leave").hidden = true;
     $("join").hidden = false;
-    $("join").dataset.t = "page.rejoin";
-    $("join").textContent = t("page.rejoin");
-    setStatus("page.left");
+    $("join").dataset.t = "page.rejoin_call";
+    $("join").textContent = t("page.rejoin_call");
+    // The student whose checklist or exam had begun is told it is over for them.
+    const over = config.role === "student" && ["checklist", "exam", "over"].includes(state.stage);
+    setStatus(over ? "page.left_over" : "page.left_call");
+    showBanner(over ? "page.left_over" : "page.left_call");
+    document.body.dataset.left = over ? "over" : "call";
+    emit("left", { over });
+  }
+  function showBanner(key) {
+    // The line on top of the page says where the person stands now (not an old prompt).
+    const banner = $("latest-prompt");
+    banner.dataset.t = key;
+    banner.textContent = t(key);
+    banner.className = "prompt info ended";
+    banner.hidden = false;
+  }
+  function sessionEnded() {
+    // The bot says the session is over: nothing to rejoin; camera and microphone off.
+    state.ended = true;
+    state.leaving = true;
+    state.joined = false;
+    closeAllPeers();
+    if (state.ws) state.ws.close(1000, "session ended");
+    state.ws = null;
+    releaseDevices();
+    $("leave").hidden = true;
+    $("join").hidden = true;
+    setStatus("page.session_ended");
+    showBanner("page.session_ended");
+    document.body.dataset.left = "ended";
+    emit("session-ended", {});
   }
 
   async function inboundStats(peerId) {
@@ -371,6 +465,11 @@
     on,                                   // on("panel", (msg) => ...), on("welcome", ...)
     peers: () => [...state.peers.values()].map((p) => ({ ...p.info })),
     media: () => ({ mic: state.mic, cam: state.cam }),
+    localTracks: () => state.local.getTracks().map((tr) => ({ kind: tr.kind, state: tr.readyState })),
+    setStage: (stage) => { state.stage = stage; },  // the checklist says where the exam is
+    get timezone() { return config.timezone; },
+    offset,                               // offset(754) -> "12:34" from the recording start
+    wallClock,                            // wallClock(unixSeconds) -> "11:44:05" in the exam's zone
     stats: inboundStats,                  // await stats(peerId): {audio, video} received
     setMedia,                             // setMedia("video", true)
     join,

@@ -175,7 +175,7 @@ async def wait_phase(page: Any, target: float) -> None:
 async def examiner_click(page: Any, step: str, action: str, reason: str = "") -> None:
     item = page.locator(f'#checklist li.step[data-step="{step}"]')
     if reason:
-        await item.locator('input[data-field="reason"]').fill(reason)
+        await item.locator('[data-field="reason"]').fill(reason)
     await item.locator(f'button[data-action="{action}"]').click()
 
 

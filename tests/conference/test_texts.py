@@ -20,9 +20,15 @@ def test_ru_and_en_have_the_same_keys() -> None:
 def test_every_key_the_page_uses_exists() -> None:
     used = set(re.findall(r'data-t="([\w.]+)"', (CONFERENCE / "templates/call.html").read_text()))
     script = (CONFERENCE / "static/call.js").read_text()
-    used |= set(re.findall(r'\bt\("([\w.]+)"\)', script))
+    used |= set(re.findall(r'\bt\("([\w.]+)"[,)]', script))
     used |= set(re.findall(r'setStatus\("([\w.]+)"\)', script))
-    used |= set(re.findall(r'"(page\.[\w]+)"', script))
+    used |= set(re.findall(r'"((?:page|time|role)\.[\w]+)"', script))
+    # the checklist panel uses the page's words for the time legend and the roles
+    panel = (CONFERENCE / "static/areas/checklist.js").read_text()
+    used |= set(re.findall(r'\bpb\.t\("([\w.]+)"', panel))
+    used |= set(re.findall(r'"((?:page|time)\.[\w]+)"', panel))
+    used |= {f"role.{role}" for role in ("student", "examiner", "expert", "organizer", "bot")}
+    assert {"time.legend", "page.session_ended", "page.left_over", "page.left_call"} <= used
     assert len(used) > 15
     for language in ("ru", "en"):
         texts = Catalogue.load(language).section("conference")
