@@ -8,9 +8,12 @@ one message, but never lose one. Run one dispatcher per database.
 The database is read and written in threads, never on the event loop, and a write
 that finds the database locked is retried until it goes through (storage/db_retry.py):
 a locked database delays the outbox, it never loses a delivery mark. A channel that
-cannot be reached (network down) is probed again every ``Pacing.outage_retry_max``
-seconds at most, however long the outage, so delivery resumes soon after it ends.
-A channel can join later (``add_sender``): Telegram unreachable at start-up.
+cannot be reached at all (network down, the service down) is an outage of the channel,
+not a fault of the message: its chats pause together, the channel is probed again after
+a pause that doubles from ``Pacing.retry_base`` up to ``Pacing.outage_retry_max``
+however long the outage lasts, and the first message that goes through ends the pause
+for every chat, so delivery resumes at once. A channel can join later (``add_sender``):
+Telegram unreachable at start-up.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,6 +56,14 @@ class DispatchReport:
     errors: list[str] = field(default_factory=list)
 
 
+@dataclass
+class ChannelOutage:
+    """A channel that could not be reached: nothing is tried on it before ``next_try``."""
+
+    pause: float
+    next_try: float  # time.monotonic()
+
+
 class OutboxDispatcher:
     def __init__(
         self,
@@ -69,6 +81,7 @@ class OutboxDispatcher:
         self.on_blocked = on_blocked
         self._parallel = asyncio.Semaphore(max_parallel_chats)
         self._unavailable: dict[str, str] = {}
+        self._outages: dict[str, ChannelOutage] = {}
 
     def add_sender(self, sender: ChannelSender) -> None:
         """A channel that became usable after start-up (Telegram reached at last)."""
@@ -78,7 +91,12 @@ class OutboxDispatcher:
         """Deliver everything due now; returns what happened."""
         report = DispatchReport()
         self._unavailable.clear()
-        chats = await asyncio.to_thread(self._due_chats)
+        now = time.monotonic()
+        chats = [
+            (channel, address)
+            for channel, address in await asyncio.to_thread(self._due_chats)
+            if channel not in self._outages or self._outages[channel].next_try <= now
+        ]
         await asyncio.gather(*(self._drain(channel, address, report) for channel, address in chats))
         return report
 
@@ -118,6 +136,8 @@ class OutboxDispatcher:
                 try:
                     await self.senders[channel].send(_outgoing(message))
                 except TemporaryFailure as exc:
+                    if exc.unreachable:
+                        self._outage(channel, str(exc))
                     await self._write(
                         self._retry, message.id, str(exc), exc.retry_after, exc.unreachable
                     )
@@ -144,6 +164,19 @@ class OutboxDispatcher:
                 # Sent: the mark waits out a locked database (a lost mark would resend it).
                 await self._write(self._finish, message.id, OutboxStatus.SENT, None)
                 report.sent += 1
+                if self._outages.pop(channel, None) is not None:
+                    log.warning("%s reachable again: its queued messages go out now", channel)
+
+    def _outage(self, channel: str, error: str) -> None:
+        """The channel could not be reached: pause it, longer each time a probe fails."""
+        now = time.monotonic()
+        outage = self._outages.get(channel)
+        if outage is None:
+            log.error("%s unreachable (%s): its messages wait for it", channel, error)
+            outage = self._outages[channel] = ChannelOutage(self.pacing.retry_base / 2, now)
+        if outage.next_try <= now:  # a probe failed (not another chat of the same round)
+            outage.pause = min(outage.pause * 2, self.pacing.outage_retry_max)
+            outage.next_try = now + outage.pause
 
     async def _write(self, function: Callable[..., None], *args: object) -> None:
         """One delivery mark, in a thread, retried while the database is locked."""
@@ -169,8 +202,8 @@ class OutboxDispatcher:
             message = db.get(OutboxMessage, message_id)
             message.attempts += 1
             delay = backoff(message.attempts, self.pacing.retry_base, self.pacing.retry_max)
-            if unreachable:  # an outage ends for every message at once: probe it often
-                delay = min(delay, dt.timedelta(seconds=self.pacing.outage_retry_max))
+            if unreachable:  # the channel's outage pauses it (_outage), not the message
+                delay = dt.timedelta(0)
             if retry_after:
                 delay = max(delay, dt.timedelta(seconds=retry_after))
             message.next_attempt_at = utcnow() + delay

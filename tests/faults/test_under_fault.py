@@ -375,3 +375,96 @@ async def _first_message(ws_url: str) -> dict:
     async with aiohttp.ClientSession() as http:
         async with http.ws_connect(ws_url) as ws:
             return json.loads((await ws.receive(timeout=10)).data)
+
+
+def _queue_numbered(ctx, chats: dict[int, range]) -> None:  # noqa: ANN001
+    """Messages whose text carries their number (``<chat>-<n>``), for the order check."""
+    from proctorbot.notifications.outbox import Recipient, enqueue
+
+    with ctx.db.begin() as db:
+        for chat, numbers in chats.items():
+            for n in numbers:
+                enqueue(
+                    db,
+                    Recipient("telegram", str(chat), "en"),
+                    "job_missed",
+                    {"job": f"{chat}-{n:02d}", "due": "now"},
+                    dedupe_key=f"numbered:{chat}:{n}",
+                )
+                db.flush()
+
+
+def _numbers(api, chat: int) -> list[int]:  # noqa: ANN001
+    return [int(text.split(f"{chat}-")[1][:2]) for text in api.texts(chat)]
+
+
+@pytest.mark.timeout(240)
+async def test_telegram_unreachable_under_fault_every_message_delivered_in_order(
+    app_context, tmp_path: Path
+) -> None:
+    """The Bot API unreachable when the server starts (12 s), down again mid-run (10 s,
+    connection refused), then answering 502 for a while: every message is delivered,
+    once, in order per chat, soon after each outage ends (within the longest probe pause,
+    ``outage_retry_max`` 15 s)."""
+    from tests.faults.processes import free_port
+    from tests.notifications.fake_bot_api import FakeBotApi
+
+    api = FakeBotApi().down_at(free_port())
+    product = Product(
+        app_context,
+        tmp_path,
+        telegram__token=api.token,
+        telegram__base_url=api.base_url,
+        telegram__base_file_url=api.base_file_url,
+        telegram__outbox_poll_seconds="0.3",
+        telegram__retry_base_seconds="0.5",
+        telegram__chat_interval_seconds="0.2",
+    )
+    chats = {2001: range(1, 11), 2002: range(1, 11)}
+    _queue_numbered(app_context, chats)
+    try:
+        product.server.start()
+        await product.server.ready()
+        await asyncio.sleep(12.0)  # unreachable at start-up
+        assert api.delivered() == []
+        await api.start()
+        first_up = time.monotonic()
+        while len(api.delivered()) < 20 and time.monotonic() - first_up < 60:
+            await asyncio.sleep(0.1)
+        first_delay = time.monotonic() - first_up
+        assert len(api.delivered()) == 20, product.server.log()[-3000:]
+
+        await api.stop()  # down again, mid-run
+        _queue_numbered(app_context, {chat: range(11, 21) for chat in chats})
+        await asyncio.sleep(10.0)
+        await api.start()
+        second_up = time.monotonic()
+        while len(api.delivered()) < 40 and time.monotonic() - second_up < 60:
+            await asyncio.sleep(0.1)
+        second_delay = time.monotonic() - second_up
+        assert len(api.delivered()) == 40, product.server.log()[-3000:]
+
+        api.outage_sends = 4  # a proxy in front answers 502 a few times
+        _queue_numbered(app_context, {chat: range(21, 26) for chat in chats})
+        third_up = time.monotonic()
+        while len(api.delivered()) < 50 and time.monotonic() - third_up < 60:
+            await asyncio.sleep(0.1)
+        third_delay = time.monotonic() - third_up
+    finally:
+        product.stop()
+        await api.stop()
+
+    for chat in chats:
+        assert _numbers(api, chat) == list(range(1, 26)), (chat, _numbers(api, chat))
+    assert first_delay < 16.0 and second_delay < 16.0, (first_delay, second_delay)
+    assert "stay queued and the connection is tried again" in product.server.log()
+    figures(
+        "telegram_unreachable",
+        startup_outage_s=12.0,
+        delivered_after_api_up_s=round(first_delay, 2),
+        midrun_outage_s=10.0,
+        delivered_after_second_outage_s=round(second_delay, 2),
+        bad_gateway_answers=4,
+        delivered_through_502s_s=round(third_delay, 2),
+        delivered=f"{len(api.delivered())}/50 in order",
+    )

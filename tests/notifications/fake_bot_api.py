@@ -52,6 +52,11 @@ class FakeBotApi:
         self.port = 0
 
     # --- what tests look at -------------------------------------------------------
+    def down_at(self, port: int) -> FakeBotApi:
+        """Its address before it listens: the Bot API unreachable until ``start``."""
+        self.port = port
+        return self
+
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/bot"
@@ -93,12 +98,13 @@ class FakeBotApi:
         )
 
     # --- server -------------------------------------------------------------------
-    async def start(self) -> FakeBotApi:
+    async def start(self, port: int = 0) -> FakeBotApi:
+        """Listen (again, after ``stop``: an outage that ended) on ``port`` (0: any free)."""
         app = web.Application(client_max_size=200 * 2**20)
         app.router.add_post("/bot{token}/{method}", self._handle)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        site = web.TCPSite(self._runner, "127.0.0.1", port or self.port, reuse_address=True)
         await site.start()
         self.port = site._server.sockets[0].getsockname()[1]
         return self
