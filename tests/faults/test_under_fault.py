@@ -468,3 +468,30 @@ async def test_telegram_unreachable_under_fault_every_message_delivered_in_order
         delivered_through_502s_s=round(third_delay, 2),
         delivered=f"{len(api.delivered())}/50 in order",
     )
+
+
+@pytest.mark.timeout(120)
+def test_corrupt_database_under_fault_is_one_error_line(tmp_path: Path) -> None:
+    """A damaged database file: each command says so in one line naming the file and what
+    to do, instead of a 96-line traceback; the file is left as it was."""
+    import os
+    import subprocess
+
+    data_dir = tmp_path / "var"
+    data_dir.mkdir()
+    database = data_dir / "proctorbot.sqlite3"
+    database.write_bytes(b"SQLite format 2\x00" + os.urandom(8176))  # not a database
+    before = database.read_bytes()
+    env = product_env(data_dir)
+    lines = {}
+    for args in (("migrate",), ("serve", "--port", "1"), ("outbox",)):
+        done = subprocess.run(
+            command(*args), env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60
+        )
+        said = done.stderr.strip().splitlines()
+        assert done.returncode == 1 and len(said) == 1, (args, done.stderr[-2000:])
+        assert said[0].startswith("Error: database ") and str(database) in said[0], said
+        assert "proctorbot migrate" in said[0] and "backup" in said[0]
+        lines[args[0]] = said[0]
+    assert database.read_bytes() == before
+    figures("corrupt_database", lines=len(lines), said=lines["migrate"])
