@@ -201,3 +201,38 @@ async def test_finalize_after_a_kill_leaves_no_open_gap(tmp_path: Path) -> None:
     assert all(g.end is not None for g in read_manifest(folder).gaps)
     assert all(p.left_at is not None for p in manifest.participants)
     assert manifest.ended_at is not None
+
+
+async def test_events_wait_for_a_full_disk_in_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from proctorbot.bot import events_log
+    from proctorbot.bot.events_log import EventsLog
+    from proctorbot.detection.events import DetectorEvent, EventKind
+
+    state = {"full": False}
+    real = events_log.append_whole
+
+    def append(handle, data, size):  # noqa: ANN001, ANN202
+        if state["full"]:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(handle, data, size)
+
+    monkeypatch.setattr(events_log, "append_whole", append)
+    log = EventsLog(tmp_path)
+
+    def event(n: int) -> DetectorEvent:
+        return DetectorEvent(EventKind.PARTICIPANT_LEFT, n, n + 1, track=KEY)
+
+    log.append(event(1))
+    await log.flush()
+    state["full"] = True
+    log.append(event(2))
+    log.append(event(3))
+    await log.flush()
+    assert len((tmp_path / "events.jsonl").read_text().splitlines()) == 1
+    state["full"] = False
+    log.append(event(4))
+    await log.close()
+    lines = (tmp_path / "events.jsonl").read_text().splitlines()
+    assert [json.loads(line)["start"] for line in lines] == [1, 2, 3, 4]
