@@ -18,12 +18,14 @@ from pathlib import Path
 
 from aiohttp import web
 from proctorbot.conference.off_loop import routes_in_thread
+from proctorbot.config.profiles import ProfileError, load_profile
 from proctorbot.report.audit import audit
+from proctorbot.report.build import build_report
 from proctorbot.report.dashboard_files import SessionFiles
 from proctorbot.report.dashboard_pages import Pages, User, http_error
+from proctorbot.report.dashboard_review import review_page
 from proctorbot.report.dashboard_sign_in import SignIn
 from proctorbot.report.decisions import DecisionError, current_decisions, record_decision
-from proctorbot.report.html import finding_text
 from proctorbot.report.links import download_link
 from proctorbot.report.results import (
     load_session,
@@ -34,16 +36,17 @@ from proctorbot.report.results import (
     summary_json,
 )
 from proctorbot.report.retention import active_hold, place_hold, release_hold
-from proctorbot.report.rules import evaluate
 from proctorbot.report.service import rebuild_report
-from proctorbot.report.session_files import read_session_folder
+from proctorbot.report.session_time import zone_of
 from proctorbot.report.tables import AuditEntry
-from proctorbot.storage.models import ExamDay, ExamSession, SessionMember
+from proctorbot.storage.models import ExamDay, ExamSession, Person, SessionMember
 from sqlalchemy import func, select
 
 from proctorbot.context import AppContext
 
 log = logging.getLogger(__name__)
+
+STATIC_DIR = Path(__file__).parent / "static"
 
 
 class Dashboard:
@@ -125,7 +128,16 @@ class Dashboard:
                 .group_by(ExamDay.id)
                 .order_by(ExamDay.date.desc())
             ).all()
-        return self.pages.page("days.html", user, days=[(day, count) for day, count in rows])
+        titles = {}
+        for day, _ in rows:  # the profile's title, not its file name
+            if day.profile not in titles:
+                try:
+                    titles[day.profile] = load_profile(day.profile).title
+                except ProfileError:
+                    titles[day.profile] = day.profile
+        return self.pages.page(
+            "days.html", user, days=[(day, count) for day, count in rows], profile_titles=titles
+        )
 
     def _day_summaries(self, request: web.Request, user: User, action: str):
         day_id = request.match_info["day_id"]
@@ -157,14 +169,29 @@ class Dashboard:
     async def day(self, request: web.Request) -> web.Response:
         user = self.sign_in.require(request)
         day, summaries = self._day_summaries(request, user, "view_day")
-        return self.pages.page("day.html", user, day=day, summaries=summaries)
+        zone, tz = zone_of(day.timezone, self.ctx.settings.scheduling.timezone)
+        starts = {  # the exam day's clock, the zone named in the column
+            s.session_id: dt.datetime.fromisoformat(s.starts_at).astimezone(tz).strftime("%H:%M")
+            for s in summaries
+        }
+        return self.pages.page(
+            "day.html", user, day=day, summaries=summaries, zone=zone, starts=starts
+        )
 
     async def day_json(self, request: web.Request) -> web.Response:
         user = self.sign_in.current_user(request)
         if user is None:
             return web.json_response({"error": "sign in"}, status=401)
         _day, summaries = self._day_summaries(request, user, "view_day")
-        return web.json_response({"sessions": [summary_json(s) for s in summaries]})
+        catalogue = self.pages.catalogue(user)
+        sessions = [
+            {
+                **summary_json(s),
+                "status_text": catalogue.texts.get(f"report.session_status.{s.status}", s.status),
+            }
+            for s in summaries
+        ]
+        return web.json_response({"sessions": sessions})
 
     async def day_csv(self, request: web.Request) -> web.Response:
         user = self.sign_in.require(request)
@@ -193,7 +220,7 @@ class Dashboard:
         folder_path = self._session_dir(session.id)
         with self.ctx.db() as db:
             session = load_session(db, session.id)
-            info = session_info(db, session)
+            info = session_info(db, session, self.ctx.settings.scheduling.timezone)
             summary = summarize(db, session, folder_path, self.ctx.settings.default_profile)
             decisions = current_decisions(db, session.id)
             hold = active_hold(db, session.id)
@@ -208,13 +235,22 @@ class Dashboard:
                 else []
             )
         profile = session_profile(session, self.ctx.settings.default_profile)
-        findings = (
-            evaluate(read_session_folder(folder_path, probe=False).events, profile)
+        report = (
+            build_report(folder_path, profile, decisions=decisions, info=info, probe=False)
             if folder_path.is_dir()
-            else []
+            else None
         )
         catalogue = self.pages.catalogue(user)
-        titles = {f.id: finding_text(catalogue, f) for f in findings}
+        review = review_page(report, catalogue, session.id, info.student_name)
+        tz = zone_of(info.timezone)[1]
+        with self.ctx.db() as db:  # the access log names people, not their ids
+            people = dict(
+                db.execute(
+                    select(Person.id, Person.full_name).where(
+                        Person.organization_id == session.organization_id
+                    )
+                ).all()
+            )
         self.pages.audit_by(
             request,
             user,
@@ -229,8 +265,11 @@ class Dashboard:
             session=session,
             info=info,
             summary=summary,
-            findings=findings,
-            titles=titles,
+            review=review,
+            profile=profile,
+            people=people,
+            finding_titles={item.finding.id: item.title for item in review.items},
+            local_time=lambda at: at.astimezone(tz).strftime("%d.%m.%Y %H:%M:%S"),
             decisions=decisions,
             hold=hold,
             access_log=access_log,
@@ -349,3 +388,5 @@ async def setup(app: web.Application, ctx: AppContext) -> None:
     app[DASHBOARD] = dashboard
     # Every handler reads or writes the database: each runs in a thread (conference/off_loop.py)
     app.add_routes(routes_in_thread(dashboard.routes()))
+    # The pages' scripts (no inline script runs under the server's Content-Security-Policy).
+    app.router.add_static("/dashboard/static", STATIC_DIR)
