@@ -247,7 +247,7 @@ class SessionRecorder:
         if participant is not None:
             if written and participant.awaited is not None:
                 self._back_after_restart(participant, frame.arrival)
-            if written and participant.open_gap is not None:
+            if written and participant.open_gap is not None and not self._suspended(track.key):
                 self._close_gap(participant, track.key, frame.arrival)
             elif not was_suspended and track.writer.suspended_since is not None:
                 self._open_gap(track.key, track.writer.suspended_since, "disk_full")
@@ -257,6 +257,13 @@ class SessionRecorder:
             decoded = track.pcm.decode(frame)
             if decoded is not None:
                 self._analysis(participant, track.key, *decoded)
+
+    def _suspended(self, key: str) -> bool:
+        """A track of the participant still waits for disk space (its gap stays open)."""
+        return any(
+            t.key == key and not t.closed and t.writer.suspended_since is not None
+            for t in self._tracks
+        )
 
     def _back_after_restart(self, participant: _Participant, at: float) -> None:
         awaited, participant.awaited = participant.awaited, None

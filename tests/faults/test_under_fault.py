@@ -495,3 +495,117 @@ def test_corrupt_database_under_fault_is_one_error_line(tmp_path: Path) -> None:
         lines[args[0]] = said[0]
     assert database.read_bytes() == before
     figures("corrupt_database", lines=len(lines), said=lines["migrate"])
+
+
+def _can_mount_tmpfs() -> str:
+    """Why a private tmpfs cannot be mounted here ('' when it can)."""
+    import os
+    import shutil
+    import subprocess
+
+    if os.geteuid() != 0:
+        return "mounting a tmpfs needs root"
+    if shutil.which("unshare") is None:
+        return "no unshare(1)"
+    probe = subprocess.run(
+        ["unshare", "--mount", "sh", "-c", "mount -t tmpfs -o size=1m tmpfs /mnt && umount /mnt"],
+        capture_output=True,
+        text=True,
+    )
+    return "" if probe.returncode == 0 else f"no private mount namespace: {probe.stderr.strip()}"
+
+
+@pytest.mark.timeout(240)
+async def test_full_disk_under_fault_recording_resumes_by_itself(app_context, tmp_path: Path):
+    """The recordings on a 4 MB tmpfs, filled to the last byte for 6 s mid-call and
+    freed: the track is suspended, not ended; it resumes by itself with a ``disk_full``
+    gap for the lost time; the organizers were told before; ``finalize`` on a full disk
+    is one line and leaves no temporary files."""
+    import subprocess
+    import sys
+
+    from tests.faults.processes import free_port
+
+    why = _can_mount_tmpfs()
+    if why:
+        pytest.skip(why)
+    session_id = seed_future_day(app_context)[0]
+    port = free_port()
+    env = product_env(
+        app_context.settings.data_dir,
+        recording__min_free_mb="1",
+        recording__space_check_seconds="0.5",
+    )
+    link = next(lk for lk in session_links(app_context, session_id) if lk.role == "student")
+    out = tmp_path / "disk_full.json"
+    config = {
+        "workdir": str(tmp_path),
+        "env": env,
+        "data_dir": str(app_context.settings.data_dir),
+        "database": app_context.settings.resolved_database_url.removeprefix("sqlite:///"),
+        "session_id": session_id,
+        "port": port,
+        "student_ws": f"ws://127.0.0.1:{port}/ws?t={link.token}",
+        "out": str(out),
+    }
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    repo = Path(__file__).resolve().parents[2]
+    done = await asyncio.to_thread(
+        subprocess.run,
+        [
+            "unshare",
+            "--mount",
+            "--propagation",
+            "private",
+            sys.executable,
+            "-m",
+            "tests.faults.disk_full_scenario",
+            str(tmp_path / "config.json"),
+        ],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        timeout=220,
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
+    seen = json.loads(out.read_text())
+
+    from proctorbot.recording.manifest import Manifest
+
+    manifest = Manifest.from_json(seen["manifest_final"])
+    key = next(p.participant for p in manifest.participants if p.role == "student")
+    full_s = seen["freed_at"] - seen["full_at"]
+    [gap] = manifest.gaps
+    assert (gap.participant, gap.reason) == (key, "disk_full")
+    assert gap.start == pytest.approx(seen["full_at"], abs=1.0)
+    assert seen["freed_at"] <= gap.end <= seen["freed_at"] + 2.0, "resumed by itself"
+    lost = media_lost(manifest, key, seen["media_from"] + 1.0, seen["media_to"] - 0.5)
+    assert lost["lost_s"] <= 1.0, lost
+    assert seen["bot_exit"] == 0, seen["bot_log"]
+    assert Manifest.from_json(seen["manifest"]).gaps == manifest.gaps, "not stale after freeing"
+    events = [json.loads(line) for line in seen["events"]]
+    assert [e["details"]["reason"] for e in events if e["kind"] == "participant_left"] == [
+        "disk_full"
+    ]
+    for listing in (
+        seen["listing_after"],
+        seen["listing_after_finalize_full"],
+        seen["listing_final"],
+    ):
+        assert not [p for p in listing if p.endswith(".tmp") or "/." in p or p.startswith(".c")]
+    full = seen["finalize_full"]
+    said = full["stderr"].strip().splitlines()
+    assert full["code"] == 1 and len(said) == 1 and "No space left on device" in said[0], full
+    assert seen["finalize_free"]["code"] == 0, seen["finalize_free"]
+    assert all(g["end"] is not None for g in seen["manifest_final"]["gaps"])
+    assert seen["disk_low_messages"] >= 1, "organizers told when free space fell under 1 MB"
+    figures(
+        "disk_full",
+        tmpfs="4 MB",
+        full_s=round(full_s, 2),
+        disk_full_gap_s=round(gap.end - gap.start, 2),
+        resumed_after_freeing_s=round(gap.end - seen["freed_at"], 2),
+        media=lost,
+        finalize_on_full_disk=said[0],
+        disk_low_messages=seen["disk_low_messages"],
+    )
