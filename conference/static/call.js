@@ -63,6 +63,7 @@
     $("prompts-legend").textContent = t("time.legend", { zone: config.timezone });
     renderToggles();
     state.peers.forEach((p) => renderPeer(p));
+    renderPeopleList();  // "you" is listed before anyone else has joined
     emit("language", { language: state.language });
   }
   function setStatus(key) { $("status").dataset.t = key; $("status").textContent = t(key); }
