@@ -16,6 +16,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from proctorbot.scheduling.aftercare import report_hooks
 from proctorbot.scheduling.hooks import JobHooks, JobRuntime
 from proctorbot.scheduling.scheduler import make_scheduler, schedule_retention
+from proctorbot.storage.db_retry import write_retrying
 
 from proctorbot.context import AppContext
 
@@ -75,7 +76,13 @@ async def setup(app: web.Application, ctx: AppContext) -> None:
         fill_hooks_from_app(app, hooks)
         report_hooks(ctx, hooks)
         scheduler.start()
-        schedule_retention(scheduler, ctx.settings.scheduling.retention_check_hours)
+        # a write to the job store: in a thread, waiting out a locked database
+        await write_retrying(
+            schedule_retention,
+            scheduler,
+            ctx.settings.scheduling.retention_check_hours,
+            what="the retention job",
+        )
         poller.append(
             asyncio.create_task(
                 poll_job_store(scheduler, ctx.settings.scheduling.store_poll_seconds),
