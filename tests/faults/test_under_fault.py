@@ -586,7 +586,8 @@ async def test_full_disk_under_fault_recording_resumes_by_itself(app_context, tm
     [gap] = manifest.gaps
     assert (gap.participant, gap.reason) == (key, "disk_full")
     assert gap.start == pytest.approx(seen["full_at"], abs=1.0)
-    assert seen["freed_at"] <= gap.end <= seen["freed_at"] + 2.0, "resumed by itself"
+    # resumed by itself: a try each second, and video waits for its next keyframe
+    assert seen["freed_at"] <= gap.end <= seen["freed_at"] + 4.0, "resumed by itself"
     lost = media_lost(manifest, key, seen["media_from"] + 1.0, seen["media_to"] - 0.5)
     assert lost["lost_s"] <= 1.0, lost
     assert seen["bot_exit"] == 0, seen["bot_log"]
