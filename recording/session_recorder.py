@@ -244,6 +244,8 @@ class SessionRecorder:
         participant = self._participants.get(track.key)
         was_suspended = track.writer.suspended_since is not None
         written = track.writer.write(frame)
+        if was_suspended != (track.writer.suspended_since is not None):
+            self._note_suspension(track, frame.arrival)
         if participant is not None:
             if written and participant.awaited is not None:
                 self._back_after_restart(participant, frame.arrival)
@@ -257,6 +259,15 @@ class SessionRecorder:
             decoded = track.pcm.decode(frame)
             if decoded is not None:
                 self._analysis(participant, track.key, *decoded)
+
+    def _note_suspension(self, track: TrackRecording, at: float) -> None:
+        """The manifest's ``errors`` say when a track stopped for a full disk and resumed."""
+        writer = track.writer
+        if writer.suspended_since is not None:
+            text = f"{track.key} {track.kind} suspended at {at:.3f}: {writer.failed}"
+        else:
+            text = f"{track.key} {track.kind} resumed at {at:.3f}"
+        self.manifest.errors.append(text)
 
     def _suspended(self, key: str) -> bool:
         """A track of the participant still waits for disk space (its gap stays open)."""

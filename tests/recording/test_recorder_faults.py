@@ -97,6 +97,10 @@ async def test_a_full_disk_is_a_disk_full_gap_and_recording_resumes_by_itself(
     assert start + 3.5 <= gap.end <= start + 4.6
     on_disk = read_manifest(folder)
     assert on_disk.gaps == manifest.gaps, "the manifest was written again once there was room"
+    said = sorted(e.split(" at ")[0] for e in on_disk.errors)  # when each track stopped, resumed
+    assert said == sorted(
+        f"{KEY} {k} {w}" for k in ("video", "audio") for w in ("suspended", "resumed")
+    )
     listed = {f.path for f in on_disk.files}
     media = {str(p.relative_to(folder)) for p in folder.glob("*/*") if p.suffix in (".ivf", ".ogg")}
     assert media == {p for p in listed if p.endswith((".ivf", ".ogg"))}, "no stray files"
