@@ -105,7 +105,7 @@ class TelegramCommands:
                 "bot.today_line",
                 time=s.starts_at.astimezone(tz).strftime("%H:%M"),
                 title=s.title,
-                status=s.status,
+                status=_status_words(person.language, s.status),
             )
             for s in sessions
         ]
@@ -121,8 +121,8 @@ class TelegramCommands:
                 person.language,
                 "bot.status_line",
                 title=s.title,
-                status=s.status,
-                step=self._checklist_step(s.id),
+                status=_status_words(person.language, s.status),
+                step=self._checklist_step(s.id, person.language),
             )
             for s in live
         ]
@@ -200,14 +200,18 @@ class TelegramCommands:
             query = query.join(SessionMember).where(SessionMember.person_id == person.id)
         return list(db.scalars(query))
 
-    def _checklist_step(self, session_id: str) -> str:
+    def _checklist_step(self, session_id: str, language: str = "ru") -> str:
+        """The checklist's current step (or its outcome) in words."""
         path = self.ctx.settings.recordings_dir / session_id / "checklist.json"
         try:
             from proctorbot.checklist.records import ChecklistRun
 
             run = ChecklistRun.from_json(json.loads(path.read_text()))
             current = run.current
-            return str(current.kind) if current else str(run.outcome)
+            texts = Catalogue.load(language if language in ("ru", "en") else "ru").texts
+            if current is not None:
+                return texts.get(f"checklist.step.{current.kind}.title", "—")
+            return texts.get(f"checklist.outcome.{run.outcome}", "—")
         except Exception:  # no checklist yet, or another format
             return "—"
 
@@ -228,6 +232,12 @@ def build_application(ctx: AppContext, commands: TelegramCommands | None = None)
     )
     (commands or TelegramCommands(ctx)).register(application)
     return application
+
+
+def _status_words(language: str, status: str) -> str:
+    """A session's status as people read it ("exam running", not "live")."""
+    texts = Catalogue.load(language if language in ("ru", "en") else "ru").texts
+    return texts.get(f"report.session_status.{status}", "—")
 
 
 def _t(language: str, key: str, **values: object) -> str:

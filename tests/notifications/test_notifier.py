@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
+from proctorbot.config.catalogue import Catalogue
 from proctorbot.notifications import events
 from proctorbot.notifications.invites import create_invite
 from proctorbot.notifications.outbox import Attachment
@@ -142,15 +143,16 @@ async def test_invite_commands_and_notifications(
         folder = tg_settings.recordings_dir / people["session"]
         folder.mkdir(parents=True)
         (folder / "checklist.json").write_text(json.dumps(run.to_json()))
-        first_step = str(run.current.kind)
+        first_step = Catalogue.load("en").text(f"checklist.step.{run.current.kind}.title")
         fake_api.push_command(501, "/today")
         fake_api.push_command(501, "/status")
         fake_api.push_command(501, f"/report {people['session']}")
         fake_api.push_command(501, "/report nosuch")
         await until(lambda: len(fake_api.texts(501)) >= 5)
         today, status, report, unknown = fake_api.texts(501)[1:5]
-        assert "Math oral" in today and "live" in today
-        assert status == f"Math oral: live; checklist step: {first_step}"
+        # statuses and steps in words, never their codes
+        assert "Math oral" in today and "exam running" in today and "live" not in today
+        assert status == f"Math oral: exam running; checklist step: {first_step}"
         assert report.startswith('Report for "Math oral": http://127.0.0.1:8080/')
         from proctorbot.report.links import PURPOSE
 
