@@ -164,6 +164,7 @@ class OutboxAlertSink:
                 finding.start,
                 recording_started_at=self.bot_started_at,
                 duration_s=finding.duration,
+                ongoing=bool(finding.values.get("ongoing")),
                 evidence=self.attachment(finding),
                 gross=finding.severity == "gross",
                 default_zone=self.ctx.settings.scheduling.timezone,

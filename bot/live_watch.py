@@ -355,7 +355,11 @@ class LiveWatch:
 
     def _judge(self, event: DetectorEvent) -> None:
         self.events.append(event)
-        self._alert_all(self.policy.add(event))
+        fresh = self.policy.add(event)
+        if event.details.get("open") or event.details.get("still_open"):
+            # alerted while it still goes on: the message says so, not a duration so far
+            fresh = [replace(f, values={**f.values, "ongoing": True}) for f in fresh]
+        self._alert_all(fresh)
         closed = self.policy.closed(event)
         if closed is not None:  # an alerted finding ended: the examiners see how long
             self._spawn(self._to_examiners("alert_closed", self._alert_data(closed)))

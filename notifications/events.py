@@ -96,6 +96,7 @@ def live_alert(
     recording_started_at: float | None = None,
     duration_s: float | None = None,
     default_zone: str = DEFAULT_ZONE,
+    ongoing: bool = False,
 ) -> int:
     """third_party_voice, extra_person, away_too_long, connection_lost (else "other").
 
@@ -104,7 +105,8 @@ def live_alert(
     says "12:34 from the start of the recording (11:44:05, Europe/Moscow)" — the one
     convention of report/session_time.py. Without it (older callers) ``at_seconds``
     counts from the scheduled start and only the clock can be told.
-    ``duration_s`` and ``gross`` are told in words; ``details`` is added as given.
+    ``duration_s`` and ``gross`` are told in words (``ongoing``: "still going on" instead
+    of a duration: the alert went out while it lasts); ``details`` is added as given.
     """
     from proctorbot.report.session_time import SessionClock, session_zone
 
@@ -129,7 +131,9 @@ def live_alert(
         else:
             at = texts.text("notifications.alert_clock", clock=clock.wall(0.0), zone=zone)
         said = []
-        if duration_s is not None and duration_s >= 0.5:
+        if ongoing:  # alerted as soon as it counts, while it still goes on
+            said.append(texts.text("notifications.alert_ongoing"))
+        elif duration_s is not None and duration_s >= 0.5:
             said.append(texts.text("notifications.alert_duration", seconds=round(duration_s)))
         if gross:
             said.append(texts.text("notifications.alert_gross"))
