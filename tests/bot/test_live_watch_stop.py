@@ -80,6 +80,7 @@ async def test_video_conditions_open_at_the_leave_end_at_the_stop_time(tmp_path:
     # alerted while it lasts (any time away is gross here), not when the bot leaves
     assert [(f.rule, f.severity) for f in sink.sent] == [("away", "gross")]
     assert sink.sent[0].start == pytest.approx(T0, abs=0.01)
+    assert sink.sent[0].values["ongoing"] is True, "the alert says it still goes on"
 
     stop = T0 + 55.0  # the bot leaves 15 s after the last frame it analysed
     await _leave(bot, task, watch, stop)

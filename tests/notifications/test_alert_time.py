@@ -101,3 +101,20 @@ def test_older_callers_still_get_the_clock_with_the_zone_named(app_context) -> N
     texts = _texts(app_context, session_id)
     # 20:00 UTC + 125 s on the settings' zone (UTC+4): no day, no Moscow by accident.
     assert "посторонний голос — в 00:02:05 (Europe/Samara)" in texts["ru"], texts
+
+
+def test_an_alert_sent_while_it_goes_on_says_so_not_a_duration(app_context) -> None:
+    session_id = _session(app_context, "Europe/Moscow")
+    with app_context.db.begin() as db:
+        events.live_alert(
+            db,
+            session_id,
+            "extra_person",
+            60.0,
+            recording_started_at=RECORDING_STARTED_AT,
+            duration_s=1.1,
+            ongoing=True,
+        )
+    texts = _texts(app_context, session_id)
+    assert "Ещё продолжается." in texts["ru"] and "Длительность" not in texts["ru"]
+    assert "Still going on." in texts["en"] and "Lasted" not in texts["en"]
