@@ -114,6 +114,7 @@ def test_an_alert_sent_while_it_goes_on_says_so_not_a_duration(app_context) -> N
             recording_started_at=RECORDING_STARTED_AT,
             duration_s=1.1,
             ongoing=True,
+            gross=True,  # to the examiner (ru) and the organizer (en)
         )
     texts = _texts(app_context, session_id)
     assert "Ещё продолжается." in texts["ru"] and "Длительность" not in texts["ru"]
