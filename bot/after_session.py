@@ -59,6 +59,7 @@ class StepOutcome:
     ok: bool
     seconds: float
     detail: str = ""
+    ended_at: float = 0.0  # wall clock: "report ready N s after the bot left"
 
 
 @dataclass
@@ -355,13 +356,23 @@ class SessionHandOver:
             except Exception as exc:  # noqa: BLE001 - the other steps keep their results
                 log.exception("session %s: hand-over step %s failed", session_id, name)
                 result.steps.append(
-                    StepOutcome(name, False, round(time.monotonic() - began, 2), str(exc)[:500])
+                    StepOutcome(
+                        name,
+                        False,
+                        round(time.monotonic() - began, 2),
+                        str(exc)[:500],
+                        round(time.time(), 3),
+                    )
                 )
                 return None
             finally:
                 result.running = None
             detail = value if isinstance(value, str) else ""
-            result.steps.append(StepOutcome(name, True, round(time.monotonic() - began, 2), detail))
+            result.steps.append(
+                StepOutcome(
+                    name, True, round(time.monotonic() - began, 2), detail, round(time.time(), 3)
+                )
+            )
             await asyncio.to_thread(write_json, folder / HANDOVER_FILE, result.to_json())
             return value
 

@@ -104,23 +104,39 @@ class PersonFrames:
         self.frames_decoded = 0
 
     def _decode(self) -> Iterator[tuple[float, object]]:
+        """Packet by packet: a damaged packet (lost on the way, cut by a crash) is skipped
+        and decoding goes on with the next one, so one bad frame never blanks the rest."""
         import av
 
         for record in self.files:
             path = self.session_dir / record.path
             try:
-                with av.open(str(path)) as container:
-                    stream = container.streams.video[0]
-                    base = float(stream.time_base or 0) or 1 / 90000
-                    first: int | None = None
-                    for frame in container.decode(stream):
-                        if frame.pts is None:
+                container = av.open(str(path))
+            except (av.error.FFmpegError, OSError) as exc:
+                logger.warning("composite: %s unreadable (%s)", path.name, exc)
+                continue
+            with container:
+                stream = container.streams.video[0]
+                base = float(stream.time_base or 0) or 1 / 90000
+                first: int | None = None
+                damaged = 0
+                try:
+                    for packet in container.demux(stream):
+                        if packet.pts is None:
                             continue
-                        first = frame.pts if first is None else first
-                        yield record.started_at + (frame.pts - first) * base, frame
-            except (av.error.FFmpegError, OSError, IndexError) as exc:
-                # a segment cut by a crash still gives what it holds up to the damage
-                logger.warning("composite: %s read to its damage (%s)", path.name, exc)
+                        first = packet.pts if first is None else first
+                        try:
+                            frames = packet.decode()
+                        except av.error.FFmpegError:
+                            damaged += 1
+                            continue
+                        for frame in frames:
+                            pts = frame.pts if frame.pts is not None else packet.pts
+                            yield record.started_at + (pts - first) * base, frame
+                except (av.error.FFmpegError, OSError) as exc:  # a file cut mid-frame
+                    logger.warning("composite: %s read to its damage (%s)", path.name, exc)
+                if damaged:
+                    logger.info("composite: %s: %d damaged frames skipped", path.name, damaged)
 
     def at(self, t: float) -> np.ndarray | None:
         """The newest frame at or before ``t`` (not older than HOLD_S) as a BGR tile."""
