@@ -139,6 +139,9 @@ class BotManager:
         reason = await EndWatch(bot, rules, people_seen=seen_before).wait()
         logger.info("session %s is over (%s): the bot leaves", bot.session_id, reason)
         self.ended[bot.session_id] = reason
+        # whoever is still in the call (an overrun) is told; their page lets the devices go
+        with contextlib.suppress(Exception):
+            await bot.send_panel("session", "ended", {"reason": reason})
         await bot.stop()
 
     def _slot_end(self, session_id: str) -> float | None:

@@ -119,6 +119,8 @@ async def test_the_bot_leaves_an_emptied_room_and_hands_the_session_over(running
     assert 1.5 <= waited < 8.0, f"left {waited:.1f} s after the room emptied"
     assert handed == [running_server.session_id]
     assert manager.ended == {running_server.session_id: "room_empty"}
+    with ctx.db() as db:
+        assert db.get(ExamSession, running_server.session_id).status == "open"
     assert not manager.is_joined(running_server.session_id)
     assert bot.manifest is not None and bot.manifest.ended_at is not None, "files closed"
 
@@ -141,3 +143,26 @@ async def test_a_server_stop_closes_the_recording_without_a_hand_over(running_se
     await manager.leave_all()
     assert handed == [], "the hand-over runs at the next start, not during a shutdown"
     assert bot.manifest is not None
+
+
+@pytest.mark.slow
+async def test_people_still_in_the_call_at_the_overrun_limit_are_told(running_server) -> None:
+    from tests.browser_helpers import signaling_client
+
+    ctx = running_server.ctx
+    ctx.settings.bot.max_overrun_minutes = 0.0
+    with ctx.db.begin() as db:  # the slot ends in 2 s; the student stays on
+        db.get(ExamSession, running_server.session_id).ends_at = dt.datetime.now(
+            dt.UTC
+        ) + dt.timedelta(seconds=2)
+    manager = BotManager(ctx, base_url=running_server.url)
+    bot = await manager.join(running_server.session_id)
+    await asyncio.wait_for(bot.joined.wait(), 10)
+    async with signaling_client(running_server, "student") as student:
+        async with asyncio.timeout(20):
+            while True:
+                message = await student.receive("panel", timeout=20)
+                if message.get("area") == "session":
+                    break
+        assert message["action"] == "ended" and message["data"]["reason"] == "overrun_limit"
+    assert manager.ended == {running_server.session_id: "overrun_limit"}
