@@ -139,12 +139,14 @@
     };
     ws.onclose = (event) => {
       if (state.ws !== ws) return;
-      closeAllPeers();
       if (state.leaving || event.code >= 4000) {
+        closeAllPeers();
         if (event.code >= 4000 && event.code !== 4001 && !state.ended) setStatus("page.left");
         return;
       }
-      setStatus("page.disconnected");   // a network drop: come back by ourselves
+      // A network drop or a server restart: the peer-to-peer media goes on (the bot keeps
+      // recording it) while we come back by ourselves; `welcome` then renews the links.
+      setStatus("page.disconnected");
       setTimeout(() => { if (!state.leaving) connect(); }, state.reconnectDelay);
       state.reconnectDelay = Math.min(state.reconnectDelay * 2, 10000);
     };
@@ -158,6 +160,7 @@
       api.peerId = m.peer_id;
       setStatus(m.peers.length ? "page.joined" : "page.waiting");
       send({ type: "media-state", mic: state.mic, cam: state.cam });
+      closeAllPeers();  // links kept through a signaling drop: everyone has a new id now
       // We are the later joiner: we offer to everyone already here (the bot too).
       m.peers.forEach((info) => { addPeer(info); offer(info.peer_id); });
     },

@@ -618,3 +618,49 @@ async def test_full_disk_under_fault_recording_resumes_by_itself(app_context, tm
         finalize_on_full_disk=said[0],
         disk_low_messages=seen["disk_low_messages"],
     )
+
+
+@pytest.mark.browser
+@pytest.mark.timeout(240)
+async def test_server_killed_under_fault_browser_media_goes_on(
+    product: Product, playwright_async, fake_media
+) -> None:
+    """The same kill -9 with the student in Chromium: the call page keeps its peer-to-peer
+    links while the signaling is down (the bot records on), then renews them on `welcome`."""
+    from urllib.parse import quote
+
+    from tests.browser_helpers import launch_chromium, open_call
+
+    product.server.start()
+    await product.server.ready()
+    product.bot.start()
+    await product.wait_peers(1)
+    link = next(lk for lk in session_links(product.ctx, product.session_id) if lk.role == "student")
+    browser = await launch_chromium(playwright_async, fake_media)
+    try:
+        page = await open_call(browser, f"{product.server.url}/call?t={quote(link.token)}")
+        await product.wait_peers(2)
+        await asyncio.sleep(6.0)  # media flowing to the bot
+        media_from = time.time()
+        product.server.kill_9()
+        down_at = time.time()
+        await asyncio.sleep(2.0)
+        kept = await page.evaluate(
+            "() => window.proctorbot.peers().filter((p) => p.role === 'bot').length"
+        )
+        product.server.start()
+        await product.server.ready()
+        await product.wait_peers(2)
+        back_at = time.time()
+        await asyncio.sleep(6.0)
+        media_to = time.time()
+    finally:
+        await browser.close()
+    await asyncio.sleep(0.5)
+    assert product.bot.stop() == 0, product.bot.log()[-3000:]
+    manifest = read_manifest(product.session_dir)
+    lost = media_lost(manifest, product.student_key(), media_from, media_to - 0.5)
+    assert kept == 1, "the page kept its link to the bot while the server was down"
+    assert lost["lost_s"] <= 1.0 + 0.2, (lost, back_at - down_at)
+    assert all(g.end is not None for g in manifest.gaps)
+    figures("server_kill_browser", down_s=round(back_at - down_at, 2), media=lost)
