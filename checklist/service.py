@@ -13,8 +13,8 @@ from proctorbot.checklist.checks import EVIDENCE_SUBDIR, CheckThresholds
 from proctorbot.checklist.detectors import ChecklistDetectors
 from proctorbot.checklist.views import EXAMINER_ROLES
 from proctorbot.checklist.wiring import build_runner
+from proctorbot.conference.admission import Refusal, admit
 from proctorbot.conference.off_loop import in_thread
-from proctorbot.conference.tokens import TokenError
 from proctorbot.config.catalogue import LANGUAGES, Catalogue
 
 from proctorbot.context import AppContext
@@ -76,24 +76,29 @@ async def texts(request: web.Request) -> web.Response:
 
 
 async def evidence(request: web.Request) -> web.StreamResponse:
-    """An evidence file of a session, for a call token of an examiner, expert or organizer."""
+    """An evidence file of a session, for a call token of an examiner, expert or organizer.
+
+    The token is checked as the call page checks it (``admit``: the database says the
+    session is still open and the person still in it, on every request), then the path
+    must name a file under ``evidence/``; anything else (a null byte, ``..``) is a 404."""
     from proctorbot.app import CONTEXT
 
     ctx = request.app[CONTEXT]
     session_id = request.match_info["session_id"]
     try:
-        ctx.signer.verify(
-            request.query.get("t", ""),
-            purpose="call",
-            session_id=session_id,
-            roles=tuple(sorted(EXAMINER_ROLES)),
-        )
-    except TokenError as refused:
-        raise web.HTTPForbidden(text=f"evidence refused: {refused} ({refused.reason})") from None
-    session_dir = (ctx.settings.recordings_dir / session_id).resolve()
+        admission = admit(ctx, request.query.get("t", ""), roles=tuple(sorted(EXAMINER_ROLES)))
+        if admission.session_id != session_id:
+            raise Refusal("wrong_session", "the link belongs to another session")
+    except Refusal as refused:
+        status = 410 if refused.reason == "session_closed" else 403
+        return web.Response(status=status, text=f"evidence refused: {refused} ({refused.reason})")
+    session_dir = (ctx.settings.recordings_dir / admission.session_id).resolve()
     allowed = (session_dir / EVIDENCE_SUBDIR).resolve()
-    path = (session_dir / request.match_info["path"]).resolve()
-    if not path.is_relative_to(allowed) or not path.is_file():
+    try:
+        path = (session_dir / request.match_info["path"]).resolve()
+    except (ValueError, OSError):  # a null byte, a name too long
+        path = None
+    if path is None or not path.is_relative_to(allowed) or not path.is_file():
         raise web.HTTPNotFound(text="no such evidence")
     return web.FileResponse(
         Path(path),

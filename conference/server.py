@@ -7,6 +7,7 @@ from proctorbot.conference.keys import PANEL_SCRIPTS, ROOMS
 from proctorbot.conference.off_loop import database_busy_answer
 from proctorbot.conference.pages import STATIC_DIR, call_page
 from proctorbot.conference.rooms import RoomRegistry
+from proctorbot.conference.security_headers import add_security_headers
 from proctorbot.conference.signaling import signaling_handler
 
 from proctorbot.context import AppContext
@@ -39,4 +40,5 @@ async def setup(app: web.Application, ctx: AppContext) -> None:
     app.router.add_get("/ws", signaling_handler)
     app.router.add_static("/static", STATIC_DIR)
     app.on_shutdown.append(close_all_sockets)
+    app.on_response_prepare.append(add_security_headers)  # CSP, no framing, no banner
     app.middlewares.append(database_busy_answer)  # a locked database: 503, not 500

@@ -2,39 +2,45 @@
 
 The cookie is a token from conference/tokens.py with purpose "dashboard" (the
 organization in its session field), so no server-side session store is needed.
-Five refused sign-ins for one e-mail within 15 minutes lock it for the rest of the window.
+Every try is counted in the database before its password is checked
+(report/sign_in_guard.py): 5 per e-mail and 20 per address in 15 minutes, whatever
+arrives in parallel. A locked-out owner signs in with a one-time link sent by Telegram or
+e-mail (dashboard_sign_in_link.py).
 
 Cross-site requests, on top of the SameSite=Strict cookie: every form a signed-in page
 renders carries a token derived from the cookie (`csrf_token`), which another site can
 make the browser send but can never read, and every state-changing POST but the sign-in
-checks it (`require_form`). The sign-in itself has no cookie yet; it is refused when the
-browser says (Origin, else Referer) that it comes from another site.
+checks it (`require_form`). The sign-in forms (password, one-time link) have no sign-in
+cookie yet: they carry a token bound to a cookie of their own (`login_form_token`, set by
+the page that shows the form; SameSite=Strict, so another site's form arrives without it)
+and are refused when the browser says (Origin, else Referer) that they come from another
+site. Pages send ``Referrer-Policy: no-referrer``, under which the browser's Origin of a
+form post is "null": that names no site and is left to the form token.
 """
 
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import hashlib
 import hmac
+import secrets
 from urllib.parse import quote, urlsplit
 
 from aiohttp import web
 from proctorbot.conference.tokens import TokenError, TokenSigner
 from proctorbot.report.dashboard_pages import Pages, User, http_error
 from proctorbot.report.passwords import verify_password
-from proctorbot.report.tables import AuditEntry
+from proctorbot.report.sign_in_guard import ACCOUNT_LIMIT, ADDRESS_LIMIT, first_passed, refund
+from proctorbot.report.sign_in_links import people_signing_in_as
 from proctorbot.storage.models import Person
-from sqlalchemy import func, select
 
 from proctorbot.context import AppContext
 
 COOKIE = "proctorbot_dashboard"
 COOKIE_TTL_SECONDS = 12 * 3600
+LOGIN_COOKIE = "proctorbot_login"  # binds the sign-in forms' token (login_form_token)
 SIGN_IN_ROLES = ("organizer", "examiner")
-LOCKOUT_FAILURES = 5  # refused sign-ins for one e-mail within the window lock it
-LOCKOUT_WINDOW_SECONDS = 15 * 60
-CSRF_FIELD = "csrf"  # the hidden form field that carries csrf_token
+CSRF_FIELD = "csrf"  # the hidden form field that carries csrf_token / login_form_token
 
 
 def csrf_token(signer: TokenSigner, cookie: str) -> str:
@@ -44,16 +50,25 @@ def csrf_token(signer: TokenSigner, cookie: str) -> str:
     return hmac.new(key, cookie.encode(), hashlib.sha256).hexdigest()
 
 
+def login_form_token(signer: TokenSigner, cookie: str) -> str:
+    """The token of the sign-in forms: an HMAC of the browser's login cookie."""
+    key = hmac.new(signer.secret, b"proctorbot dashboard login", hashlib.sha256).digest()
+    return hmac.new(key, cookie.encode(), hashlib.sha256).hexdigest()
+
+
 class SignIn:
     def __init__(self, ctx: AppContext, pages: Pages) -> None:
         self.ctx = ctx
         self.pages = pages
 
     def routes(self) -> list[web.RouteDef]:
+        from proctorbot.report.dashboard_sign_in_link import SignInLinks
+
         return [
             web.get("/dashboard/login", self.login_page),
             web.post("/dashboard/login", self.login),
             web.post("/dashboard/logout", self.logout),
+            *SignInLinks(self.ctx, self.pages, self).routes(),
         ]
 
     def current_user(self, request: web.Request) -> User | None:
@@ -108,70 +123,107 @@ class SignIn:
 
     def _other_site(self, request: web.Request) -> str:
         """The Origin (else Referer) of a request when it names another site; "" otherwise,
-        also when the browser sent neither."""
-        source = request.headers.get("Origin") or request.headers.get("Referer") or ""
+        also when the browser sent neither, or an Origin of "null" (no-referrer pages)."""
+        origin = request.headers.get("Origin", "")
+        source = (origin if origin != "null" else "") or request.headers.get("Referer") or ""
         if not source:
             return ""
         ours = {request.host, urlsplit(self.ctx.settings.server.public_url).netloc}
         return "" if urlsplit(source).netloc in ours else source
 
+    def login_form_page(
+        self, request: web.Request, template: str, *, status: int = 200, **values
+    ) -> web.Response:
+        """A page with a sign-in form: its token, and the login cookie it is bound to
+        (made here when the browser has none yet)."""
+        cookie = request.cookies.get(LOGIN_COOKIE, "")
+        fresh = not cookie
+        if fresh:
+            cookie = secrets.token_urlsafe(24)
+        response = self.pages.page(
+            template,
+            None,
+            status=status,
+            login_csrf=login_form_token(self.ctx.signer, cookie),
+            **values,
+        )
+        if fresh:
+            response.set_cookie(
+                LOGIN_COOKIE,
+                cookie,
+                httponly=True,
+                samesite="Strict",
+                secure=self.ctx.settings.server.public_url.startswith("https://"),
+                path="/dashboard",
+            )
+        return response
+
+    async def refused_sign_in_form(self, request: web.Request) -> web.Response | None:
+        """None when a sign-in form post comes from our own page; else the 403 page
+        (audited as csrf, not counted toward any lock-out)."""
+        other_site = self._other_site(request)
+        if other_site:
+            detail = f"from {other_site}"
+        else:
+            given = str((await request.post()).get(CSRF_FIELD, ""))
+            cookie = request.cookies.get(LOGIN_COOKIE, "")
+            expected = login_form_token(self.ctx.signer, cookie) if cookie else ""
+            if expected and hmac.compare_digest(given.encode(), expected.encode()):
+                return None
+            detail = "wrong sign-in form token" if given else "no sign-in form token"
+        self.pages.audit(request, "csrf", "refused", target=request.path, detail=detail)
+        return self.pages.refuse(None, 403, "csrf_refused")
+
     async def login_page(self, request: web.Request) -> web.Response:
-        return self.pages.page(
-            "login.html", None, next=request.query.get("next", "/dashboard/days")
+        return self.login_form_page(
+            request, "login.html", next=request.query.get("next", "/dashboard/days")
         )
 
     async def login(self, request: web.Request) -> web.Response:
-        other_site = self._other_site(request)
-        if other_site:
-            # Audited apart from the refused sign-ins: it must not count toward the lock-out.
-            self.pages.audit(
-                request, "csrf", "refused", target=request.path, detail=f"from {other_site}"
-            )
-            return self.pages.refuse(None, 403, "csrf_refused")
+        refused = await self.refused_sign_in_form(request)
+        if refused is not None:
+            return refused
         form = await request.post()
         email = str(form.get("email", "")).strip().lower()
         password = str(form.get("password", ""))
         target = str(form.get("next", "") or "/dashboard/days")
         if not target.startswith("/dashboard"):
             target = "/dashboard/days"
+        limits = {ACCOUNT_LIMIT: email, ADDRESS_LIMIT: request.remote or ""}
         with self.ctx.db() as db:
-            since = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=LOCKOUT_WINDOW_SECONDS)
-            failures = db.scalar(
-                select(func.count(AuditEntry.id)).where(
-                    AuditEntry.action == "sign_in",
-                    AuditEntry.outcome == "refused",
-                    AuditEntry.target == email,
-                    AuditEntry.at >= since,
-                )
+            # Counted and committed before the password is looked at: parallel tries
+            # each see the others (sign_in_guard.py).
+            over = first_passed(db, limits)
+            db.commit()
+            people = people_signing_in_as(db, email, SIGN_IN_ROLES) if over is None else []
+        catalogue = self.pages.catalogue(None)
+        if over is not None:
+            # Guessing passwords: stop checking them for a while; the owner can ask for a link.
+            self.pages.audit(
+                request, "sign_in", "refused", target=email, detail=f"locked ({over.scope})"
             )
-            if failures >= LOCKOUT_FAILURES:
-                # Guessing passwords: stop checking them for a while, say nothing more.
-                self.pages.audit(request, "sign_in", "refused", target=email, detail="locked")
-                return self.pages.page(
-                    "login.html",
-                    None,
-                    status=429,
-                    next=target,
-                    error=self.pages.catalogue(None).text("report.dashboard.bad_credentials"),
-                )
-            people = db.scalars(
-                select(Person).where(
-                    func.lower(Person.email) == email, Person.role.in_(SIGN_IN_ROLES)
-                )
-            ).all()
+            return self.login_form_page(
+                request,
+                "login.html",
+                status=429,
+                next=target,
+                error=catalogue.text("report.dashboard.too_many_attempts"),
+            )
         person = await asyncio.to_thread(
             lambda: next((p for p in people if verify_password(password, p.password_hash)), None)
         )
         if person is None:
             self.pages.audit(request, "sign_in", "refused", target=email, detail="bad credentials")
-            catalogue = self.pages.catalogue(None)
-            return self.pages.page(
+            return self.login_form_page(
+                request,
                 "login.html",
-                None,
                 status=401,
                 next=target,
                 error=catalogue.text("report.dashboard.bad_credentials"),
             )
+        with self.ctx.db() as db:
+            refund(db, limits)  # the right password costs no try
+            db.commit()
         self.pages.audit_by(
             request,
             person,
@@ -179,6 +231,10 @@ class SignIn:
             "allowed",
             target=email,
         )
+        raise self.signed_in(person, target)
+
+    def signed_in(self, person: Person, target: str) -> web.HTTPFound:
+        """The redirect to ``target`` that carries a new sign-in cookie for ``person``."""
         token = self.ctx.signer.sign(
             purpose="dashboard",
             session_id=person.organization_id,
@@ -196,7 +252,7 @@ class SignIn:
             secure=self.ctx.settings.server.public_url.startswith("https://"),
             path="/",
         )
-        raise response
+        return response
 
     async def logout(self, request: web.Request) -> web.Response:
         user = self.current_user(request)

@@ -21,7 +21,7 @@ REPORT_PAGE = "report/report.html"
 def clean_path(path: str) -> str:
     """A relative path inside the session folder, or ValueError."""
     pure = PurePosixPath(path.lstrip("/"))
-    if not path or pure.is_absolute() or ".." in pure.parts or "\\" in path:
+    if not path or pure.is_absolute() or ".." in pure.parts or "\\" in path or "\0" in path:
         raise ValueError(f"not a path inside the session folder: {path!r}")
     return str(pure)
 
@@ -78,12 +78,13 @@ def download_link(
 def check_download(
     signer: TokenSigner, token: str, path: str, *, now: float | None = None
 ) -> tuple[TokenClaims, str]:
-    """The claims and the cleaned path, or TokenError (expired, forged, out of scope)."""
+    """The claims and the cleaned path, or TokenError (expired, forged, out of scope, or
+    ``bad_path``: no file a link could ever open)."""
     claims = signer.verify(token, purpose=PURPOSE, now=now)
     try:
         path = clean_path(path)
     except ValueError:
-        raise TokenError("malformed", "the link points outside the session") from None
+        raise TokenError("bad_path", "the link points outside the session") from None
     if claims.extra not in (WHOLE_SESSION, path):
         raise TokenError("wrong_scope", "the link does not open this file")
     return claims, path

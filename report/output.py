@@ -17,6 +17,9 @@ from proctorbot.report.html import render_report_html
 from proctorbot.report.pdf import html_to_pdf
 
 REPORT_DIR = "report"
+# The page's script, a file of its own next to it: the server's Content-Security-Policy
+# runs no inline script, and the folder still works opened from a disk.
+PAGE_SCRIPT = Path(__file__).parent / "static" / "report.js"
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,7 @@ def write_report(report: SessionReport, *, pdf: bool = False) -> WrittenReport:
     links = {key: path.name for key, path in documents.items()}
     if pdf:
         links["pdf"] = "report.pdf"
+    _write_text(out / PAGE_SCRIPT.name, PAGE_SCRIPT.read_text(encoding="utf-8"))
     html_path = out / "report.html"
     _write_text(html_path, render_report_html(report, links))
     data_path = out / "report.json"

@@ -66,3 +66,28 @@ class RetentionPurge(Base):
     purged_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
     files_deleted: Mapped[int] = mapped_column(default=0)
     bytes_deleted: Mapped[int] = mapped_column(default=0)
+
+
+class SignInCounter(Base):
+    """Sign-in attempts of one account or one address in the current window
+    (report/sign_in_guard.py): counted in the database, one statement per attempt."""
+
+    __tablename__ = "report_sign_in_counters"
+
+    scope: Mapped[str] = mapped_column(String(16), primary_key=True)  # account | address ...
+    key: Mapped[str] = mapped_column(String(320), primary_key=True)  # e-mail or IP address
+    window_start: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    count: Mapped[int] = mapped_column(default=0)
+
+
+class SignInLink(Base):
+    """A one-time sign-in link sent to a person (report/sign_in_links.py); only the
+    SHA-256 of its secret is kept."""
+
+    __tablename__ = "report_sign_in_links"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    person_id: Mapped[str] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    used_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, default=None)

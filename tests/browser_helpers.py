@@ -315,7 +315,10 @@ async def open_call(
     timeout_s: float = 20.0,
 ) -> Any:
     """Open a call link in a new context; with `join`, click Join and wait for `welcome`."""
-    context = await browser.new_context(viewport=viewport or DESKTOP_VIEWPORT)
+    # Playwright's wait_for_function polls with eval(), which the pages' CSP forbids (no
+    # 'unsafe-eval'): bypassed here; tests/conference/test_security_browser.py drives the
+    # pages with the CSP in force.
+    context = await browser.new_context(viewport=viewport or DESKTOP_VIEWPORT, bypass_csp=True)
     page = await context.new_page()
     page.on("console", lambda m: print(f"[{url[-6:]} console.{m.type}] {m.text}"))
     await page.goto(url)

@@ -114,16 +114,24 @@ proctorbot.on("welcome", () => proctorbot.sendPanel("test", "hello", {role: proc
 
 
 async def test_panel_scripts_use_the_page_api(running_server, playwright_async) -> None:
-    import base64
-
     from proctorbot.conference.keys import PANEL_SCRIPTS
 
-    encoded = base64.b64encode(AREA_SCRIPT.encode()).decode()
-    running_server.app[PANEL_SCRIPTS].append(f"data:text/javascript;base64,{encoded}")
+    # A same-origin URL (the page's CSP runs scripts from this server only), answered by
+    # the browser itself: the test needs no route on the running app.
+    running_server.app[PANEL_SCRIPTS].append("/test-area.js")
     browser = await launch_chromium(playwright_async)
     try:
         async with signaling_client(running_server, "bot") as bot:
-            examiner = await open_call(browser, running_server.link("examiner"))
+            context = await browser.new_context(bypass_csp=True)  # see open_call
+            await context.route(
+                "**/test-area.js",
+                lambda route: route.fulfill(content_type="text/javascript", body=AREA_SCRIPT),
+            )
+            examiner = await context.new_page()
+            await examiner.goto(running_server.link("examiner"))
+            await examiner.wait_for_selector("body[data-ready='1']")
+            await examiner.click("#join")
+            await examiner.wait_for_function("window.proctorbot.peerId !== null")
             hello = await bot.receive("panel")
             while hello["area"] != "test":  # other areas' scripts (checklist) talk too
                 hello = await bot.receive("panel")
