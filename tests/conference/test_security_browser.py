@@ -78,6 +78,11 @@ async def test_security_pages_work_under_the_csp_in_chromium(app_context, playwr
                 pass  # day.js asks for the live status (every 5 s)
             assert await violations(page) == []
 
+            # The session's review page (its findings, snapshots and clips, report/static).
+            await page.goto(f"{server.url}/dashboard/sessions/{server.session_id}")
+            await page.wait_for_load_state("networkidle")
+            assert await violations(page) == []
+
             # The report page, served from the session folder: its script is report.js.
             await page.goto(
                 f"{server.url}/dashboard/sessions/{server.session_id}/files/report/report.html"
