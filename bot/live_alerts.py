@@ -17,8 +17,8 @@ from typing import Protocol
 
 from proctorbot.config.profiles import RuleProfile
 from proctorbot.detection.events import DetectorEvent, EventKind
-from proctorbot.report.findings import Finding
-from proctorbot.report.rules import evaluate
+from proctorbot.rules.engine import evaluate
+from proctorbot.rules.findings import Finding
 
 from proctorbot.context import AppContext
 

@@ -49,7 +49,7 @@ from proctorbot.bot.live_video import StudentVideoWatch
 from proctorbot.bot.off_loop import to_the_end
 from proctorbot.config.profiles import RuleProfile
 from proctorbot.detection.events import DetectorEvent, EventKind
-from proctorbot.report.findings import Finding
+from proctorbot.rules.findings import Finding
 from proctorbot.storage.db_retry import write_retrying
 
 log = logging.getLogger(__name__)

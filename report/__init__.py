@@ -1,10 +1,8 @@
-"""What organizers receive after each session, and the rules that produce it.
+"""What organizers receive after each session, built on the findings of ``rules/``.
 
 The calls other areas use:
 
 * ``proctorbot.config.profiles.load_profile(name_or_path) -> RuleProfile``
-* ``report.rules.evaluate(events, profile) -> list[Finding]`` and
-  ``report.score.trust_score(findings, profile, decisions, failed_steps) -> TrustScore``
 * ``report.service.rebuild_report(ctx, session_id, pdf=True) -> WrittenReport``
   (after a session ends; writes ``<recordings>/<id>/report/``)
 * ``report.service.report_link(ctx, session_id, person_id=...) -> str``: the signed,

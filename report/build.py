@@ -12,9 +12,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from proctorbot.config.profiles import RuleProfile
-from proctorbot.report.findings import Decision, Finding
-from proctorbot.report.rules import evaluate
-from proctorbot.report.score import TrustScore, trust_score
 from proctorbot.report.session_files import (
     MediaFile,
     SessionFolder,
@@ -22,6 +19,9 @@ from proctorbot.report.session_files import (
     read_session_folder,
 )
 from proctorbot.report.speech import speech_by_participant
+from proctorbot.rules.engine import evaluate
+from proctorbot.rules.findings import Decision, Finding
+from proctorbot.rules.score import TrustScore, trust_score
 
 BROWSER_PLAYABLE = (".webm", ".mp4", ".ogg", ".opus", ".wav", ".m4a", ".mp3")
 AUDIO_ONLY = (".ogg", ".opus", ".wav", ".m4a", ".mp3")

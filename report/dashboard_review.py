@@ -16,8 +16,8 @@ from urllib.parse import quote
 
 from proctorbot.config.catalogue import Catalogue
 from proctorbot.report.build import SessionReport
-from proctorbot.report.findings import Decision, Finding
 from proctorbot.report.html import evidence_kind, finding_text, report_clock
+from proctorbot.rules.findings import Decision, Finding
 
 
 @dataclass(frozen=True)

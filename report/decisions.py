@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from proctorbot.report.findings import Decision
 from proctorbot.report.tables import FindingDecision
+from proctorbot.rules.findings import Decision
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 

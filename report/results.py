@@ -10,10 +10,10 @@ from pathlib import Path
 from proctorbot.config.profiles import ProfileError, RuleProfile, load_profile
 from proctorbot.report.build import SessionInfo
 from proctorbot.report.decisions import current_decisions
-from proctorbot.report.rules import evaluate
-from proctorbot.report.score import trust_score
 from proctorbot.report.session_files import checklist_failures, read_session_folder
 from proctorbot.report.session_time import DEFAULT_ZONE, session_zone
+from proctorbot.rules.engine import evaluate
+from proctorbot.rules.score import trust_score
 from proctorbot.storage.models import ExamDay, ExamSession, Organization
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload

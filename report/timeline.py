@@ -14,8 +14,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from xml.sax.saxutils import escape, quoteattr
 
-from proctorbot.report.findings import Finding
 from proctorbot.report.session_time import offset_text
+from proctorbot.rules.findings import Finding
 
 SEVERITY_COLOURS = {
     "note": "#9aa5b1",

@@ -200,7 +200,7 @@ async def _growing_voice(
 
 def _assert_one_finding_alerted_once(voices: list[dict], end: float, sink: ListSink) -> None:
     from proctorbot.detection.events import DetectorEvent as Event
-    from proctorbot.report.rules import evaluate
+    from proctorbot.rules.engine import evaluate
 
     profile = load_profile("university-admission")
     findings = [

@@ -160,8 +160,8 @@ async def test_bot_killed_under_fault_is_a_bot_down_gap(product: Product) -> Non
     ``bot_down`` gap (manifest, events.jsonl, the report's timeline), never the student's
     absence, and nothing else is lost."""
     from proctorbot.config.profiles import load_profile
-    from proctorbot.report.rules import evaluate
     from proctorbot.report.session_files import read_session_folder
+    from proctorbot.rules.engine import evaluate
 
     product.server.start()
     await product.server.ready()

@@ -9,8 +9,8 @@ import re
 
 from aiohttp.test_utils import TestClient
 from proctorbot.report.dashboard_sign_in import CSRF_FIELD
-from proctorbot.report.findings import finding_id
 from proctorbot.report.session_time import SessionClock
+from proctorbot.rules.findings import finding_id
 from proctorbot.storage.models import ExamSession
 
 from tests.report.fixture_session import STARTED_AT

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from proctorbot.config.profiles import load_profile
 from proctorbot.detection.events import DetectorEvent, EventKind
-from proctorbot.report.rules import evaluate
 from proctorbot.report.timeline import TimelineRow, timeline_svg
+from proctorbot.rules.engine import evaluate
 
 STUDENT = "student-p1"
 

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from proctorbot.config.profiles import RuleProfile
-from proctorbot.report.findings import Decision, Finding
+from proctorbot.rules.findings import Decision, Finding
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,9 @@
 """Detector events → findings, counted against the session's rule profile.
 
+The one rule engine: the bot's live alerts and the report both call ``evaluate`` on the
+events so far, so an alert and the report's finding never disagree. Events are grouped
+into episodes first (``rules.episodes``, pyannote.core spans).
+
 Three kinds of rule:
 
 * **cumulative** (time away from the workplace, technical interruptions): episodes are
@@ -22,13 +26,14 @@ report's timeline still shows those gaps on that participant's own row.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Iterable
+from dataclasses import replace
 
 from proctorbot.config.profiles import RuleProfile
 from proctorbot.detection.events import DetectorEvent, EventKind
 from proctorbot.recording.manifest import RECORDING_FAULT_REASONS
-from proctorbot.report.findings import Finding, finding_id
+from proctorbot.rules.episodes import Episode, merge_episodes
+from proctorbot.rules.findings import Finding, finding_id
 
 AWAY_KINDS = frozenset({EventKind.FACE_ABSENT, EventKind.PARTICIPANT_LEFT})
 TECHNICAL_KINDS = frozenset({EventKind.VIDEO_LOST, EventKind.FROZEN_VIDEO, EventKind.BLACK_VIDEO})
@@ -71,63 +76,6 @@ def concerns_student(event: DetectorEvent) -> bool:
     """True unless the event's track belongs to an examiner, expert, organizer or the bot."""
     role, _, rest = event.track.partition("-")
     return not (rest and role in OTHER_ROLES)
-
-
-@dataclass(frozen=True)
-class Episode:
-    """Events of one kind group on one track, overlapping ones merged."""
-
-    start: float
-    end: float
-    track: str
-    kinds: tuple[str, ...]
-    evidence: tuple[str, ...]
-    details: dict
-
-    @property
-    def duration(self) -> float:
-        return max(0.0, self.end - self.start)
-
-
-def merge_episodes(events: Iterable[DetectorEvent], gap: float = 0.0) -> list[Episode]:
-    """Merge overlapping (or touching within ``gap``) events of the same track."""
-    episodes: list[Episode] = []
-    by_track: dict[str, list[DetectorEvent]] = {}
-    for event in events:
-        by_track.setdefault(event.track, []).append(event)
-    for track, items in by_track.items():
-        items.sort(key=lambda e: (e.start, e.end))
-        current: list[DetectorEvent] = []
-        end = float("-inf")
-        for event in items:
-            if current and event.start > end + gap:
-                episodes.append(_episode(track, current))
-                current = []
-            current.append(event)
-            end = max(end, event.end) if len(current) > 1 else event.end
-        if current:
-            episodes.append(_episode(track, current))
-    episodes.sort(key=lambda ep: (ep.start, ep.track))
-    return episodes
-
-
-def _episode(track: str, events: Sequence[DetectorEvent]) -> Episode:
-    evidence: list[str] = []
-    kinds: list[str] = []
-    details: dict = {}
-    for event in events:
-        evidence.extend(p for p in event.evidence if p not in evidence)
-        if str(event.kind) not in kinds:
-            kinds.append(str(event.kind))
-        details.update(event.details)
-    return Episode(
-        start=min(e.start for e in events),
-        end=max(e.end for e in events),
-        track=track,
-        kinds=tuple(kinds),
-        evidence=tuple(evidence),
-        details=details,
-    )
 
 
 def evaluate(events: Iterable[DetectorEvent], profile: RuleProfile) -> list[Finding]:

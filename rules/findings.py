@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
+
+from pyannote.core import Annotation, Segment
 
 SEVERITY_ORDER = {"note": 0, "minor": 1, "violation": 2, "gross": 3}
 
@@ -34,6 +37,10 @@ class Finding:
         return max(0.0, self.end - self.start)
 
     @property
+    def segment(self) -> Segment:
+        return Segment(self.start, self.end)
+
+    @property
     def counts(self) -> bool:
         """Notes are context only; they never lower the score or trigger escalation."""
         return self.severity != "note"
@@ -58,6 +65,16 @@ class Finding:
 def finding_id(rule: str, track: str, start: float) -> str:
     digest = hashlib.sha1(f"{rule}|{track}|{start:.3f}".encode()).hexdigest()[:10]
     return f"{rule}-{digest}"
+
+
+def findings_annotation(findings: Iterable[Finding], uri: str | None = None) -> Annotation:
+    """Findings as a pyannote ``Annotation`` labelled by rule (one track per finding), so a
+    session's findings meet a hand-labelled reference in pyannote.metrics in one line.
+    An instant finding (no duration) has no span there."""
+    annotation = Annotation(uri=uri)
+    for finding in findings:
+        annotation[finding.segment, finding.id] = finding.rule
+    return annotation
 
 
 @dataclass(frozen=True)

@@ -2,9 +2,9 @@
 
 from proctorbot.config.profiles import load_profile
 from proctorbot.detection.events import DetectorEvent, EventKind
-from proctorbot.report.findings import Decision
-from proctorbot.report.rules import evaluate
-from proctorbot.report.score import trust_score
+from proctorbot.rules.engine import evaluate
+from proctorbot.rules.findings import Decision
+from proctorbot.rules.score import trust_score
 
 
 def ev(kind: EventKind, start: float, end: float, **kw) -> DetectorEvent:
@@ -131,7 +131,7 @@ def test_auto_verdict_only_when_profile_enables_it(tmp_path) -> None:
 
 
 def test_every_detector_kind_has_a_rule() -> None:
-    from proctorbot.report.rules import HANDLED_KINDS
+    from proctorbot.rules.engine import HANDLED_KINDS
 
     assert set(EventKind) <= set(HANDLED_KINDS)
     from proctorbot.config.profiles import SeverityMap
