@@ -1,6 +1,6 @@
 """Which live events are worth telling people about, and telling them through the outbox.
 
-The same rule engine that writes the report (``report.rules.evaluate``) decides, so a
+The same rule engine that writes the report (``rules.engine.evaluate``) decides, so a
 live alert and the report's finding never disagree: after each new event the events
 so far are evaluated against the session's rule profile, and every finding of an
 alerting severity that was not alerted yet becomes one ``notifications.events.live_alert``

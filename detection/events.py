@@ -1,6 +1,6 @@
 """What every detector emits: a typed, timestamped event with its evidence.
 
-Detectors know nothing of rules, Telegram or reports; the rule engine (report/)
+Detectors know nothing of rules, Telegram or reports; the rule engine (rules/)
 turns events into violations using the session's rule profile.
 """
 
