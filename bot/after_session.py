@@ -163,7 +163,7 @@ class FullAudioPass:
         return result
 
     def diarize(self, session_dir: Path, tracks: list[AnalysisTrack]) -> dict[str, Any]:
-        from proctorbot.bot.live_audio import load_voiceprint
+        from proctorbot.bot.resume import load_voiceprint
         from proctorbot.detection.diarization import StudentTrackDiarizer
         from proctorbot.detection.voiceprint import enroll
 

@@ -29,6 +29,7 @@ from aiohttp import web
 from proctorbot.bot.after_session import SessionHandOver, handover_complete
 from proctorbot.bot.live_alerts import OutboxAlertSink
 from proctorbot.bot.live_watch import LiveDetectors, LiveWatch, LiveWatchOptions, peer_field
+from proctorbot.bot.session_bus import PeerJoined
 
 from proctorbot.context import AppContext
 from proctorbot.process_models import ProcessModels
@@ -81,10 +82,12 @@ class LiveWatchPlugin:
         if state in ("proctored", "non_biometric"):
             await advance_status(self.ctx, session_id, SessionStatus.LIVE)
 
-    async def announce_start(self, bot: Any, poll_s: float = 0.5) -> int:
-        """``session_started`` once the student is in the room (deduplicated per session)."""
-        while not any(peer_field(p, "role") == "student" for p in bot.peers.values()):
-            await asyncio.sleep(poll_s)
+    async def announce_start(self, bot: Any) -> int:
+        """``session_started`` once the student is in the room (deduplicated per session);
+        the session bus says when someone joins."""
+        async with bot.bus.subscribe(PeerJoined) as joined:
+            while not any(peer_field(p, "role") == "student" for p in bot.peers.values()):
+                await anext(joined)
         return await asyncio.to_thread(self._started, bot.session_id)
 
     def _started(self, session_id: str) -> int:

@@ -39,7 +39,6 @@ from proctorbot.detection.voiceprint import Voiceprint
 log = logging.getLogger(__name__)
 
 SAMPLE_RATE = 16000
-VOICEPRINT_FILE = "voiceprints/student.json"
 
 
 class PcmAligner:
@@ -68,22 +67,6 @@ class PcmAligner:
         return pcm
 
 
-def load_voiceprint(session_dir: Path) -> Voiceprint | None:
-    """The voiceprint the checklist enrolled when the student said their name, if any."""
-    import json
-
-    path = Path(session_dir) / VOICEPRINT_FILE
-    if not path.is_file():
-        return None
-    data = json.loads(path.read_text(encoding="utf-8"))
-    return Voiceprint(
-        np.asarray(data["vector"], dtype=np.float32),
-        float(data.get("speech_seconds", 0.0)),
-        1.0,
-        str(data.get("source", "enrollment")),
-    )
-
-
 @dataclass
 class AudioStretch:
     """One continuous stretch of the student's track and its detector."""
@@ -103,6 +86,7 @@ class StudentAudioWatch:
         self,
         models: AudioModels,
         *,
+        voiceprint: Voiceprint | None = None,
         session_dir: Path,
         emit: Callable[[DetectorEvent], None],
         executor: ThreadPoolExecutor,
@@ -117,7 +101,8 @@ class StudentAudioWatch:
         self.batch = int(batch_s * SAMPLE_RATE)
         self.max_gap_s = max_gap_s
         self.extent_every_s = extent_every_s
-        self.voiceprint: Voiceprint | None = None
+        # the checklist's (from the session bus); None: the detector clusters the track
+        self.voiceprint: Voiceprint | None = voiceprint
         self.stretch: AudioStretch | None = None
         self.track = "student"
         # The two tracks arrive (and are consumed) with their own jitter. The detector
@@ -134,17 +119,15 @@ class StudentAudioWatch:
 
     async def prepare(self) -> None:
         """Load the models now, so a missing one is reported before the exam goes on."""
-        self.voiceprint = await self._run(self._load)
-
-    def _load(self) -> Voiceprint | None:
-        _ = self.models.embedder, self.models.overlap
-        self.models.new_vad()
-        voiceprint = load_voiceprint(self.session_dir)
-        if voiceprint is None:
+        await self._run(self._load)
+        if self.voiceprint is None:
             log.info(
                 "%s: no enrolled voiceprint; the detector clusters the track", self.session_dir
             )
-        return voiceprint
+
+    def _load(self) -> None:
+        _ = self.models.embedder, self.models.overlap
+        self.models.new_vad()
 
     async def student_chunk(self, t: float, pcm: np.ndarray, track: str) -> None:
         stretch = self.stretch

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
@@ -39,14 +38,21 @@ import numpy as np
 from proctorbot.bot.live_alerts import (
     RECORDER_KINDS,
     AlertSink,
-    EventsTail,
     LiveAlertPolicy,
     alert_details,
     alert_kind,
 )
 from proctorbot.bot.live_audio import StudentAudioWatch
 from proctorbot.bot.live_video import StudentVideoWatch
-from proctorbot.bot.off_loop import to_the_end
+from proctorbot.bot.session_bus import (
+    Detected,
+    ExamDecided,
+    FindingAlerted,
+    FindingClosed,
+    PeerJoined,
+    PeerLeft,
+    VoiceprintEnrolled,
+)
 from proctorbot.config.profiles import RuleProfile
 from proctorbot.detection.events import DetectorEvent, EventKind
 from proctorbot.rules.findings import Finding
@@ -56,7 +62,6 @@ log = logging.getLogger(__name__)
 
 AREA = "live"
 EXAMINER_ROLES = frozenset({"examiner", "expert", "organizer"})
-CHECKLIST_FILE = "checklist.json"
 ANY_ABSENCE_S = 0.001
 
 
@@ -102,20 +107,6 @@ def track_key(info: Any, peer_id: str) -> str:
     )
 
 
-def exam_state(session_dir: Path) -> str | None:
-    """``proctored`` / ``non_biometric`` once admitted, ``closed`` when not admitted, else None."""
-    try:
-        data = json.loads((Path(session_dir) / CHECKLIST_FILE).read_text(encoding="utf-8"))
-    except (FileNotFoundError, ValueError):
-        return None
-    outcome = data.get("outcome")
-    if outcome == "admitted":
-        return "non_biometric" if data.get("mode") == "non_biometric" else "proctored"
-    if outcome in ("not_admitted", "consent_refused"):
-        return "closed"
-    return None
-
-
 class LiveWatch:
     def __init__(
         self,
@@ -156,6 +147,9 @@ class LiveWatch:
                 log.info("%s: no live watch (%s)", self.session_dir.name, state)
                 await self._to_examiners("status", {"state": "off", "reason": state})
                 return
+        # telling people is a listener of the bus, like any other (panel and outbox)
+        self.bot.bus.on(FindingAlerted, self._finding_alerted)
+        self.bot.bus.on(FindingClosed, self._finding_closed)
         executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="live-audio")
         try:
             await self._prepare_audio(executor)
@@ -185,11 +179,9 @@ class LiveWatch:
             await asyncio.gather(*list(self._pending), return_exceptions=True)
 
     async def _wait_for_exam(self) -> str:
-        while True:
-            state = await asyncio.to_thread(exam_state, self.session_dir)
-            if state is not None:
-                return state
-            await asyncio.sleep(self.options.poll_s)
+        """The checklist's verdict, from the session bus (said once, remembered there)."""
+        decided = await self.bot.bus.wait(ExamDecided)
+        return decided.state
 
     async def _prepare_audio(self, executor: ThreadPoolExecutor) -> None:
         if self.detectors.audio_models is None:
@@ -199,8 +191,10 @@ class LiveWatch:
             models = await asyncio.get_running_loop().run_in_executor(
                 executor, self.detectors.audio_models
             )
+            enrolled = self.bot.bus.latest(VoiceprintEnrolled)
             watch = StudentAudioWatch(
                 models,
+                voiceprint=enrolled.voiceprint if enrolled is not None else None,
                 session_dir=self.session_dir,
                 emit=self.handle,
                 executor=executor,
@@ -219,13 +213,16 @@ class LiveWatch:
         return found[-1] if found else None  # a reloaded page is the newest
 
     async def _next_peer(self, roles: frozenset[str], previous: str | None) -> str:
-        while True:
-            peer = self._peer_of_role(roles)
-            if peer is not None and peer != previous:
-                return peer
-            if peer is None:
-                previous = None  # the same connection may come back only as a new peer
-            await asyncio.sleep(self.options.poll_s)
+        """The newest connection of one of ``roles`` other than ``previous``; woken by the
+        bus each time someone joins or leaves."""
+        async with self.bot.bus.subscribe(PeerJoined, PeerLeft) as changes:
+            while True:
+                peer = self._peer_of_role(roles)
+                if peer is not None and peer != previous:
+                    return peer
+                if peer is None:
+                    previous = None  # the same connection may come back only as a new peer
+                await anext(changes)
 
     async def _follow_student(self) -> None:
         previous: str | None = None
@@ -316,20 +313,19 @@ class LiveWatch:
         self._judge(event)
 
     async def _follow_recorder_events(self) -> None:
-        """Gaps the bot writes itself (a participant gone) count for alerts as well."""
-        tail = EventsTail(self.session_dir / "events.jsonl")
+        """Gaps the bot publishes itself (a participant gone) count for alerts as well."""
 
-        def judge(events: list[DetectorEvent]) -> None:
-            for event in events:
-                if event.kind in RECORDER_KINDS and event.track.startswith("student-"):
-                    self._judge(event)  # participant keys are "<role>-<id>"
+        def recorder_gap(detected: Detected) -> bool:  # participant keys are "<role>-<id>"
+            event = detected.event
+            return event.kind in RECORDER_KINDS and event.track.startswith("student-")
 
-        try:
-            while True:
-                judge(await to_the_end(tail.read_new))
-                await asyncio.sleep(self.options.poll_s)
-        finally:
-            judge(tail.read_new())  # a gap the bot closed as it left (SessionBot._shutdown)
+        async with self.bot.bus.subscribe(Detected, accept=recorder_gap) as gaps:
+            try:
+                async for detected in gaps:
+                    self._judge(detected.event)
+            finally:
+                for detected in gaps.drain():  # a gap the bot closed as it left
+                    self._judge(detected.event)
 
     async def _watch_open_gaps(self) -> None:
         """The student away or cut off right now: alert once the time so far crosses the
@@ -354,15 +350,26 @@ class LiveWatch:
                     self._alert_all(self.policy.peek(ongoing))
 
     def _judge(self, event: DetectorEvent) -> None:
+        """The rule engine on each event; what it finds goes out on the bus."""
         self.events.append(event)
         fresh = self.policy.add(event)
-        if event.details.get("open") or event.details.get("still_open"):
-            # alerted while it still goes on: the message says so, not a duration so far
-            fresh = [replace(f, values={**f.values, "ongoing": True}) for f in fresh]
-        self._alert_all(fresh)
+        ongoing = bool(event.details.get("open") or event.details.get("still_open"))
+        for finding in fresh:
+            self.bot.bus.publish(FindingAlerted(finding, ongoing))
         closed = self.policy.closed(event)
-        if closed is not None:  # an alerted finding ended: the examiners see how long
-            self._spawn(self._to_examiners("alert_closed", self._alert_data(closed)))
+        if closed is not None:
+            self.bot.bus.publish(FindingClosed(closed))
+
+    def _finding_alerted(self, alerted: FindingAlerted) -> None:
+        finding = alerted.finding
+        if alerted.ongoing:
+            # alerted while it still goes on: the message says so, not a duration so far
+            finding = replace(finding, values={**finding.values, "ongoing": True})
+        self._alert_all([finding])
+
+    def _finding_closed(self, closed: FindingClosed) -> None:
+        # an alerted finding ended: the examiners see how long it lasted
+        self._spawn(self._to_examiners("alert_closed", self._alert_data(closed.finding)))
 
     def session_going_on(self) -> bool:
         """Someone besides the bot is in the call and the bot is not leaving: alerts

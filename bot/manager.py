@@ -142,7 +142,7 @@ class BotManager:
         # whoever is still in the call (an overrun) is told; their page lets the devices go
         with contextlib.suppress(Exception):
             await bot.send_panel("session", "ended", {"reason": reason})
-        await bot.stop()
+        await bot.stop(reason)
 
     def _slot_end(self, session_id: str) -> float | None:
         from proctorbot.storage.models import ExamSession

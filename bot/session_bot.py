@@ -45,8 +45,11 @@ from proctorbot.bot.events_log import EventsLog
 from proctorbot.bot.media_feeds import MediaFeeds
 from proctorbot.bot.network_quality import NetworkQuality
 from proctorbot.bot.network_quality import measure as measure_network_quality
+from proctorbot.bot.peer_directory import PeerDirectory
 from proctorbot.bot.peer_link import NegotiationError, PeerLink
 from proctorbot.bot.peers import PeerInfo
+from proctorbot.bot.resume import take_over
+from proctorbot.bot.session_bus import Detected, PeerJoined, PeerLeft, SessionBus, SessionEnding
 from proctorbot.config.settings import Settings
 from proctorbot.detection.events import DetectorEvent, EventKind
 from proctorbot.recording.frames import EncodedFrame
@@ -93,7 +96,9 @@ class SessionBot:
         self.started_at = time.time()
         # Seconds since started_at when the bot began to leave; None while in the call.
         self.stopped_at: float | None = None
-        self.peers: dict[str, PeerInfo] = {}
+        # What happens in the session, for every part of it (bot/session_bus.py).
+        self.bus = SessionBus(asyncio.get_running_loop())
+        self.peers: PeerDirectory = PeerDirectory(self.bus.publish)
         self.peer_id: str | None = None
         self.recorder = SessionRecorder(
             self.session_dir, session_id, settings.recording, self.started_at
@@ -104,6 +109,9 @@ class SessionBot:
         self.recorder.pcm_listeners.append(self._feeds.pcm_from_worker)
         self.recorder.gap_listeners.append(self._gap_closed)
         self.events_log = EventsLog(self.session_dir, f"events-{session_id}")
+        # events.jsonl is the bus's durable record: written as events come, never read back
+        self.bus.on(Detected, lambda detected: self.events_log.append(detected.event))
+        take_over(self.session_dir, self.bus)  # what an earlier bot here left decided
         # Gaps already in events.jsonl (closed by an earlier bot process, or here as the
         # media came back): the rest closed when the recorder closed are written on leaving.
         self._reported_gaps = {
@@ -114,6 +122,8 @@ class SessionBot:
         self.joined = asyncio.Event()
         # Set whenever someone joins or leaves the call (the session-end watch waits on it).
         self.presence_changed = asyncio.Event()
+        self.bus.on(PeerJoined, lambda _: self.presence_changed.set())
+        self.bus.on(PeerLeft, lambda _: self.presence_changed.set())
         self.manifest: Manifest | None = None
         self._plugins = plugins
         self._links: dict[str, PeerLink] = {}
@@ -159,9 +169,10 @@ class SessionBot:
             manifest = await self._shutdown()
         return manifest
 
-    async def stop(self) -> None:
+    async def stop(self, reason: str = "stopped") -> None:
         if self.stopped_at is None:
             self.stopped_at = round(time.time() - self.started_at, 3)
+            self.bus.publish(SessionEnding(reason, self.stopped_at))
         self._stopping.set()
         if self._ws is not None and not self._ws.closed:
             await self._ws.close()
@@ -173,8 +184,9 @@ class SessionBot:
     async def _shutdown(self) -> Manifest:
         if self.manifest is not None:
             return self.manifest
-        if self.stopped_at is None:
+        if self.stopped_at is None:  # a final refusal or a crash, not stop()
             self.stopped_at = round(time.time() - self.started_at, 3)
+            self.bus.publish(SessionEnding("signaling_refused", self.stopped_at))
         await self._close_open_stalls()
         await self._stop_tasks()
         await self._drop_links("bot_stopped")
@@ -284,9 +296,9 @@ class SessionBot:
                 await self._rekey(kept, peer)  # back after the signaling dropped: media went on
         elif kind == "peer-left":
             peer_id = str(message.get("peer_id", ""))
-            await self._close_link(peer_id, str(message.get("reason", "left")))
-            self.peers.pop(peer_id, None)
-            self.presence_changed.set()
+            reason = str(message.get("reason", "left"))
+            await self._close_link(peer_id, reason)
+            self.peers.remove(peer_id, reason, None)
         elif kind == "offer":
             await self._accept_offer(sender, message.get("sdp"))
         elif kind == "answer":
@@ -319,13 +331,12 @@ class SessionBot:
 
     async def _welcome(self, message: dict[str, Any]) -> None:
         self.peer_id = str(message["peer_id"])
-        self.peers.clear()  # after a reconnect the server's list is the truth
-        self.presence_changed.set()
+        listed = [PeerInfo.from_message(raw) for raw in message.get("peers", [])]
+        self.peers.replace_all(listed)  # after a reconnect the server's list is the truth
         first = not self.joined.is_set()
         self.joined.set()
         logger.info("session %s: bot joined as %s", self.session_id, self.peer_id)
-        for raw in message.get("peers", []):
-            peer = self._add_peer(PeerInfo.from_message(raw))
+        for peer in listed:
             if peer.role == "bot":
                 continue
             link = self._links.get(peer.peer_id)  # only the bot's own socket had dropped
@@ -405,8 +416,7 @@ class SessionBot:
                 await self._close_link(peer_id, "left")
 
     def _add_peer(self, peer: PeerInfo) -> PeerInfo:
-        self.peers[peer.peer_id] = peer
-        self.presence_changed.set()
+        self.peers[peer.peer_id] = peer  # the directory tells the bus
         return peer
 
     def people_present(self) -> bool:
@@ -605,8 +615,9 @@ class SessionBot:
         ]
 
     def emit(self, event: DetectorEvent) -> None:
-        """Append one event to ``events.jsonl`` (its own thread, in order, synced to disk)."""
-        self.events_log.append(event)
+        """Publish a detector event on the session bus (from any thread): ``events.jsonl``
+        gets it at once (its own thread, in order, synced), the subscribers on the loop."""
+        self.bus.publish(Detected(event))
 
     async def video_frames(
         self, peer_id: str, fps: float = 2.0
@@ -648,4 +659,4 @@ class SessionBot:
             track=gap.participant,
             details={"reason": gap.reason},
         )
-        self.events_log.append(event)
+        self.bus.publish(Detected(event))

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 from proctorbot.checklist.detectors import (
     ChecklistDetectors,
+    EnrolledVoice,
     IdReading,
     RoomScanFindings,
     VideoFrame,
@@ -124,7 +125,7 @@ class CampPlusVoiceEnroller:
     def __init__(self, models: Provider) -> None:
         self.models = models
 
-    def enroll(self, samples: np.ndarray, sample_rate: int, out_dir: Path) -> Path:
+    def enroll(self, samples: np.ndarray, sample_rate: int, out_dir: Path) -> EnrolledVoice:
         from proctorbot.detection.voiceprint import enroll
 
         models = self.models()
@@ -134,7 +135,7 @@ class CampPlusVoiceEnroller:
         out_dir.mkdir(parents=True, exist_ok=True)
         path = out_dir / "student.json"
         path.write_text(json.dumps(result.voiceprint.to_json(), default=float), encoding="utf-8")
-        return path
+        return EnrolledVoice(path, result.voiceprint)
 
 
 def build_detectors(settings: Settings, models: ProcessModels | None = None) -> ChecklistDetectors:

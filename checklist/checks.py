@@ -18,6 +18,7 @@ from typing import Any
 
 import cv2
 import numpy as np
+from proctorbot.bot.session_bus import VoiceprintEnrolled
 from proctorbot.checklist.detectors import (
     ChecklistDetectors,
     RoomScanFindings,
@@ -304,10 +305,11 @@ async def check_name_aloud(ctx: CheckContext) -> AutoResult:
     if ctx.detectors.voice_enroller is not None:
         out_dir = ctx.session_dir / "voiceprints"
         try:
-            path = await asyncio.to_thread(
+            enrolled = await asyncio.to_thread(
                 ctx.detectors.voice_enroller.enroll, audio, SAMPLE_RATE, out_dir
             )
-            details["voiceprint"] = _relative(path, ctx.session_dir)
+            details["voiceprint"] = _relative(enrolled.path, ctx.session_dir)
+            ctx.bot.bus.publish(VoiceprintEnrolled(enrolled.voiceprint))  # to the live watch
         except Exception as exc:  # too little speech: the live watch clusters instead
             details["voiceprint"] = f"failed: {exc}"
     else:

@@ -109,9 +109,15 @@ class Transcriber(Protocol):
     def transcribe(self, samples: np.ndarray, sample_rate: int, language: str) -> str: ...
 
 
+@dataclass(frozen=True)
+class EnrolledVoice:
+    path: Path  # the durable record (voiceprints/student.json)
+    voiceprint: Any  # detection.voiceprint.Voiceprint: to the live watch, by the session bus
+
+
 class VoiceEnroller(Protocol):
-    def enroll(self, samples: np.ndarray, sample_rate: int, out_dir: Path) -> Path:
-        """Store the student's voiceprint; returns its path (for the live watch)."""
+    def enroll(self, samples: np.ndarray, sample_rate: int, out_dir: Path) -> EnrolledVoice:
+        """Store the student's voiceprint and hand it back."""
         ...
 
 

@@ -1,67 +1,46 @@
-"""The examiners' live feed of flags: follows the session's ``events.jsonl``.
+"""The examiners' live feed of flags: every detector event and recording gap of the
+session, as the session bus carries them (``Detected``).
 
-Detectors append one ``DetectorEvent`` per line as they happen (docs/architecture.md);
-reading the file instead of hooking into each detector keeps the checklist
-independent of which detectors run.
+Listening to the bus rather than to each detector keeps the checklist independent of
+which detectors run; the flags are kept from the checklist's start and sent to the
+examiners' panels once the exam is on.
 """
 
 from __future__ import annotations
 
-import asyncio
-import json
 import logging
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
+from proctorbot.bot.session_bus import Detected
 from proctorbot.detection.events import DetectorEvent
 
 log = logging.getLogger(__name__)
 
 
 class FlagFeed:
-    def __init__(self, events_path: Path, *, poll_s: float = 1.0, keep: int = 500) -> None:
-        self.events_path = events_path
-        self.poll_s = poll_s
+    def __init__(self, *, keep: int = 500) -> None:
         self.keep = keep
         self.flags: list[dict[str, Any]] = []
-        self._offset = 0
-        self._partial = b""
+        # Set once the exam is on: each new flag goes to the examiners' panels.
+        self.send: Callable[[dict[str, Any]], Awaitable[None]] | None = None
 
-    def read_new(self) -> list[dict[str, Any]]:
-        """Flags from lines appended since the last call (a half-written line waits)."""
-        try:
-            with self.events_path.open("rb") as handle:
-                handle.seek(self._offset)
-                chunk = handle.read()
-        except FileNotFoundError:
-            return []
-        self._offset += len(chunk)
-        data = self._partial + chunk
-        lines = data.split(b"\n")
-        self._partial = lines.pop()
-        new = []
-        for line in lines:
-            if not line.strip():
-                continue
-            try:
-                event = DetectorEvent.from_json(json.loads(line))
-            except (ValueError, KeyError, TypeError) as exc:
-                log.warning("events.jsonl: skipping a bad line (%s)", exc)
-                continue
-            new.append(flag_of(event))
-        for flag in new:  # a condition written again as it grows replaces its earlier line
-            key = flag_key(flag)
-            self.flags = [f for f in self.flags if flag_key(f) != key]
-            self.flags.append(flag)
+    def add(self, event: DetectorEvent) -> dict[str, Any]:
+        """The event's flag; a condition published again as it grows replaces its line."""
+        flag = flag_of(event)
+        key = flag_key(flag)
+        self.flags = [f for f in self.flags if flag_key(f) != key]
+        self.flags.append(flag)
         del self.flags[: -self.keep]
-        return new
+        return flag
 
-    async def follow(self, send: Callable[[dict[str, Any]], Awaitable[None]]) -> None:
-        while True:
-            for flag in await asyncio.to_thread(self.read_new):
-                await send(flag)
-            await asyncio.sleep(self.poll_s)
+    async def follow(self, bus: Any) -> None:  # proctorbot.bot.session_bus.SessionBus
+        """Keep every flag from now on; send each new one once ``send`` is set."""
+        async with bus.subscribe(Detected) as events:
+            async for detected in events:
+                flag = self.add(detected.event)
+                if self.send is not None:
+                    await self.send(flag)
 
 
 def flag_key(flag: dict[str, Any]) -> tuple[str, str, float]:

@@ -52,6 +52,16 @@ class ExamMode(enum.StrEnum):
     NON_BIOMETRIC = "non_biometric"
 
 
+def exam_state_of(run: ChecklistRun) -> str | None:
+    """What the checklist's end means for the exam: ``proctored`` / ``non_biometric``
+    (admitted), ``closed`` (not admitted, consent refused), None while it goes on."""
+    if run.outcome is RunOutcome.ADMITTED:
+        return str(run.mode)
+    if run.outcome in (RunOutcome.NOT_ADMITTED, RunOutcome.CONSENT_REFUSED):
+        return "closed"
+    return None
+
+
 @dataclass(frozen=True)
 class AutoResult:
     """What the bot could check by itself; ``available=False`` says it could not."""

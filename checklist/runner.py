@@ -13,9 +13,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
+from proctorbot.bot.session_bus import ExamDecided, PeerJoined, PeerLeft
 from proctorbot.checklist.checks import STEP_CHECKS, CheckContext, CheckThresholds, StepCheck
 from proctorbot.checklist.detectors import AdmissionNotifier, ChecklistDetectors, SessionBotLike
 from proctorbot.checklist.feed import StudentFeed
@@ -38,6 +38,7 @@ from proctorbot.checklist.records import (
     StepKind,
     StepStatus,
     Transition,
+    exam_state_of,
 )
 from proctorbot.checklist.store import ChecklistStore
 from proctorbot.checklist.views import EXAMINER_ROLES, examiner_view, student_view
@@ -96,7 +97,6 @@ class ChecklistRunner:
         thresholds: CheckThresholds | None = None,
         checks: dict[StepKind, StepCheck] | None = None,
         clock: Clock = utc_now,
-        peer_poll_s: float = 0.5,
         analysis_limit_s: float = 300.0,
     ) -> None:
         self.bot = bot
@@ -113,7 +113,6 @@ class ChecklistRunner:
         self.thresholds = thresholds or CheckThresholds()
         self.checks = STEP_CHECKS if checks is None else checks
         self.clock = clock
-        self.peer_poll_s = peer_poll_s
         # A detector that hangs must not hold the step forever: unavailable after this.
         self.analysis_limit_s = analysis_limit_s
         self.catalogue = Catalogue.load(language)
@@ -126,7 +125,7 @@ class ChecklistRunner:
         self._attempt_key: tuple[StepKind, int] | None = None
         self._check_task: asyncio.Task[None] | None = None
         self._timer_task: asyncio.Task[None] | None = None
-        self._flags = FlagFeed(Path(bot.session_dir) / "events.jsonl")
+        self._flags = FlagFeed()
         self._flag_task: asyncio.Task[None] | None = None
 
     @property
@@ -159,6 +158,9 @@ class ChecklistRunner:
         await self._commit(self.machine.interrupt(BOT))
         watcher = asyncio.create_task(
             self._watch_peers(), name=f"checklist-peers-{self.session_id}"
+        )
+        self._flag_task = asyncio.create_task(
+            self._flags.follow(self.bot.bus), name=f"checklist-flags-{self.session_id}"
         )
         try:
             await self._set_student(self._find_student())
@@ -253,6 +255,8 @@ class ChecklistRunner:
                 await self._feed.stop()
                 self._feed = None
             self.finished.set()
+            # the verdict, for the live watch (the session bus remembers it)
+            self.bot.bus.publish(ExamDecided(exam_state_of(machine.run)))
 
     def _begin_if_ready(self) -> list[Transition]:
         machine = self.machine
@@ -457,12 +461,9 @@ class ChecklistRunner:
         return students[-1] if students else None  # a reloaded page is the newest
 
     async def _watch_peers(self) -> None:
-        seen = (self._find_student(), frozenset(self.bot.peers))
-        while True:
-            await asyncio.sleep(self.peer_poll_s)
-            now = (self._find_student(), frozenset(self.bot.peers))
-            if now != seen:
-                seen = now
+        """Someone joined or left (the session bus): the checklist takes a look."""
+        async with self.bot.bus.subscribe(PeerJoined, PeerLeft) as changes:
+            async for _ in changes:
                 await self._queue.put(PeersChanged())
 
     async def _peers_changed(self) -> None:
@@ -491,8 +492,7 @@ class ChecklistRunner:
             self._feed.start()
 
     def _start_flags(self) -> None:
-        if self._flag_task is None:
-            self._flag_task = asyncio.create_task(self._flags.follow(self._send_flag))
+        self._flags.send = self._send_flag
 
     async def _send_flag(self, flag: dict[str, Any]) -> None:
         for peer_id, info in list(self.bot.peers.items()):

@@ -13,7 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from proctorbot.bot.peer_directory import PeerDirectory
 from proctorbot.bot.peers import PeerInfo
+from proctorbot.bot.session_bus import Detected, SessionBus
 from proctorbot.detection.events import DetectorEvent
 
 SR = 16000
@@ -29,7 +31,8 @@ class FakeSessionBot:
 
     session_id: str
     session_dir: Path
-    peers: dict[str, PeerInfo] = field(default_factory=dict)
+    bus: SessionBus = field(default_factory=SessionBus)
+    peers: dict[str, PeerInfo] = field(init=False)
     audio: dict[str, list[tuple[float, np.ndarray]]] = field(default_factory=dict)
     video: dict[str, list[tuple[float, np.ndarray]]] = field(default_factory=dict)
     panels: list[tuple[str, str, Any, str | None]] = field(default_factory=list)
@@ -49,11 +52,19 @@ class FakeSessionBot:
 
     def __post_init__(self) -> None:
         self.session_dir.mkdir(parents=True, exist_ok=True)
+        self.peers = PeerDirectory(self.bus.publish)  # tells the bus, as in the bot
+        self.bus.on(Detected, lambda detected: self._write(detected.event))
 
     def open_gaps(self) -> list[Any]:
         return list(self.gaps)
 
     def emit(self, event: DetectorEvent) -> None:
+        self.bus.publish(Detected(event))
+
+    def people_present(self) -> bool:
+        return any(peer.role != "bot" for peer in self.peers.values())
+
+    def _write(self, event: DetectorEvent) -> None:
         with open(self.session_dir / "events.jsonl", "a", encoding="utf-8") as handle:
             handle.write(json.dumps(event.to_json(), ensure_ascii=False) + "\n")
 
@@ -184,8 +195,12 @@ def outbox_rows(ctx: Any, kind: str) -> list[Any]:
         return list(rows)
 
 
-def write_voiceprint(models: Any, session_dir: Path, enroll_samples: np.ndarray) -> Path:
-    """What the checklist's name-aloud step leaves behind."""
+def write_voiceprint(
+    models: Any, session_dir: Path, enroll_samples: np.ndarray, bus: SessionBus | None = None
+) -> Path:
+    """What the checklist's name-aloud step leaves behind: the file (for the hand-over)
+    and, on the session bus, the voiceprint itself (for the live watch)."""
+    from proctorbot.bot.session_bus import VoiceprintEnrolled
     from proctorbot.detection.voiceprint import enroll
 
     result = enroll(enroll_samples, models.embedder, models.new_vad())
@@ -193,6 +208,8 @@ def write_voiceprint(models: Any, session_dir: Path, enroll_samples: np.ndarray)
     path = session_dir / "voiceprints" / "student.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(result.voiceprint.to_json(), default=float))
+    if bus is not None:
+        bus.publish(VoiceprintEnrolled(result.voiceprint))
     return path
 
 

@@ -34,10 +34,12 @@ STUDENT_TRACK = "student-student"
 
 def _bot(tmp_path: Path, session_id: str) -> FakeSessionBot:
     bot = FakeSessionBot(session_id, tmp_path / "recordings" / session_id)
-    bot.peers = {
-        EXAMINER: PeerInfo(EXAMINER, "examiner", "Examiner Person", "examiner"),
-        STUDENT: PeerInfo(STUDENT, "student", "Student Person", "student"),
-    }
+    bot.peers.update(
+        {
+            EXAMINER: PeerInfo(EXAMINER, "examiner", "Examiner Person", "examiner"),
+            STUDENT: PeerInfo(STUDENT, "student", "Student Person", "student"),
+        }
+    )
     return bot
 
 

@@ -9,7 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from proctorbot.checklist.detectors import IdReading, RoomScanFindings
+from proctorbot.bot.peer_directory import PeerDirectory
+from proctorbot.bot.session_bus import Detected, SessionBus
+from proctorbot.checklist.detectors import EnrolledVoice, IdReading, RoomScanFindings
 from proctorbot.detection.events import DetectorEvent
 from proctorbot.detection.names import best_name_in_text
 
@@ -24,7 +26,8 @@ class FakePeer:
 @dataclass
 class FakeSessionBot:
     session_dir: Path
-    peers: dict[str, FakePeer] = field(default_factory=dict)
+    bus: SessionBus = field(default_factory=SessionBus)
+    peers: dict[str, FakePeer] = field(init=False)
     prompts: list[dict[str, Any]] = field(default_factory=list)
     panels: list[dict[str, Any]] = field(default_factory=list)
     events: list[DetectorEvent] = field(default_factory=list)
@@ -62,8 +65,13 @@ class FakeSessionBot:
     def on_panel(self, area: str, handler: Callable) -> None:
         self.handlers[area] = handler
 
+    def __post_init__(self) -> None:
+        # tests add and remove peers by hand: the directory tells the bus, as in the bot
+        self.peers = PeerDirectory(self.bus.publish)
+
     def emit(self, event: DetectorEvent) -> None:
         self.events.append(event)
+        self.bus.publish(Detected(event))
 
     async def click(self, peer_id: str, action: str, **data: Any) -> None:
         await self.handlers["checklist"](peer_id, action, data)
@@ -116,11 +124,11 @@ class FakeTranscriber:
 
 @dataclass
 class FakeVoiceEnroller:
-    def enroll(self, samples: np.ndarray, sample_rate: int, out_dir: Path) -> Path:
+    def enroll(self, samples: np.ndarray, sample_rate: int, out_dir: Path) -> EnrolledVoice:
         out_dir.mkdir(parents=True, exist_ok=True)
         path = out_dir / "student.npy"
         np.save(path, np.ones(4))
-        return path
+        return EnrolledVoice(path, np.ones(4))
 
 
 @dataclass

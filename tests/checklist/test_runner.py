@@ -70,7 +70,6 @@ def start(app_context, exam_session_id, bot):
             student_name=NAME,
             language="ru",
             profile_name="test",
-            peer_poll_s=0.05,
             **kwargs,
         )
         tasks.append(asyncio.create_task(runner.run()))
@@ -347,10 +346,7 @@ async def test_examiners_get_live_flags_after_admission(start, bot) -> None:
     await bot.click("stu", "ack", step="instruction")
     await asyncio.wait_for(runner.wait_finished(), 5)
     event = DetectorEvent(EventKind.THIRD_PARTY_VOICE, 61.5, 64.0, 0.9, "stu", ("evidence/v.wav",))
-    bot.session_dir.mkdir(parents=True, exist_ok=True)
-    with open(bot.session_dir / "events.jsonl", "a", encoding="utf-8") as out:
-        out.write(json.dumps(event.to_json()) + "\n")
-        out.write('{"kind": "half a line')  # being written: must wait, not crash
+    bot.emit(event)  # a detector's event, on the session bus
     await until(lambda: any(m["action"] == "flag" for m in bot.panels))
     flags = [m for m in bot.panels if m["action"] == "flag"]
     assert {m["to"] for m in flags} == {"ex1", "ex2", "exp"}  # never the student
