@@ -62,11 +62,10 @@ def serve_command(ctx: click.Context, demo: bool, host: str | None, port: int | 
         day = seed_demo(app_ctx.db, profile=settings.default_profile, language=settings.language)
         click.echo("Demo exam day ready. Open a link in a browser (one per person):")
         print_demo_links(app_ctx, day.session_ids)
-        click.echo(
-            f"Organizers' dashboard: {settings.server.public_url.rstrip('/')}/dashboard"
-            " (create an account: proctorbot organizer add --organization NAME --name NAME"
-            " --email EMAIL)"
-        )
+        from proctorbot.report.demo_sign_in import demo_sign_in_lines
+
+        # The dashboard, a one-time sign-in link for the demo organizer, the organization.
+        click.echo("\n".join(demo_sign_in_lines(app_ctx, day.organization_id)))
     click.echo(
         f"proctorbot serving on http://{settings.server.host}:{settings.server.port} (Ctrl+C stops)"
     )

@@ -81,6 +81,9 @@ def test_serve_demo_prints_links_that_open(tmp_path: Path) -> None:
         output = "".join(lines)
         links = re.findall(r"(student|examiner|expert|organizer)\s.*?(http://\S+)", output)
         assert len(links) == 12, output
+        # a working organizer sign-in out of the box: a one-time link, the organization
+        assert re.search(r"http://127\.0\.0\.1:\d+/dashboard/login/link/\S+", output), output
+        assert 'Demo organization: "Demo University' in output, output
         # Generous: on a loaded 2-core CI machine every area's start-up takes a while.
         answer_deadline = time.monotonic() + 90
         last_error: OSError | None = None
