@@ -313,7 +313,7 @@ def whole_analysis_rtf(models, settings, speakers, prompters, rng) -> int:  # no
     )
     voiceprint = enroll(enroll_audio, models.embedder, models.new_vad()).voiceprint
 
-    # after the session, as bot/after_session.py runs them: diarization and transcripts side
+    # after the session, as handover/audio_pass.py runs them: diarization and transcripts side
     # by side (torch on one core, CTranslate2 on the other)
     walls: dict[str, float] = {}
 

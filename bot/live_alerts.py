@@ -1,4 +1,5 @@
-"""Which live events are worth telling people about, and telling them through the outbox.
+"""Which live events are worth telling people about (the outbox sink that tells them is
+``notifications/live_alerts.py``, given by the composition root).
 
 The same rule engine that writes the report (``rules.engine.evaluate``) decides, so a
 live alert and the report's finding never disagree: after each new event the events
@@ -9,18 +10,14 @@ alerting severity that was not alerted yet becomes one ``notifications.events.li
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Protocol
 
 from proctorbot.config.profiles import RuleProfile
 from proctorbot.detection.events import DetectorEvent, EventKind
 from proctorbot.rules.engine import evaluate
 from proctorbot.rules.findings import Finding
-
-from proctorbot.context import AppContext
 
 log = logging.getLogger(__name__)
 
@@ -33,11 +30,9 @@ ALERT_KIND_OF_RULE = {
     "away": "away_too_long",
     "technical_interruption": "connection_lost",
 }
-# Written to events.jsonl by the bot itself (a participant's media gap), not by a detector
-# of the live watch: read back from the file so they count for alerts too.
+# Published by the bot itself (a participant's media gap), not by a detector of the live
+# watch: heard on the session bus so they count for alerts too.
 RECORDER_KINDS = frozenset({EventKind.PARTICIPANT_LEFT, EventKind.VIDEO_LOST})
-PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png")
-VIDEO_SUFFIXES = (".mp4", ".webm")
 
 
 @dataclass
@@ -87,34 +82,6 @@ class LiveAlertPolicy:
         return fresh
 
 
-class EventsTail:
-    """Events appended to ``events.jsonl`` since the last read (a half-written line waits)."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = Path(path)
-        self._offset = 0
-        self._partial = b""
-
-    def read_new(self) -> list[DetectorEvent]:
-        try:
-            with self.path.open("rb") as handle:
-                handle.seek(self._offset)
-                chunk = handle.read()
-        except FileNotFoundError:
-            return []
-        self._offset += len(chunk)
-        lines = (self._partial + chunk).split(b"\n")
-        self._partial = lines.pop()
-        events = []
-        for line in lines:
-            if line.strip():
-                try:
-                    events.append(DetectorEvent.from_json(json.loads(line)))
-                except (ValueError, KeyError, TypeError) as exc:
-                    log.warning("%s: a bad line skipped (%s)", self.path, exc)
-        return events
-
-
 def alert_kind(finding: Finding) -> str:
     return ALERT_KIND_OF_RULE.get(finding.rule, finding.rule)
 
@@ -130,60 +97,3 @@ class AlertSink(Protocol):
     """Where alert-worthy findings go (the outbox in production, a list in tests)."""
 
     def send(self, finding: Finding) -> int: ...
-
-
-class OutboxAlertSink:
-    """``notifications.events.live_alert`` with the finding's first evidence file attached.
-
-    Event times count from the bot's start (``bot_started_at``, the manifest's origin),
-    which ``live_alert`` is given: the text says the time from the recording start.
-    """
-
-    def __init__(
-        self, ctx: AppContext, session_id: str, session_dir: Path, bot_started_at: float
-    ) -> None:
-        self.ctx = ctx
-        self.session_id = session_id
-        self.session_dir = Path(session_dir)
-        self.bot_started_at = bot_started_at
-
-    def send(self, finding: Finding) -> int:
-        from proctorbot.notifications import events
-        from proctorbot.storage.models import ExamSession
-
-        with self.ctx.db.begin() as db:
-            session = db.get(ExamSession, self.session_id)
-            if session is None:
-                log.warning("live alert for unknown session %s dropped", self.session_id)
-                return 0
-            # The one time convention: from the recording start, the day's clock beside it.
-            return events.live_alert(
-                db,
-                self.session_id,
-                alert_kind(finding),
-                finding.start,
-                recording_started_at=self.bot_started_at,
-                duration_s=finding.duration,
-                ongoing=bool(finding.values.get("ongoing")),
-                evidence=self.attachment(finding),
-                gross=finding.severity == "gross",
-                default_zone=self.ctx.settings.scheduling.timezone,
-            )
-
-    def attachment(self, finding: Finding):  # noqa: ANN201 - notifications.outbox.Attachment | None
-        from proctorbot.notifications.outbox import Attachment
-
-        for relative in finding.evidence:
-            path = self.session_dir / relative
-            if not path.is_file():
-                continue
-            suffix = path.suffix.lower()
-            kind = (
-                "photo"
-                if suffix in PHOTO_SUFFIXES
-                else "video"
-                if suffix in VIDEO_SUFFIXES
-                else "document"
-            )
-            return Attachment(path=path, kind=kind)
-        return None

@@ -29,7 +29,7 @@ BLOCKING_THREADS = 32
 
 AREA_SETUP_MODULES = (
     "proctorbot.bot.service",
-    "proctorbot.bot.handover",  # live watch + post-session hand-over (after bot.service)
+    "proctorbot.handover.service",  # live watch + post-session hand-over (after bot.service)
     "proctorbot.scheduling.service",
     "proctorbot.notifications.service",
     "proctorbot.checklist.service",

@@ -101,7 +101,7 @@ async def test_prompter_and_second_face_become_events_flags_and_alerts(
     voices,  # noqa: F811
     face_analyzer,  # noqa: F811
 ) -> None:
-    from proctorbot.bot.live_alerts import OutboxAlertSink
+    from proctorbot.notifications.live_alerts import OutboxAlertSink
 
     ids = add_session(app_context, profile="university-admission")
     bot = _bot(tmp_path, ids.session_id)
@@ -230,12 +230,18 @@ async def test_no_automated_watch_in_non_biometric_mode(tmp_path: Path) -> None:
 async def test_organizers_hear_the_session_started_when_the_student_joins(
     app_context, tmp_path: Path
 ) -> None:
-    from proctorbot.bot.handover import LiveWatchPlugin, ProcessModels
+    from proctorbot.bot.live_watch_plugin import LiveWatchPlugin, ProcessModels
 
     ids = add_session(app_context, profile="school-interview")  # session_started → organizer
     bot = _bot(tmp_path, ids.session_id)
     student = bot.peers.pop(STUDENT)
-    plugin = LiveWatchPlugin(app_context, ProcessModels(app_context.settings))
+    from proctorbot.handover.service import session_started_notice
+
+    plugin = LiveWatchPlugin(
+        app_context,
+        ProcessModels(app_context.settings),
+        announce=session_started_notice(app_context),  # as the composition root wires it
+    )
     announcing = asyncio.create_task(plugin.announce_start(bot))
     await asyncio.sleep(0.3)
     assert not announcing.done() and outbox_rows(app_context, "session_started") == []
@@ -252,7 +258,7 @@ async def test_the_real_bot_runs_the_live_watch_over_webrtc(
     face_analyzer,  # noqa: F811
 ) -> None:
     """The plug-in inside a real SessionBot, real aiortc senders (a tone, a faceless pattern)."""
-    from proctorbot.bot.handover import LiveWatchPlugin, ProcessModels
+    from proctorbot.bot.live_watch_plugin import LiveWatchPlugin, ProcessModels
     from proctorbot.bot.manager import BotManager
 
     from tests.bot.participant import ScriptedParticipant

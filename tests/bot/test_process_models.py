@@ -17,7 +17,7 @@ from proctorbot.process_models import ModelBuilders, Once, ProcessModels
 
 pytestmark = [pytest.mark.timeout(60)]
 
-AREAS = ("proctorbot.bot.service", "proctorbot.bot.handover", "proctorbot.checklist.service")
+AREAS = ("proctorbot.bot.service", "proctorbot.handover.service", "proctorbot.checklist.service")
 
 
 class FakeModel:
@@ -38,8 +38,8 @@ def counting_builders(built: Counter) -> ModelBuilders:
 
 
 async def test_checklist_live_watch_and_hand_over_share_each_model(app_context) -> None:
-    from proctorbot.bot.handover import HAND_OVER, LIVE_WATCH_PLUGIN
     from proctorbot.checklist.service import CHECKLIST_PLUGIN
+    from proctorbot.handover.service import HAND_OVER, LIVE_WATCH_PLUGIN
 
     from proctorbot.app import build_app
 

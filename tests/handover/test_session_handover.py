@@ -13,7 +13,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from proctorbot.bot.after_session import HANDOVER_FILE, SessionHandOver
+from proctorbot.handover.folder import HANDOVER_FILE
+from proctorbot.handover.session_handover import SessionHandOver
 from proctorbot.storage.models import ExamSession
 
 from tests.bot.handover_helpers import SR, add_session, outbox_rows, write_voiceprint
@@ -239,20 +240,21 @@ async def test_a_failed_step_keeps_the_report_and_the_notice(app_context) -> Non
 
 
 async def test_serve_plugs_the_live_watch_and_the_hand_over_in(app_context) -> None:
-    from proctorbot.bot.handover import HAND_OVER, LIVE_WATCH_PLUGIN, SessionCloser
     from proctorbot.bot.service import BOT_MANAGER
+    from proctorbot.handover.closer import SessionCloser
+    from proctorbot.handover.service import HAND_OVER, LIVE_WATCH_PLUGIN
     from proctorbot.scheduling.service import job_hooks
 
     from proctorbot.app import AREA_SETUP_MODULES, build_app
 
-    assert AREA_SETUP_MODULES.index("proctorbot.bot.handover") == (
+    assert AREA_SETUP_MODULES.index("proctorbot.handover.service") == (
         AREA_SETUP_MODULES.index("proctorbot.bot.service") + 1
     )
     app = await build_app(
         app_context,
         areas=(
             "proctorbot.bot.service",
-            "proctorbot.bot.handover",
+            "proctorbot.handover.service",
             "proctorbot.scheduling.service",
         ),
     )
@@ -264,7 +266,7 @@ async def test_serve_plugs_the_live_watch_and_the_hand_over_in(app_context) -> N
 
 
 async def test_the_post_session_job_hands_over_only_what_no_bot_records(app_context) -> None:
-    from proctorbot.bot.handover import SessionCloser
+    from proctorbot.handover.closer import SessionCloser
 
     class Manager:
         def __init__(self) -> None:

@@ -1,21 +1,21 @@
-"""The hand-over after a session: the full audio pass, the report, the organizers told.
+"""The hand-over after a session (``SessionHandOver``): the report first, then the rest.
 
-Steps, each logged and recorded in ``handover.json`` in the session folder; a step
-that fails is noted and the next ones still run on whatever exists:
+Steps, each logged and recorded in ``handover.json`` in the session folder (its
+``progress``, and ``complete`` once all ran); a step that fails is noted and the next
+ones still run on whatever exists:
 
-1. ``recording`` — the bot leaves (the recorder closes the files, writes the manifest
-   and the composite), then the manifest is read;
-2. ``speech`` — voice activity per participant's analysis WAV → ``speech.json``
-   (``{participant: [{start, end}]}``, what the report's timeline reads);
-3. ``diarization`` — the student's track through pyannote, each cluster labelled
-   student / examiner-echo / unknown with the enrolled voiceprint and the examiner's
-   → ``diarization/<participant>.rttm`` and ``diarization.json``;
-4. ``transcripts`` — every track through Whisper in the session's language →
-   ``transcript.json`` (``{"segments": [{start, end, speaker, text, words, ...}]}``,
-   ``speaker`` = the participant key of the manifest), run side by side with 3 (two cores);
-   then ``voices`` — each student line gets ``voice``, the diarization role covering it;
-5. ``report`` — ``report.service.rebuild_report``;
-6. ``notify`` — ``notifications.events.session_finished`` with the signed report link.
+1. ``recording`` — the bot is out of the call, the folder in order, status ``finished``;
+2. ``report`` — ``report.service.rebuild_report`` from the live findings;
+3. ``notify`` — ``notifications.events.session_finished`` with the signed report link;
+4. ``composite`` — one video of everyone (``recording/composite.py``);
+5. ``models``, ``speech`` — voice activity per analysis WAV → ``speech.json``;
+6. ``diarization`` ‖ ``transcripts`` (two cores) → ``diarization.json`` and its RTTMs,
+   ``transcript.json``; then ``voices`` — each student line gets its diarization role
+   (``handover/audio_pass.py``);
+7. ``report_final`` — the report again with all of it (same link).
+
+The hand-over is its own area so that a worker process can run it (it needs only the
+session id, the database and the folder).
 """
 
 from __future__ import annotations
@@ -24,33 +24,25 @@ import asyncio
 import datetime as dt
 import json
 import logging
-import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
+from proctorbot.handover.audio_pass import FullAudioPass
+from proctorbot.handover.folder import (
+    HANDOVER_FILE,
+    AnalysisTrack,
+    analysis_tracks,
+    close_folder,
+    write_json,
+)
 from proctorbot.storage.db_retry import retry_when_locked
 
 from proctorbot.context import AppContext
 
 log = logging.getLogger(__name__)
-
-SAMPLE_RATE = 16000
-HANDOVER_FILE = "handover.json"
-EXAMINER_PRINT_SECONDS = 120.0
-
-
-@dataclass(frozen=True)
-class AnalysisTrack:
-    """One participant's 16 kHz analysis WAV and where it sits in the session."""
-
-    participant: str
-    role: str
-    path: Path
-    offset: float  # seconds from the session start (the manifest's origin)
 
 
 @dataclass
@@ -93,203 +85,6 @@ class HandOverResult:
                 "running": self.running,
             },
         }
-
-
-def analysis_tracks(session_dir: Path) -> list[AnalysisTrack]:
-    """The analysis WAVs the manifest names, in time order."""
-    from proctorbot.recording.manifest import read_manifest
-
-    manifest = read_manifest(session_dir)
-    tracks = [
-        AnalysisTrack(
-            f.participant, f.role, session_dir / f.path, f.started_at - manifest.started_at
-        )
-        for f in manifest.files
-        if f.kind == "analysis" and (session_dir / f.path).is_file()
-    ]
-    return sorted(tracks, key=lambda t: (t.offset, t.participant))
-
-
-def load_track(track: AnalysisTrack) -> np.ndarray:
-    from proctorbot.detection.audio_input import load_audio
-
-    return load_audio(track.path).samples
-
-
-def write_json(path: Path, data: object) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # one temporary name per thread: two steps running side by side may write the same file
-    temporary = path.with_suffix(f"{path.suffix}.{threading.get_ident()}.tmp")
-    temporary.write_text(json.dumps(data, ensure_ascii=False, indent=1, default=float), "utf-8")
-    temporary.replace(path)
-
-
-class FullAudioPass:
-    """Speech, diarization and transcripts of a session folder (blocking; run in a thread)."""
-
-    def __init__(
-        self,
-        models: Any,  # detection.audio_models.AudioModels
-        transcriber: Callable[[], Any] | None = None,  # -> detection.transcription.Transcriber
-        language: str | None = None,
-    ) -> None:
-        self.models = models
-        self.transcriber = transcriber
-        self.language = language
-        self._audio: dict[Path, np.ndarray] = {}
-        self._audio_lock = threading.Lock()  # diarization and transcripts run side by side
-        self._engine = ""
-
-    def samples(self, track: AnalysisTrack) -> np.ndarray:
-        with self._audio_lock:
-            if track.path not in self._audio:
-                self._audio[track.path] = load_track(track)
-            return self._audio[track.path]
-
-    def speech(self, session_dir: Path, tracks: list[AnalysisTrack]) -> dict[str, list[dict]]:
-        result: dict[str, list[dict[str, float]]] = {}
-        for track in tracks:
-            vad = self.models.new_vad()
-            vad.feed(self.samples(track))
-            spans = result.setdefault(track.participant, [])
-            for segment in vad.segments():
-                spans.append(
-                    {
-                        "start": round(track.offset + segment.start, 3),
-                        "end": round(track.offset + segment.end, 3),
-                    }
-                )
-        write_json(session_dir / "speech.json", result)
-        return result
-
-    def diarize(self, session_dir: Path, tracks: list[AnalysisTrack]) -> dict[str, Any]:
-        from proctorbot.bot.resume import load_voiceprint
-        from proctorbot.detection.diarization import StudentTrackDiarizer
-        from proctorbot.detection.voiceprint import enroll
-
-        students = [t for t in tracks if t.role == "student"]
-        if not students:
-            raise LookupError("no analysis track of a student in the manifest")
-        student_print = load_voiceprint(session_dir)
-        examiner_print = None
-        examiners = [t for t in tracks if t.role == "examiner"]
-        if examiners:
-            head = self.samples(examiners[0])[: int(EXAMINER_PRINT_SECONDS * SAMPLE_RATE)]
-            examiner_print = enroll(head, self.models.embedder, self.models.new_vad()).voiceprint
-        diarizer = StudentTrackDiarizer(self.models)
-        out: dict[str, Any] = {"tracks": []}
-        for track in students:
-            found = diarizer.diarize(
-                self.samples(track), track.participant, student_print, examiner_print
-            )
-            rttm = session_dir / "diarization" / f"{track.participant}.rttm"
-            rttm.parent.mkdir(parents=True, exist_ok=True)
-            rttm.write_text(found.to_rttm(), encoding="utf-8")
-            data = found.to_json()
-            for turn in data["turns"]:
-                turn["start"] = round(turn["start"] + track.offset, 3)
-                turn["end"] = round(turn["end"] + track.offset, 3)
-            data.update(
-                participant=track.participant,
-                offset=track.offset,
-                rttm=str(rttm.relative_to(session_dir)),
-            )
-            out["tracks"].append(data)
-        write_json(session_dir / "diarization.json", out)
-        return out
-
-    def transcribe(self, session_dir: Path, tracks: list[AnalysisTrack]) -> list[dict[str, Any]]:
-        """Every track through Whisper → ``transcript.json``; ``label_voices`` adds ``voice``."""
-        if self.transcriber is None:
-            raise RuntimeError("no speech-to-text engine installed")
-        engine = self.transcriber()
-        segments: list[dict[str, Any]] = []
-        for track in tracks:
-            transcript = engine.transcribe(self.samples(track), self.language)
-            for seg in transcript.segments:
-                line = {
-                    "start": round(track.offset + seg.start, 3),
-                    "end": round(track.offset + seg.end, 3),
-                    "speaker": track.participant,
-                    "role": track.role,
-                    "text": seg.text.strip(),
-                    "words": [
-                        {
-                            "start": round(track.offset + w.start, 3),
-                            "end": round(track.offset + w.end, 3),
-                            "text": w.text,
-                            "probability": w.probability,
-                        }
-                        for w in seg.words
-                    ],
-                }
-                if line["text"]:
-                    segments.append(line)
-        segments.sort(key=lambda s: (s["start"], s["speaker"]))
-        self._engine = engine.engine
-        self._write_transcript(session_dir, segments)
-        return segments
-
-    def label_voices(
-        self, session_dir: Path, segments: list[dict[str, Any]], diarization: dict[str, Any] | None
-    ) -> list[dict[str, Any]]:
-        """Each student line gets ``voice``: the diarization role that covers most of it."""
-        turns = [
-            (turn["start"], turn["end"], turn["speaker"].split(":", 1)[0])
-            for item in (diarization or {}).get("tracks", [])
-            for turn in item["turns"]
-        ]
-        for line in segments:
-            if line["role"] == "student" and turns:
-                line["voice"] = voice_of(line["start"], line["end"], turns)
-        self._write_transcript(session_dir, segments)
-        return segments
-
-    def _write_transcript(self, session_dir: Path, segments: list[dict[str, Any]]) -> None:
-        write_json(
-            session_dir / "transcript.json",
-            {"language": self.language or "", "engine": self._engine, "segments": segments},
-        )
-
-
-def close_folder(folder: Path, session_id: str) -> float | None:
-    """The wall-clock end of a session folder's recording (None: nothing was recorded).
-
-    A folder a killed bot or a stopped server left unfinished (no ``ended_at``) is put in
-    order first, as ``proctorbot recording finalize`` does."""
-    from proctorbot.recording.manifest import read_manifest
-    from proctorbot.recording.session_recorder import finalize_folder
-
-    if not (folder / "manifest.json").is_file():
-        return None
-    manifest = read_manifest(folder)
-    if manifest.ended_at is None:
-        manifest = finalize_folder(folder, session_id)
-        if manifest.ended_at is None:
-            from proctorbot.recording.manifest import write_manifest
-
-            ends = [f.started_at + f.duration for f in manifest.files]
-            manifest.ended_at = round(max(ends, default=manifest.started_at), 3)
-            write_manifest(folder, manifest)
-    return float(manifest.ended_at)
-
-
-def handover_complete(folder: Path) -> bool:
-    """True when ``handover.json`` says every step ran."""
-    try:
-        return bool(json.loads((folder / HANDOVER_FILE).read_text("utf-8")).get("complete"))
-    except (OSError, ValueError):
-        return False
-
-
-def voice_of(start: float, end: float, turns: list[tuple[float, float, str]]) -> str:
-    """The diarization role (student / examiner-echo / unknown) covering most of a line."""
-    cover: dict[str, float] = {}
-    for a, b, role in turns:
-        shared = min(end, b) - max(start, a)
-        if shared > 0:
-            cover[role] = cover.get(role, 0.0) + shared
-    return max(cover, key=cover.__getitem__) if cover else "unknown"
 
 
 def report_summary(data_path: Path) -> str:
@@ -488,3 +283,18 @@ class SessionHandOver:
             session = db.get(ExamSession, session_id)
             language = session.language if session is not None else None
         return language if language in ("ru", "en") else None
+
+
+def composite_labels(language: str, manifest: Any) -> dict[str, str]:
+    """``Name · role`` for each tile of the composite, the role in the session's language."""
+    from proctorbot.config.catalogue import Catalogue
+
+    texts = Catalogue.load(language if language in ("ru", "en") else "ru").texts
+
+    def role(name: str) -> str:
+        return texts.get(f"conference.role.{name}", name)
+
+    return {
+        entry.participant: f"{entry.name} · {role(entry.role)}" if entry.name else role(entry.role)
+        for entry in manifest.participants
+    }
