@@ -23,10 +23,9 @@ from pathlib import Path
 from proctorbot.detection.events import DetectorEvent
 from proctorbot.recording.whole_writes import append_whole
 from proctorbot.recording.worker import RecordingWorker
+from proctorbot.storage.session_folder import EVENTS_FILE
 
 log = logging.getLogger(__name__)
-
-EVENTS_FILE = "events.jsonl"
 
 
 class EventsLog:

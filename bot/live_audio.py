@@ -35,10 +35,9 @@ from proctorbot.detection.audio_models import AudioModels
 from proctorbot.detection.events import DetectorEvent
 from proctorbot.detection.third_party_voice import ThirdPartyVoiceDetector
 from proctorbot.detection.voiceprint import Voiceprint
+from proctorbot.storage.session_folder import ANALYSIS_SAMPLE_RATE as SAMPLE_RATE
 
 log = logging.getLogger(__name__)
-
-SAMPLE_RATE = 16000
 
 
 class PcmAligner:

@@ -12,11 +12,9 @@ from pathlib import Path
 
 import numpy as np
 from proctorbot.bot.session_bus import ExamDecided, SessionBus, VoiceprintEnrolled
+from proctorbot.storage.session_folder import CHECKLIST_FILE, VOICEPRINT_FILE
 
 log = logging.getLogger(__name__)
-
-CHECKLIST_FILE = "checklist.json"
-VOICEPRINT_FILE = "voiceprints/student.json"
 
 
 def exam_state(session_dir: Path) -> str | None:

@@ -26,6 +26,7 @@ from proctorbot.checklist.detectors import (
     VideoFrame,
 )
 from proctorbot.config.settings import Settings
+from proctorbot.storage.session_folder import ANALYSIS_SAMPLE_RATE, VOICEPRINT_FILE
 
 from proctorbot.process_models import Once, ProcessModels
 
@@ -114,7 +115,7 @@ class WhisperNameTranscriber:
         self.transcriber = transcriber
 
     def transcribe(self, samples: np.ndarray, sample_rate: int, language: str) -> str:
-        if sample_rate != 16000:
+        if sample_rate != ANALYSIS_SAMPLE_RATE:
             raise ValueError(f"expected 16 kHz audio, got {sample_rate}")
         return self.transcriber().transcribe(int16_to_float(samples), language).text
 
@@ -133,7 +134,7 @@ class CampPlusVoiceEnroller:
         if result.voiceprint is None:
             raise ValueError("; ".join(result.messages) or "no voiceprint")
         out_dir.mkdir(parents=True, exist_ok=True)
-        path = out_dir / "student.json"
+        path = out_dir / Path(VOICEPRINT_FILE).name
         path.write_text(json.dumps(result.voiceprint.to_json(), default=float), encoding="utf-8")
         return EnrolledVoice(path, result.voiceprint)
 

@@ -30,11 +30,12 @@ from proctorbot.checklist.feed import StudentFeed
 from proctorbot.checklist.records import AutoResult, StepKind
 from proctorbot.detection.events import DetectorEvent, EventKind
 from proctorbot.detection.names import best_name_in_text
+from proctorbot.storage.session_folder import ANALYSIS_SAMPLE_RATE as SAMPLE_RATE
+from proctorbot.storage.session_folder import EVIDENCE_DIR, VOICEPRINTS_DIR
 
 log = logging.getLogger(__name__)
 
-EVIDENCE_SUBDIR = Path("evidence") / "checklist"
-SAMPLE_RATE = 16000
+EVIDENCE_SUBDIR = Path(EVIDENCE_DIR) / "checklist"
 
 
 @dataclass(frozen=True)
@@ -303,7 +304,7 @@ async def check_name_aloud(ctx: CheckContext) -> AutoResult:
     evidence = (relative,)
     details: dict[str, Any] = {"audio_seconds": round(audio.size / SAMPLE_RATE, 2)}
     if ctx.detectors.voice_enroller is not None:
-        out_dir = ctx.session_dir / "voiceprints"
+        out_dir = ctx.session_dir / VOICEPRINTS_DIR
         try:
             enrolled = await asyncio.to_thread(
                 ctx.detectors.voice_enroller.enroll, audio, SAMPLE_RATE, out_dir

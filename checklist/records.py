@@ -10,16 +10,7 @@ import enum
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-
-class StepKind(enum.StrEnum):
-    CONSENT = "consent"
-    EQUIPMENT = "equipment"
-    ROOM_SCAN = "room_scan"
-    DESK = "desk"
-    ID_DOCUMENT = "id_document"
-    NAME_ALOUD = "name_aloud"
-    INSTRUCTION = "instruction"
-
+from proctorbot.config.profiles import StepKind
 
 # Steps whose final failure means identity is not confirmed: not admitted [004 §4.2].
 IDENTITY_STEPS = frozenset({StepKind.ID_DOCUMENT, StepKind.NAME_ALOUD})

@@ -18,10 +18,9 @@ from pathlib import Path
 from proctorbot.checklist.records import ChecklistRun
 from proctorbot.checklist.tables import ChecklistRunRow, ChecklistTransitionRow
 from proctorbot.storage.db_retry import retry_when_locked
+from proctorbot.storage.session_folder import CHECKLIST_FILE
 from sqlalchemy import func, select
 from sqlalchemy.orm import sessionmaker
-
-CHECKLIST_FILE = "checklist.json"
 
 
 class ChecklistStore:

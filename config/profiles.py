@@ -16,6 +16,7 @@ Other areas read, for example::
 
 from __future__ import annotations
 
+import enum
 import tomllib
 from pathlib import Path
 from typing import Literal
@@ -29,10 +30,18 @@ SEVERITIES: tuple[str, ...] = ("note", "minor", "violation", "gross")
 Recipient = Literal["organizer", "examiner", "expert", "student", "technician"]
 Channel = Literal["telegram", "email"]
 Language = Literal["ru", "en"]
-# The same names as checklist.records.StepKind.
-StepId = Literal[
-    "consent", "equipment", "room_scan", "desk", "id_document", "name_aloud", "instruction"
-]
+
+
+class StepKind(enum.StrEnum):
+    """The checklist's steps: a profile lists them, checklist/ runs them."""
+
+    CONSENT = "consent"
+    EQUIPMENT = "equipment"
+    ROOM_SCAN = "room_scan"
+    DESK = "desk"
+    ID_DOCUMENT = "id_document"
+    NAME_ALOUD = "name_aloud"
+    INSTRUCTION = "instruction"
 
 
 class ProfileError(Exception):
@@ -48,7 +57,7 @@ class _Part(BaseModel):
 class ChecklistStep(_Part):
     """One step; unset limits fall back to the checklist engine's defaults."""
 
-    kind: StepId
+    kind: StepKind
     # False: a failure is recorded but does not block admission.
     required: bool = True
     time_limit_s: float | None = Field(default=None, gt=0)
@@ -85,13 +94,13 @@ class Checklist(_Part):
             # Recording and biometrics need the student's consent before anything else
             # [001 §1.6-1.8, 002 §5.2-5.4]: every profile starts with it.
             raise ValueError(
-                f'the first step must be {{ kind = "consent" }}, not {steps[0].kind!r}'
+                f'the first step must be {{ kind = "consent" }}, not {str(steps[0].kind)!r}'
                 " (consent to recording and biometrics comes before anything else)"
             )
         seen: set[str] = set()
         for step in steps:
             if step.kind in seen:
-                raise ValueError(f"step {step.kind!r} appears twice")
+                raise ValueError(f"step {str(step.kind)!r} appears twice")
             seen.add(step.kind)
         return steps
 

@@ -77,7 +77,6 @@ class BotSettings(Section):
 
 class RecordingSettings(Section):
     segment_seconds: float = 10.0
-    analysis_sample_rate: int = 16000
     make_composite: bool = True
     # Organizers are alerted (outbox) when the recordings disk has less free space than
     # this; checked every space_check_seconds by the server. 0 = no alert.

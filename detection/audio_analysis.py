@@ -17,8 +17,8 @@ from proctorbot.detection.third_party_voice import (
     WindowScore,
 )
 from proctorbot.detection.voiceprint import enroll
+from proctorbot.storage.session_folder import ANALYSIS_SAMPLE_RATE as SAMPLE_RATE
 
-SAMPLE_RATE = 16000
 CHUNK_SECONDS = 4.0  # a file is fed in 4-s chunks: its windows are embedded 4 at a time
 
 

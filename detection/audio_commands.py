@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import click
+from proctorbot.storage.session_folder import ANALYSIS_SAMPLE_RATE
 
 from proctorbot.commands_core import settings_from
 
@@ -19,7 +20,7 @@ existing_file = click.Path(exists=True, dir_okay=False, path_type=Path)
 @contextmanager
 def _progress(total_samples: int, label: str) -> Iterator[Callable[[int], None] | None]:
     """A progress bar on stderr for long files; nothing for short ones."""
-    if total_samples < LONG_FILE_SECONDS * 16000:
+    if total_samples < LONG_FILE_SECONDS * ANALYSIS_SAMPLE_RATE:
         yield None
         return
     with click.progressbar(length=total_samples, label=label, file=sys.stderr) as bar:

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from proctorbot.storage.session_folder import ANALYSIS_SAMPLE_RATE as SAMPLE_RATE
 
-SAMPLE_RATE = 16000
 SILENCE_DBFS = -60.0
 CLIPPED_FRACTION = 0.01
 

@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+from proctorbot.storage.session_folder import ANALYSIS_SAMPLE_RATE as SAMPLE_RATE
 from torch import nn
 
-SAMPLE_RATE = 16000
 EMBEDDING_DIM = 192
 
 

@@ -21,8 +21,8 @@ import torch
 from proctorbot.detection.audio_models import AudioModels
 from proctorbot.detection.campplus import EMBEDDING_DIM, CampPlusEmbedder
 from proctorbot.detection.voiceprint import Voiceprint
+from proctorbot.storage.session_folder import ANALYSIS_SAMPLE_RATE as SAMPLE_RATE
 
-SAMPLE_RATE = 16000
 MAX_EMBED_SECONDS = 5.0  # per (chunk, local speaker): enough for CAM++, bounds the cost
 STUDENT, EXAMINER_ECHO, UNKNOWN = "student", "examiner-echo", "unknown"
 

@@ -8,8 +8,8 @@ examiner's voiceprint better than the student's.
 from __future__ import annotations
 
 import numpy as np
+from proctorbot.storage.session_folder import ANALYSIS_SAMPLE_RATE as SAMPLE_RATE
 
-SAMPLE_RATE = 16000
 HOP = 320  # 20-ms envelope frames
 
 

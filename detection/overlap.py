@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from proctorbot.storage.session_folder import ANALYSIS_SAMPLE_RATE as SAMPLE_RATE
 
-SAMPLE_RATE = 16000
 CHUNK_SECONDS = 10.0
 
 

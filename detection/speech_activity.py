@@ -7,8 +7,8 @@ from typing import Any
 
 import numpy as np
 import torch
+from proctorbot.storage.session_folder import ANALYSIS_SAMPLE_RATE as SAMPLE_RATE
 
-SAMPLE_RATE = 16000
 FRAME = 512  # silero's frame at 16 kHz
 FRAME_SECONDS = FRAME / SAMPLE_RATE
 

@@ -24,8 +24,8 @@ from proctorbot.detection.own_voice_level import OwnVoiceLevel
 from proctorbot.detection.speech_activity import FRAME_SECONDS, SpeechSegment
 from proctorbot.detection.track_buffer import TrackBuffer
 from proctorbot.detection.voiceprint import Voiceprint
+from proctorbot.storage.session_folder import ANALYSIS_SAMPLE_RATE as SAMPLE_RATE
 
-SAMPLE_RATE = 16000
 EMBED_BATCH = 8  # windows embedded in one CAM++ call when several are ready at once
 
 

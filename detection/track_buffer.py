@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import numpy as np
+from proctorbot.storage.session_folder import ANALYSIS_SAMPLE_RATE
 
 
 class TrackBuffer:
     """Keeps the last ``keep_seconds`` of a 16 kHz track; older samples are dropped."""
 
-    def __init__(self, keep_seconds: float = 20.0, sample_rate: int = 16000) -> None:
+    def __init__(self, keep_seconds: float = 20.0, sample_rate: int = ANALYSIS_SAMPLE_RATE) -> None:
         self.sample_rate = sample_rate
         self.keep = int(keep_seconds * sample_rate)
         self.data = np.zeros(0, np.float32)

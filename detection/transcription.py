@@ -13,8 +13,8 @@ from typing import Any, Protocol
 import numpy as np
 from proctorbot.config.settings import DetectionSettings
 from proctorbot.detection import model_files
+from proctorbot.storage.session_folder import ANALYSIS_SAMPLE_RATE as SAMPLE_RATE
 
-SAMPLE_RATE = 16000
 VAD_FILTER_MIN_SECONDS = 60.0
 # One fallback at most (faster-whisper's default retries a window at 0.2, 0.4 ... 1.0).
 # On speech Whisper cannot make out (a noisy room, synthetic voices) the default decoded

@@ -8,8 +8,8 @@ from typing import Any
 import numpy as np
 from proctorbot.detection.campplus import CampPlusEmbedder
 from proctorbot.detection.speech_activity import StreamingVad
+from proctorbot.storage.session_folder import ANALYSIS_SAMPLE_RATE as SAMPLE_RATE
 
-SAMPLE_RATE = 16000
 MIN_ENROLL_SECONDS = 3.0
 ENROLL_WINDOW_SECONDS = 3.0
 

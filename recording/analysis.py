@@ -7,6 +7,7 @@ import logging
 import av
 import numpy as np
 from proctorbot.recording.frames import EncodedFrame
+from proctorbot.storage.session_folder import ANALYSIS_SAMPLE_RATE
 
 logger = logging.getLogger(__name__)
 
@@ -14,7 +15,7 @@ logger = logging.getLogger(__name__)
 class OpusToPcm:
     """Decodes one connection's Opus packets; returns (wall-clock time, int16 mono)."""
 
-    def __init__(self, sample_rate: int = 16000) -> None:
+    def __init__(self, sample_rate: int = ANALYSIS_SAMPLE_RATE) -> None:
         self._decoder = av.CodecContext.create("opus", "r")
         self._decoder.sample_rate = 48000
         self._decoder.layout = "stereo"

@@ -14,10 +14,11 @@ from pathlib import Path
 
 import numpy as np
 from proctorbot.recording.whole_writes import append_whole
+from proctorbot.storage.session_folder import ANALYSIS_SAMPLE_RATE
 
 
 class AnalysisWavWriter:
-    def __init__(self, path: Path, sample_rate: int = 16000) -> None:
+    def __init__(self, path: Path, sample_rate: int = ANALYSIS_SAMPLE_RATE) -> None:
         self.path = path
         self.sample_rate = sample_rate
         self.samples = 0

@@ -34,6 +34,7 @@ from proctorbot.recording.manifest import (
     sha256_of,
     write_manifest,
 )
+from proctorbot.storage.session_folder import ANALYSIS_SAMPLE_RATE as AUDIO_RATE
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +46,6 @@ MIN_FPS, MAX_FPS, DEFAULT_FPS = 10, 30, 15
 # A tile keeps showing a person's last frame this long (a camera at a low rate, a
 # short stall); after that it is black until their next frame.
 HOLD_S = 1.0
-AUDIO_RATE = 16000
 LABEL_HEIGHT = 24
 
 

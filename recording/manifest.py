@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-MANIFEST_NAME = "manifest.json"
+from proctorbot.storage.session_folder import MANIFEST_FILE
 
 
 @dataclass
@@ -106,7 +106,7 @@ def sha256_of(path: Path) -> str:
 def write_manifest(session_dir: Path, manifest: Manifest) -> Path:
     """Atomically: the old file stays whole until the new one is; a write that fails (a
     full disk) leaves no temporary file behind and raises ``OSError``."""
-    target = session_dir / MANIFEST_NAME
+    target = session_dir / MANIFEST_FILE
     temporary = target.with_suffix(".json.tmp")
     try:
         temporary.write_text(json.dumps(manifest.to_json(), indent=2, ensure_ascii=False))
@@ -118,4 +118,4 @@ def write_manifest(session_dir: Path, manifest: Manifest) -> Path:
 
 
 def read_manifest(session_dir: Path) -> Manifest:
-    return Manifest.from_json(json.loads((session_dir / MANIFEST_NAME).read_text()))
+    return Manifest.from_json(json.loads((session_dir / MANIFEST_FILE).read_text()))

@@ -37,7 +37,7 @@ from proctorbot.recording.analysis import OpusToPcm
 from proctorbot.recording.analysis_wav import AnalysisWavWriter
 from proctorbot.recording.frames import EncodedFrame
 from proctorbot.recording.manifest import (
-    MANIFEST_NAME,
+    MANIFEST_FILE,
     Gap,
     Manifest,
     ParticipantEntry,
@@ -47,6 +47,7 @@ from proctorbot.recording.manifest import (
 )
 from proctorbot.recording.segments import SegmentedTrackWriter
 from proctorbot.recording.worker import RecordingWorker
+from proctorbot.storage.session_folder import ANALYSIS_SAMPLE_RATE
 
 logger = logging.getLogger(__name__)
 
@@ -58,10 +59,16 @@ GapListener = Callable[[Gap], None]
 RETRY_WRITE_SECONDS = 1.0
 
 
-def participant_key(role: str, person_id: str, name: str, peer_id: str) -> str:
-    """A folder name that stays the same when a participant reconnects with a new peer id."""
+def participant_key(
+    role: str, person_id: str, name: str, peer_id: str, device: str = "main"
+) -> str:
+    """A folder name that stays the same when a participant reconnects with a new peer id.
+
+    A source is (person, device): the person's main device is ``<role>-<id>``, another of
+    their devices (a phone beside the laptop) ``<role>-<id>-<device>``, recorded apart."""
     ident = re.sub(r"[^\w.-]+", "_", person_id or name).strip("_.") or peer_id
-    return f"{role}-{ident}"[:80]
+    suffix = "" if device in ("", "main") else "-" + re.sub(r"[^\w-]+", "_", device)[:16]
+    return f"{role}-{ident}"[: 80 - len(suffix)] + suffix
 
 
 @dataclass
@@ -175,7 +182,7 @@ class SessionRecorder:
             segment_seconds=self.settings.segment_seconds,
             on_closed=self._segment_closed,
         )
-        pcm = OpusToPcm(self.settings.analysis_sample_rate) if kind == "audio" else None
+        pcm = OpusToPcm(ANALYSIS_SAMPLE_RATE) if kind == "audio" else None
         track = TrackRecording(self, key, kind, codec, writer, pcm)
         self._tracks.append(track)
         return track
@@ -309,7 +316,7 @@ class SessionRecorder:
             listener(gap)
 
     def _analysis(self, participant: _Participant, key: str, at: float, pcm: np.ndarray) -> None:
-        rate = self.settings.analysis_sample_rate
+        rate = ANALYSIS_SAMPLE_RATE
         if at >= participant.wav_retry_at:
             try:
                 if participant.wav is None:
@@ -416,9 +423,9 @@ def _lock_session(session_dir: Path) -> int:
 
 def _resume_manifest(session_dir: Path, session_id: str, started_at: float) -> Manifest:
     """Keep what an earlier (perhaps killed) bot process listed; its files stay valid."""
-    from proctorbot.recording.manifest import MANIFEST_NAME, read_manifest
+    from proctorbot.recording.manifest import MANIFEST_FILE, read_manifest
 
-    if (session_dir / MANIFEST_NAME).exists():
+    if (session_dir / MANIFEST_FILE).exists():
         try:
             earlier = read_manifest(session_dir)
         except (ValueError, KeyError, TypeError) as exc:
@@ -505,7 +512,7 @@ def _earlier_end(session_dir: Path) -> float | None:
     import json
 
     try:
-        value = json.loads((session_dir / MANIFEST_NAME).read_text()).get("ended_at")
+        value = json.loads((session_dir / MANIFEST_FILE).read_text()).get("ended_at")
     except (OSError, ValueError, AttributeError):
         return None
     return float(value) if isinstance(value, int | float) else None

@@ -40,6 +40,7 @@ from proctorbot.report.service import rebuild_report
 from proctorbot.report.session_time import zone_of
 from proctorbot.report.tables import AuditEntry
 from proctorbot.storage.models import ExamDay, ExamSession, Person, SessionMember
+from proctorbot.storage.session_folder import REPORT_DIR
 from sqlalchemy import func, select
 
 from proctorbot.context import AppContext
@@ -350,7 +351,7 @@ class Dashboard:
         except DecisionError:
             error = self.pages.catalogue(user).text("report.dashboard.reason_required")
             return await self.session_page(request, error=error)
-        report_dir = self._session_dir(session.id) / "report"
+        report_dir = self._session_dir(session.id) / REPORT_DIR
         if (report_dir / "report.html").is_file():
             # The acts must match the decisions: reprint the PDFs if there were any.
             with_pdf = (report_dir / "report.pdf").is_file()

@@ -15,8 +15,8 @@ from proctorbot.report.acts import render_documents
 from proctorbot.report.build import SessionReport
 from proctorbot.report.html import render_report_html
 from proctorbot.report.pdf import html_to_pdf
+from proctorbot.storage.session_folder import REPORT_DIR
 
-REPORT_DIR = "report"
 # The page's script, a file of its own next to it: the server's Content-Security-Policy
 # runs no inline script, and the folder still works opened from a disk.
 PAGE_SCRIPT = Path(__file__).parent / "static" / "report.js"

@@ -15,6 +15,7 @@ from proctorbot.report.session_time import DEFAULT_ZONE, session_zone
 from proctorbot.rules.engine import evaluate
 from proctorbot.rules.score import trust_score
 from proctorbot.storage.models import ExamDay, ExamSession, Organization
+from proctorbot.storage.session_folder import REPORT_DIR
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
@@ -113,7 +114,7 @@ def summarize(
         dismissed=dismissed,
         checklist_outcome=outcome,
         verdict=verdict,
-        has_report=(session_dir / "report" / "report.html").is_file(),
+        has_report=(session_dir / REPORT_DIR / "report.html").is_file(),
     )
 
 

@@ -23,6 +23,7 @@ from proctorbot.report.session_files import MEDIA_SUFFIXES
 from proctorbot.report.tables import LegalHold, RetentionPurge
 from proctorbot.storage.db import utcnow
 from proctorbot.storage.models import ExamSession
+from proctorbot.storage.session_folder import EVIDENCE_DIR, REPORT_DIR
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -107,7 +108,7 @@ def _media_files(folder: Path) -> list[Path]:
         if not path.is_file() or path.suffix.lower() not in MEDIA_SUFFIXES:
             continue
         relative = path.relative_to(folder)
-        if relative.parts[0] in ("report", "evidence"):
+        if relative.parts[0] in (REPORT_DIR, EVIDENCE_DIR):
             continue
         found.append(path)
     return sorted(found)
@@ -126,10 +127,10 @@ def _delete(paths: list[Path], folder: Path, purge: SessionPurge) -> None:
 
 def purge_session(folder: Path, *, recordings: bool, evidence: bool) -> SessionPurge:
     purge = SessionPurge(session_id=folder.name)
-    if evidence and (folder / "evidence").is_dir():
-        files = sorted(p for p in (folder / "evidence").rglob("*") if p.is_file())
+    if evidence and (folder / EVIDENCE_DIR).is_dir():
+        files = sorted(p for p in (folder / EVIDENCE_DIR).rglob("*") if p.is_file())
         _delete(files, folder, purge)
-        shutil.rmtree(folder / "evidence", ignore_errors=True)
+        shutil.rmtree(folder / EVIDENCE_DIR, ignore_errors=True)
     if recordings:
         _delete(_media_files(folder), folder, purge)
     return purge
@@ -153,7 +154,7 @@ def run_retention(ctx: AppContext, *, now: dt.datetime | None = None) -> Retenti
             if not (recordings_due or evidence_due):
                 continue
             if profile.retention.legal_hold_on_appeal and active_hold(db, session.id):
-                if _media_files(folder) or (folder / "evidence").is_dir():
+                if _media_files(folder) or (folder / EVIDENCE_DIR).is_dir():
                     result.held.append(session.id)
                     audit(
                         db,

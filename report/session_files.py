@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from proctorbot.detection.events import DetectorEvent
+from proctorbot.storage.session_folder import CHECKLIST_FILE, EVENTS_FILE, MANIFEST_FILE
 
 MEDIA_SUFFIXES = (".webm", ".ogg", ".opus", ".mkv", ".mp4", ".wav", ".ivf", ".m4a")
 
@@ -143,10 +144,10 @@ def _load_json(folder: SessionFolder, name: str) -> Any | None:
 
 
 def _read_manifest(folder: SessionFolder, *, probe: bool) -> None:
-    data = _load_json(folder, "manifest.json")
+    data = _load_json(folder, MANIFEST_FILE)
     if not isinstance(data, dict):
-        if data is None and not (folder.path / "manifest.json").exists():
-            folder.problems.append(Problem("manifest_missing", "manifest.json"))
+        if data is None and not (folder.path / MANIFEST_FILE).exists():
+            folder.problems.append(Problem("manifest_missing", MANIFEST_FILE))
         _discover_media(folder, probe=probe)
         return
     folder.session_id = str(data.get("session_id") or folder.session_id)
@@ -268,13 +269,13 @@ def probe_duration(path: Path) -> tuple[float, str]:
 
 
 def _read_events(folder: SessionFolder) -> None:
-    target = folder.path / "events.jsonl"
+    target = folder.path / EVENTS_FILE
     if not target.exists():
         return
     try:
         lines = target.read_text(encoding="utf-8", errors="replace").splitlines()
     except OSError as exc:
-        folder.problems.append(Problem("file_unreadable", "events.jsonl", str(exc)))
+        folder.problems.append(Problem("file_unreadable", EVENTS_FILE, str(exc)))
         return
     for number, line in enumerate(lines, start=1):
         if not line.strip():
@@ -288,7 +289,7 @@ def _read_events(folder: SessionFolder) -> None:
 
 
 def _read_checklist(folder: SessionFolder) -> None:
-    data = _load_json(folder, "checklist.json")
+    data = _load_json(folder, CHECKLIST_FILE)
     if isinstance(data, dict):
         folder.checklist = data
 
