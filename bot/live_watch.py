@@ -103,7 +103,11 @@ def track_key(info: Any, peer_id: str) -> str:
     from proctorbot.recording.session_recorder import participant_key
 
     return participant_key(
-        peer_field(info, "role"), peer_field(info, "person_id"), peer_field(info, "name"), peer_id
+        peer_field(info, "role"),
+        peer_field(info, "person_id"),
+        peer_field(info, "name"),
+        peer_id,
+        peer_field(info, "device") or "main",
     )
 
 
@@ -209,8 +213,14 @@ class LiveWatch:
 
     # -- people --------------------------------------------------------------------------
     def _peer_of_role(self, roles: frozenset[str]) -> str | None:
-        found = [pid for pid, info in self.bot.peers.items() if peer_field(info, "role") in roles]
-        return found[-1] if found else None  # a reloaded page is the newest
+        """The newest main-device connection of one of ``roles`` (a reload is the newest;
+        a phone beside the laptop is another source, not the student's camera)."""
+        found = [
+            pid
+            for pid, info in self.bot.peers.items()
+            if peer_field(info, "role") in roles and peer_field(info, "device") in ("", "main")
+        ]
+        return found[-1] if found else None
 
     async def _next_peer(self, roles: frozenset[str], previous: str | None) -> str:
         """The newest connection of one of ``roles`` other than ``previous``; woken by the

@@ -14,6 +14,11 @@ class PeerInfo:
     person_id: str = ""
     mic: bool = True
     cam: bool = True
+    device: str = "main"  # which of the person's devices (a second one is a second source)
+
+    @property
+    def main_device(self) -> bool:
+        return self.device in ("", "main")
 
     @classmethod
     def from_message(cls, data: dict[str, Any]) -> PeerInfo:
@@ -24,4 +29,5 @@ class PeerInfo:
             person_id=str(data.get("person_id", "") or ""),
             mic=bool(data.get("mic", True)),
             cam=bool(data.get("cam", True)),
+            device=str(data.get("device", "") or "main"),
         )

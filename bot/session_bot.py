@@ -424,7 +424,7 @@ class SessionBot:
         return any(peer.role != "bot" for peer in self.peers.values())
 
     def _key(self, peer: PeerInfo) -> str:
-        return participant_key(peer.role, peer.person_id, peer.name, peer.peer_id)
+        return participant_key(peer.role, peer.person_id, peer.name, peer.peer_id, peer.device)
 
     def _peer_key(self, peer_id: str) -> str | None:
         peer = self.peers.get(peer_id)

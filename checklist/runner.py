@@ -455,8 +455,10 @@ class ChecklistRunner:
         return Actor(role=role, name=_field(info, "name"), peer_id=peer_id, person_id=person_id)
 
     def _find_student(self) -> str | None:
-        students = [
-            pid for pid, info in self.bot.peers.items() if _field(info, "role") == "student"
+        students = [  # the student's main device (a phone beside it is another source)
+            pid
+            for pid, info in self.bot.peers.items()
+            if _field(info, "role") == "student" and _field(info, "device") in ("", "main")
         ]
         return students[-1] if students else None  # a reloaded page is the newest
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import secrets
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,6 +17,15 @@ from typing import Any
 from aiohttp import web
 
 log = logging.getLogger(__name__)
+
+MAIN_DEVICE = "main"
+DEVICE_NAME = re.compile(r"^[a-z0-9_-]{1,16}$")
+
+
+def device_of(raw: str | None) -> str:
+    """The device a connection says it is (``?device=phone``); "main" when absent or odd."""
+    value = (raw or "").strip().lower()
+    return value if DEVICE_NAME.match(value) else MAIN_DEVICE
 
 
 @dataclass
@@ -29,6 +39,9 @@ class Peer:
     ws: web.WebSocketResponse
     mic: bool = True
     cam: bool = True
+    # Which of the person's devices this connection is (a laptop, a phone beside it): a
+    # person's second device is a second source, never a replacement of the first.
+    device: str = MAIN_DEVICE
 
     def describe(self) -> dict[str, Any]:
         """The public view of a peer, as sent in `welcome` and `peer-joined`."""
@@ -38,6 +51,7 @@ class Peer:
             "name": self.name,
             # The bot names each participant's recording folder after the person.
             "person_id": self.person_id,
+            "device": self.device,
             "mic": self.mic,
             "cam": self.cam,
         }
@@ -71,9 +85,9 @@ class Room:
         """Participants that count against the room's capacity (the bot does not)."""
         return sum(1 for p in self.peers.values() if p.role != "bot")
 
-    def find_person(self, person_id: str, role: str) -> Peer | None:
+    def find_person(self, person_id: str, role: str, device: str = "main") -> Peer | None:
         for peer in self.peers.values():
-            if peer.person_id == person_id and peer.role == role:
+            if peer.person_id == person_id and peer.role == role and peer.device == device:
                 return peer
         return None
 

@@ -30,7 +30,14 @@ from aiohttp import WSMsgType, web
 from proctorbot.conference.admission import ALL_ROLES, Admission, Refusal, admit
 from proctorbot.conference.keys import ROOMS
 from proctorbot.conference.message_budget import MessageBudget
-from proctorbot.conference.rooms import Peer, Room, RoomRegistry, new_peer_id
+from proctorbot.conference.rooms import (
+    MAIN_DEVICE,
+    Peer,
+    Room,
+    RoomRegistry,
+    device_of,
+    new_peer_id,
+)
 from proctorbot.config.settings import ConferenceSettings
 
 from proctorbot.app import CONTEXT
@@ -68,7 +75,10 @@ async def signaling_handler(request: web.Request) -> web.WebSocketResponse:
         await ws.close(code=CLOSE_REFUSED, message=refusal.reason.encode())
         return ws
 
-    joined = await join_room(request.app[ROOMS], admission, ws, ctx.settings.conference)
+    device = device_of(request.query.get("device"))
+    joined = await join_room(
+        request.app[ROOMS], admission, ws, ctx.settings.conference, device=device
+    )
     if joined is None:
         return ws
     room, peer = joined
@@ -125,13 +135,21 @@ def log_summary(room: Room, peer: Peer, budget: MessageBudget) -> None:
 
 
 async def join_room(
-    rooms: RoomRegistry, admission: Admission, ws: web.WebSocketResponse, conf: ConferenceSettings
+    rooms: RoomRegistry,
+    admission: Admission,
+    ws: web.WebSocketResponse,
+    conf: ConferenceSettings,
+    *,
+    device: str = MAIN_DEVICE,
 ) -> tuple[Room, Peer] | None:
     """Add the newcomer to its session's room, or refuse it when the room is full."""
-    previous = rooms.open(admission.session_id).find_person(admission.person_id, admission.role)
+    previous = rooms.open(admission.session_id).find_person(
+        admission.person_id, admission.role, device
+    )
     if previous is not None:
-        # The same person (or the bot) again: a reload or a network drop. The new
-        # connection wins; the old one leaves with reason "replaced".
+        # The same person's same device (or the bot) again: a reload or a network drop.
+        # The new connection wins; the old one leaves with reason "replaced". Another
+        # device of the person (a phone beside the laptop) is a second source instead.
         old_room = rooms.open(admission.session_id)
         log.info("%s replaces %s in %s", admission.role, previous.peer_id, old_room.session_id)
         rooms.remove_peer(old_room, previous.peer_id)
@@ -159,6 +177,7 @@ async def join_room(
         ws=ws,
         mic=not off,
         cam=not off,
+        device=device,
     )
     welcome = {
         "type": "welcome",
@@ -166,6 +185,7 @@ async def join_room(
         "role": peer.role,
         "name": peer.name,
         "person_id": peer.person_id,
+        "device": peer.device,
         "session_id": room.session_id,
         "title": admission.session_title,
         "peers": [p.describe() for p in room.peers.values()],

@@ -59,10 +59,16 @@ GapListener = Callable[[Gap], None]
 RETRY_WRITE_SECONDS = 1.0
 
 
-def participant_key(role: str, person_id: str, name: str, peer_id: str) -> str:
-    """A folder name that stays the same when a participant reconnects with a new peer id."""
+def participant_key(
+    role: str, person_id: str, name: str, peer_id: str, device: str = "main"
+) -> str:
+    """A folder name that stays the same when a participant reconnects with a new peer id.
+
+    A source is (person, device): the person's main device is ``<role>-<id>``, another of
+    their devices (a phone beside the laptop) ``<role>-<id>-<device>``, recorded apart."""
     ident = re.sub(r"[^\w.-]+", "_", person_id or name).strip("_.") or peer_id
-    return f"{role}-{ident}"[:80]
+    suffix = "" if device in ("", "main") else "-" + re.sub(r"[^\w-]+", "_", device)[:16]
+    return f"{role}-{ident}"[: 80 - len(suffix)] + suffix
 
 
 @dataclass

@@ -128,7 +128,10 @@
 
   function connect() {
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-    const url = `${scheme}//${location.host}${config.ws_path}?t=${encodeURIComponent(config.token)}`;
+    // ?device=phone: another device of the same person, a second source (not a replacement)
+    const device = new URLSearchParams(location.search).get("device");
+    const url = `${scheme}//${location.host}${config.ws_path}?t=${encodeURIComponent(config.token)}`
+      + (device ? `&device=${encodeURIComponent(device)}` : "");
     setStatus("page.connecting");
     const ws = new WebSocket(url);
     state.ws = ws;
