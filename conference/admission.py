@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from proctorbot.conference.links import verify_call_token
 from proctorbot.conference.tokens import TokenError
 from proctorbot.report.session_time import session_zone
 from proctorbot.storage.models import ExamSession, Person, Role, SessionMember, SessionStatus
@@ -61,7 +62,7 @@ class Admission:
 def admit(ctx: AppContext, token: str, roles: tuple[str, ...] = PEOPLE_ROLES) -> Admission:
     """Check a call token against the database; raise Refusal with a reason otherwise."""
     try:
-        claims = ctx.signer.verify(token, purpose="call", roles=tuple(roles))
+        claims = verify_call_token(ctx.signer, token, roles)
     except TokenError as exc:
         raise Refusal(exc.reason, str(exc)) from None
     with ctx.db() as db:

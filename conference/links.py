@@ -1,10 +1,18 @@
-"""Call links for the people of a session (used by the demo, scheduling, notifications)."""
+"""Call tokens and links: minted here and only here, checked here and only here.
+
+``sign_call_token`` is the one place a call token is made (the demo's links, the bot's
+own token, scheduling's invitations and reminders all come through it) and
+``verify_call_token`` the one place it is checked (``conference.admission.admit``, for the
+call page, the signaling socket and the checklist's evidence).
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+import time
 from dataclasses import dataclass
 
-from proctorbot.conference.tokens import call_link
+from proctorbot.conference.tokens import TokenClaims, TokenSigner, call_link
 from proctorbot.storage.models import Person, SessionMember
 from sqlalchemy import select
 
@@ -21,14 +29,50 @@ class CallLink:
     token: str
 
 
-def call_token(ctx: AppContext, session_id: str, role: str, person_id: str) -> str:
-    """A signed call token valid for `server.call_link_ttl_hours`."""
-    return ctx.signer.sign(
-        purpose="call",
+CALL_PURPOSE = "call"
+# A link for a session stays valid this long after the session's end.
+VALID_AFTER_END = dt.timedelta(hours=1)
+
+
+def sign_call_token(
+    signer: TokenSigner,
+    session_id: str,
+    role: str,
+    person_id: str,
+    *,
+    min_ttl_hours: float,
+    ends_at: dt.datetime | None = None,
+    now: dt.datetime | None = None,
+) -> str:
+    """A signed call token: valid ``min_ttl_hours``, and until an hour after ``ends_at``
+    (the session's end) when that is later."""
+    issued = now.timestamp() if now is not None else time.time()
+    ttl = min_ttl_hours * 3600
+    if ends_at is not None:
+        ttl = max(ttl, (ends_at + VALID_AFTER_END).timestamp() - issued)
+    return signer.sign(
+        purpose=CALL_PURPOSE,
         session_id=session_id,
         role=role,
         person_id=person_id,
-        ttl_seconds=ctx.settings.server.call_link_ttl_hours * 3600,
+        ttl_seconds=ttl,
+        now=issued,
+    )
+
+
+def verify_call_token(signer: TokenSigner, token: str, roles: tuple[str, ...]) -> TokenClaims:
+    """The claims of a call token for one of ``roles``; ``TokenError`` otherwise."""
+    return signer.verify(token, purpose=CALL_PURPOSE, roles=tuple(roles))
+
+
+def call_token(ctx: AppContext, session_id: str, role: str, person_id: str) -> str:
+    """A signed call token valid for `server.call_link_ttl_hours`."""
+    return sign_call_token(
+        ctx.signer,
+        session_id,
+        role,
+        person_id,
+        min_ttl_hours=ctx.settings.server.call_link_ttl_hours,
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from proctorbot.conference.links import sign_call_token
 from proctorbot.conference.tokens import TokenSigner, call_link
 from proctorbot.scheduling.localtime import day_bounds_utc, zone
 from proctorbot.scheduling.planner import (
@@ -205,16 +206,16 @@ def link_for(
     min_ttl_hours: float,
     now: dt.datetime | None = None,
 ) -> str:
-    """A call link valid until the session ends, and at least ``min_ttl_hours``."""
-    current = now or dt.datetime.now(dt.UTC)
-    until_end = (session.ends_at - current).total_seconds() + 3600
-    token = signer.sign(
-        purpose="call",
-        session_id=session.id,
-        role=role,
-        person_id=person_id,
-        ttl_seconds=max(min_ttl_hours * 3600, until_end),
-        now=current.timestamp(),
+    """A call link valid until the session ends, and at least ``min_ttl_hours``; the token
+    is the conference's (``conference.links.sign_call_token``)."""
+    token = sign_call_token(
+        signer,
+        session.id,
+        role,
+        person_id,
+        min_ttl_hours=min_ttl_hours,
+        ends_at=session.ends_at,
+        now=now,
     )
     return call_link(public_url, token)
 
