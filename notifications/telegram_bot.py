@@ -16,6 +16,7 @@ from collections.abc import Callable
 from proctorbot.config.catalogue import Catalogue
 from proctorbot.notifications.invites import InviteError, redeem_invite
 from proctorbot.notifications.tables import TelegramChat
+from proctorbot.notifications.telegram_client import make_bot
 from proctorbot.storage.db_retry import retry_when_locked
 from proctorbot.storage.models import ExamSession, Person, Role, SessionMember, SessionStatus
 from sqlalchemy import select
@@ -217,19 +218,9 @@ class TelegramCommands:
 
 
 def build_application(ctx: AppContext, commands: TelegramCommands | None = None) -> Application:
-    """The PTB application; the caller runs initialize/start and the updater's polling."""
-    from proctorbot.notifications.telegram_client import TelegramSetupError
-
-    settings = ctx.settings.telegram
-    if settings.token is None or not settings.token.get_secret_value().strip():
-        raise TelegramSetupError("no Telegram bot token: set telegram.token (from @BotFather)")
-    application = (
-        ApplicationBuilder()
-        .token(settings.token.get_secret_value().strip())
-        .base_url(settings.base_url)
-        .base_file_url(settings.base_file_url)
-        .build()
-    )
+    """The PTB application on the one client (``telegram_client.make_bot``); the caller
+    runs initialize/start and the updater's polling."""
+    application = ApplicationBuilder().bot(make_bot(ctx.settings.telegram)).build()
     (commands or TelegramCommands(ctx)).register(application)
     return application
 

@@ -1,10 +1,13 @@
-"""The python-telegram-bot ``Bot`` built from settings, and a clear word on a bad token."""
+"""The one Telegram client: the python-telegram-bot ``Bot`` built from the settings (the
+server's ``Application`` runs on it, ``proctorbot telegram check`` asks it), and a clear
+word on a bad token."""
 
 from __future__ import annotations
 
 from proctorbot.config.settings import TelegramSettings
 from telegram import Bot, User
 from telegram.error import InvalidToken, NetworkError
+from telegram.ext import ExtBot
 from telegram.request import HTTPXRequest
 
 
@@ -12,10 +15,11 @@ class TelegramSetupError(Exception):
     """Telegram cannot be used with these settings; the message says what to fix."""
 
 
-def make_bot(settings: TelegramSettings) -> Bot:
+def make_bot(settings: TelegramSettings) -> ExtBot:
+    """The client for ``settings``; ``TelegramSetupError`` when there is no token."""
     if settings.token is None or not settings.token.get_secret_value().strip():
         raise TelegramSetupError("no Telegram bot token: set telegram.token (from @BotFather)")
-    return Bot(
+    return ExtBot(
         settings.token.get_secret_value().strip(),
         base_url=settings.base_url,
         base_file_url=settings.base_file_url,
