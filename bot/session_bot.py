@@ -43,19 +43,19 @@ import aiohttp
 import numpy as np
 from proctorbot.bot.events_log import EventsLog
 from proctorbot.bot.media_feeds import MediaFeeds
+from proctorbot.bot.media_links import MediaLinks
 from proctorbot.bot.network_quality import NetworkQuality
 from proctorbot.bot.network_quality import measure as measure_network_quality
 from proctorbot.bot.peer_directory import PeerDirectory
-from proctorbot.bot.peer_link import NegotiationError, PeerLink
+from proctorbot.bot.peer_link import NegotiationError
 from proctorbot.bot.peers import PeerInfo
 from proctorbot.bot.resume import take_over
 from proctorbot.bot.session_bus import Detected, PeerJoined, PeerLeft, SessionBus, SessionEnding
 from proctorbot.config.settings import Settings
 from proctorbot.detection.events import DetectorEvent, EventKind
-from proctorbot.recording.frames import EncodedFrame
 from proctorbot.recording.manifest import Gap, Manifest
 from proctorbot.recording.receiver_tap import ReceivedTrack
-from proctorbot.recording.session_recorder import SessionRecorder, TrackRecording, participant_key
+from proctorbot.recording.session_recorder import SessionRecorder, participant_key
 
 logger = logging.getLogger(__name__)
 
@@ -126,8 +126,16 @@ class SessionBot:
         self.bus.on(PeerLeft, lambda _: self.presence_changed.set())
         self.manifest: Manifest | None = None
         self._plugins = plugins
-        self._links: dict[str, PeerLink] = {}
-        self._recordings: dict[int, TrackRecording] = {}  # by id() of the ReceivedTrack
+        self.media = MediaLinks(
+            session_id,
+            settings,
+            recorder=self.recorder,
+            feeds=self._feeds,
+            peers=self.peers,
+            key=self._key,
+            send=self._send,
+            spawn=self._spawn,
+        )
         self._panel_handlers: dict[str, list[PanelHandler]] = {}
         self._ws: aiohttp.ClientWebSocketResponse | None = None
         self._stopping = asyncio.Event()
@@ -136,7 +144,7 @@ class SessionBot:
     # -- life cycle ------------------------------------------------------------------
     async def run(self) -> Manifest:
         """Stay in the call until ``stop()``; reconnect when the signaling drops."""
-        self._spawn(self._media_watchdog(), "media-watchdog")  # also while signaling is down
+        self._spawn(self.media.media_watchdog(), "media-watchdog")  # also while signaling is down
         try:
             async with aiohttp.ClientSession() as http:
                 while not self._stopping.is_set():
@@ -157,11 +165,11 @@ class SessionBot:
                         self._ws = None
                     if self._stopping.is_set():
                         break  # leaving: _shutdown stops the plug-ins before the links close
-                    if self._links:  # peer to peer: the media does not need the server
+                    if self.media.links:  # peer to peer: the media does not need the server
                         logger.warning(
                             "session %s: signaling lost; %d media link(s) kept while it reconnects",
                             self.session_id,
-                            len(self._links),
+                            len(self.media.links),
                         )
                     if not self._stopping.is_set():
                         await self._sleep_unless_stopping(self.settings.bot.reconnect_delay_seconds)
@@ -189,7 +197,7 @@ class SessionBot:
             self.bus.publish(SessionEnding("signaling_refused", self.stopped_at))
         await self._close_open_stalls()
         await self._stop_tasks()
-        await self._drop_links("bot_stopped")
+        await self.media.drop_links("bot_stopped")
         self.manifest = await self.recorder.close()
         self._report_gaps_closed_on_leaving(self.manifest)
         await self.events_log.close()
@@ -204,7 +212,7 @@ class SessionBot:
         gaps and as a ``participant_left`` event written before the plug-ins stop (the
         live watch reads it for its alerts). Closing the links next would turn it into a
         departure, which the recorder does not count as a gap."""
-        connected = {self._key(link.peer) for link in self._links.values() if link.in_recording}
+        connected = self.media.recorded_keys()
         end = self.started_at + (self.stopped_at or 0.0)
         try:
             await self.recorder.end_stalls(connected, end)  # events via _gap_closed
@@ -272,7 +280,7 @@ class SessionBot:
                     await self._handle(message)
                 except NegotiationError as exc:
                     logger.error("session %s: %s; that peer's link is closed", self.session_id, exc)
-                    await self._close_link(str(message.get("from", "")), "negotiation_failed")
+                    await self.media.close_link(str(message.get("from", "")), "negotiation_failed")
                 except Exception:  # noqa: BLE001 - one bad message must not end the session
                     logger.exception(
                         "session %s: message %s failed", self.session_id, message.get("type")
@@ -291,28 +299,22 @@ class SessionBot:
             await self._welcome(message)
         elif kind == "peer-joined":
             peer = self._add_peer(PeerInfo.from_message(message["peer"]))
-            kept = self._kept_link_of(peer)
-            if kept is not None and self._media_flowing(kept):
-                await self._rekey(kept, peer)  # back after the signaling dropped: media went on
+            kept = self.media.kept_link_of(peer)
+            if kept is not None and self.media.media_flowing(kept):
+                await self.media.rekey(
+                    kept, peer
+                )  # back after the signaling dropped: media went on
         elif kind == "peer-left":
             peer_id = str(message.get("peer_id", ""))
             reason = str(message.get("reason", "left"))
-            await self._close_link(peer_id, reason)
+            await self.media.close_link(peer_id, reason)
             self.peers.remove(peer_id, reason, None)
         elif kind == "offer":
-            await self._accept_offer(sender, message.get("sdp"))
+            await self.media.accept_offer(sender, message.get("sdp"))
         elif kind == "answer":
-            link = self._links.get(sender)
-            if link is None:
-                logger.warning(
-                    "session %s: answer from %s without an offer", self.session_id, sender
-                )
-                return
-            await link.accept_answer(message.get("sdp"))  # type: ignore[arg-type]
+            await self.media.accept_answer(sender, message.get("sdp"))
         elif kind == "ice":
-            link = self._links.get(sender)
-            if link is not None:
-                await link.add_candidate(message.get("candidate"))
+            await self.media.add_candidate(sender, message.get("candidate"))
         elif kind == "media-state":
             peer = self.peers.get(sender)
             if peer is not None:
@@ -339,81 +341,27 @@ class SessionBot:
         for peer in listed:
             if peer.role == "bot":
                 continue
-            link = self._links.get(peer.peer_id)  # only the bot's own socket had dropped
+            link = self.media.links.get(peer.peer_id)  # only the bot's own socket had dropped
             if link is None:
-                link = self._kept_link_of(peer)
-                if link is not None and self._media_flowing(link):
-                    await self._rekey(link, peer)  # still here: its link and recording go on
+                link = self.media.kept_link_of(peer)
+                if link is not None and self.media.media_flowing(link):
+                    await self.media.rekey(link, peer)  # still here: its link and recording go on
                     continue
-            elif self._media_flowing(link):
+            elif self.media.media_flowing(link):
                 continue
             carried = False
             if link is not None:  # a link that no longer carries media: a fresh one
                 carried = link.in_recording
-                await self._close_link(link.peer.peer_id, "renegotiated", participant_left=False)
+                await self.media.close_link(
+                    link.peer.peer_id, "renegotiated", participant_left=False
+                )
             # we joined later: we offer (docs/architecture.md, "Who offers")
-            self._spawn(self._offer(peer, carried), f"offer-{peer.peer_id}")
-        if not first and self._links.keys() - self.peers.keys():
-            self._spawn(self._close_unclaimed_links(), "rejoin-grace")
+            self._spawn(self.media.offer(peer, carried), f"offer-{peer.peer_id}")
+        if not first and self.media.links.keys() - self.peers.keys():
+            self._spawn(self.media.close_unclaimed_links(), "rejoin-grace")
         if first:
             for plugin in self._plugins:
                 self._spawn(plugin(self), f"plugin-{getattr(plugin, '__name__', plugin)}")
-
-    def _kept_link_of(self, peer: PeerInfo) -> PeerLink | None:
-        """A link to the same participant under a peer id the server no longer has (the
-        signaling dropped and came back), or None."""
-        for peer_id, link in self._links.items():
-            if (
-                peer_id not in self.peers
-                and peer_id != peer.peer_id
-                and link.peer.role == peer.role
-                and self._key(link.peer) == self._key(peer)
-            ):
-                return link
-        return None
-
-    def _media_flowing(self, link: PeerLink) -> bool:
-        """Connected, and media arrived within ``bot.media_timeout_seconds``."""
-        arrivals = [t.last_arrival for t in link.tracks if t.last_arrival]
-        return (
-            link.state == "connected"
-            and bool(arrivals)
-            and time.time() - max(arrivals) < self.settings.bot.media_timeout_seconds
-        )
-
-    async def _rekey(self, link: PeerLink, peer: PeerInfo) -> None:
-        """The same link under the participant's new peer id. Plug-ins following the old
-        id see its feeds end and pick the new id up, as after a reload."""
-        old = link.peer.peer_id
-        self._links.pop(old, None)
-        current = self._links.get(peer.peer_id)
-        if current is not None and current is not link:
-            await self._close_link(peer.peer_id, "replaced", participant_left=False)
-        link.peer.peer_id = peer.peer_id
-        link.peer.name, link.peer.mic, link.peer.cam = peer.name, peer.mic, peer.cam
-        self.peers[peer.peer_id] = link.peer
-        self._links[peer.peer_id] = link
-        self._feeds.end_video(old)
-        self._feeds.end_audio(old)
-        logger.info(
-            "session %s: %s is back as %s; its media link was kept",
-            self.session_id,
-            old,
-            peer.peer_id,
-        )
-
-    async def _close_unclaimed_links(self) -> None:
-        """After a reconnect: a kept link whose participant did not come back within
-        ``bot.rejoin_grace_seconds`` is a departure."""
-        await asyncio.sleep(self.settings.bot.rejoin_grace_seconds)
-        for peer_id in list(self._links):
-            if peer_id not in self.peers:
-                logger.info(
-                    "session %s: %s did not come back to the signaling; link closed",
-                    self.session_id,
-                    peer_id,
-                )
-                await self._close_link(peer_id, "left")
 
     def _add_peer(self, peer: PeerInfo) -> PeerInfo:
         self.peers[peer.peer_id] = peer  # the directory tells the bus
@@ -428,101 +376,9 @@ class SessionBot:
 
     def _peer_key(self, peer_id: str) -> str | None:
         peer = self.peers.get(peer_id)
-        if peer is None and peer_id in self._links:  # kept while the signaling is down
-            peer = self._links[peer_id].peer
+        if peer is None and peer_id in self.media.links:  # kept while the signaling is down
+            peer = self.media.links[peer_id].peer
         return None if peer is None else self._key(peer)
-
-    def _new_link(self, peer: PeerInfo) -> PeerLink:
-        link = PeerLink(
-            peer,
-            send=self._send,
-            on_track=self._track_started,
-            ice_servers=self.settings.conference.ice_servers,
-            loopback_only=self.settings.conference.allow_loopback,
-            segment_seconds=self.settings.recording.segment_seconds,
-        )
-        self._links[peer.peer_id] = link
-
-        @link.pc.on("connectionstatechange")
-        async def _state_changed() -> None:
-            if link.state == "failed" and self._links.get(peer.peer_id) is link:
-                logger.warning("session %s: connection to %s failed", self.session_id, peer.peer_id)
-                await self._close_link(peer.peer_id, "connection_failed", participant_left=True)
-
-        self._spawn(self._connect_deadline(link), f"deadline-{peer.peer_id}")
-        return link
-
-    async def _offer(self, peer: PeerInfo, carried: bool = False) -> None:
-        link = self._new_link(peer)
-        link.in_recording = carried  # a new connection of someone already being recorded
-        await link.offer()
-        try:
-            await asyncio.wait_for(link.answered.wait(), self.settings.bot.answer_timeout_seconds)
-        except TimeoutError:
-            logger.error(
-                "session %s: %s (%s) never answered the bot's offer within %.0f s; "
-                "its media is not recorded until it reconnects",
-                self.session_id,
-                peer.peer_id,
-                peer.role,
-                self.settings.bot.answer_timeout_seconds,
-            )
-            await self._close_link(peer.peer_id, "no_answer")
-
-    async def _accept_offer(self, sender: str, sdp: Any) -> None:
-        peer = self.peers.get(sender)
-        if peer is None:
-            logger.warning("session %s: offer from unknown peer %s", self.session_id, sender)
-            return
-        carried = False
-        kept = self._kept_link_of(peer)
-        if kept is not None:  # its new connection replaces the one kept since the drop
-            carried = kept.in_recording
-            await self._close_link(kept.peer.peer_id, "renegotiated", participant_left=False)
-        if sender in self._links:  # a renegotiation: start a fresh link (a new recording run)
-            carried = self._links[sender].in_recording
-            await self._close_link(sender, "renegotiated", participant_left=False)
-        link = self._new_link(peer)
-        link.in_recording = carried
-        if not isinstance(sdp, str):
-            raise NegotiationError(f"offer from {sender} has no SDP")
-        await link.accept_offer(sdp)
-
-    async def _connect_deadline(self, link: PeerLink) -> None:
-        await asyncio.sleep(self.settings.bot.connect_timeout_seconds)
-        if self._links.get(link.peer.peer_id) is link and link.state != "connected":
-            logger.error(
-                "session %s: no media connection to %s after %.0f s (state %s); link closed",
-                self.session_id,
-                link.peer.peer_id,
-                self.settings.bot.connect_timeout_seconds,
-                link.state,
-            )
-            await self._close_link(link.peer.peer_id, "connect_timeout")
-
-    async def _close_link(self, peer_id: str, reason: str, participant_left: bool = True) -> None:
-        link = self._links.pop(peer_id, None)
-        if link is None:
-            return
-        for received in link.tracks:
-            if received.sinks:
-                received.flush()
-            recording = self._recordings.pop(id(received), None)
-            if recording is not None:
-                recording.close()
-        self._feeds.end_video(peer_id)
-        if participant_left or peer_id not in self.peers:  # gone, or now under a new id
-            self._feeds.end_audio(peer_id)
-        peer = link.peer
-        if participant_left and link.in_recording:
-            last = max((t.last_arrival or 0.0 for t in link.tracks), default=0.0) or None
-            self.recorder.participant_left(self._key(peer), reason, last)
-        logger.info("session %s: link to %s closed (%s)", self.session_id, peer_id, reason)
-        await link.close()
-
-    async def _drop_links(self, reason: str) -> None:
-        for peer_id in list(self._links):
-            await self._close_link(peer_id, reason)
 
     async def _send(self, message: dict[str, Any]) -> bool:
         ws = self._ws
@@ -535,43 +391,14 @@ class SessionBot:
         return True
 
     # -- media -----------------------------------------------------------------------
-    def _track_started(self, link: PeerLink, received: ReceivedTrack) -> None:
-        peer = link.peer
-        slot = id(received)
-
-        def record(frame: EncodedFrame) -> None:
-            recording = self._recordings.get(slot)
-            if recording is None:
-                if self._links.get(peer.peer_id) is not link:
-                    return  # a frame racing the link's close
-                recording = self.recorder.open_track(
-                    self._key(peer), frame.kind, frame.codec, peer.role
-                )
-                self._recordings[slot] = recording
-            recording.push(frame)
-
-        received.sinks.append(record)
-        if not link.in_recording:  # one join per connection, one leave when it closes
-            link.in_recording = True
-            self.recorder.participant_joined(self._key(peer), peer.role, peer.name, peer.person_id)
-        logger.info(
-            "session %s: receiving %s from %s", self.session_id, received.kind, peer.peer_id
-        )
-
-    async def _media_watchdog(self) -> None:
-        timeout = self.settings.bot.media_timeout_seconds
-        while True:
-            await asyncio.sleep(min(1.0, timeout / 2))
-            now = time.time()
-            for link in list(self._links.values()):
-                arrivals = [t.last_arrival for t in link.tracks if t.last_arrival]
-                if arrivals and now - max(arrivals) > timeout:
-                    self.recorder.media_stalled(self._key(link.peer), max(arrivals))
+    @property
+    def _links(self) -> dict[str, Any]:  # the media links by peer id (tests look at them)
+        return self.media.links
 
     # -- the API for areas that run inside the bot -----------------------------------
     async def network_quality(self, peer_id: str) -> NetworkQuality | None:
         """Packet loss and jitter of what the bot receives from a peer; None if not connected."""
-        link = self._links.get(peer_id)
+        link = self.media.links.get(peer_id)
         if link is None or link.state != "connected":
             return None
         return await measure_network_quality(link.pc)
@@ -642,7 +469,7 @@ class SessionBot:
     ) -> ReceivedTrack | None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and peer_id in self.peers:
-            link = self._links.get(peer_id)
+            link = self.media.links.get(peer_id)
             for received in link.tracks if link else []:
                 if received.kind == kind:
                     return received
