@@ -20,6 +20,8 @@ import sys
 import time
 from pathlib import Path
 
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # for tests.fixtures (the synthetic scenes, masks and hands)
 EVALDATA = Path(__file__).resolve().parents[2] / "shared" / "evaldata"
 
 
@@ -73,9 +75,10 @@ def name_matches(reader) -> dict:  # noqa: ANN001
 def live_timing(analyzer, seconds: float = 30.0, fps: float = 2.0, scene: str = "present") -> dict:  # noqa: ANN001, E501
     """ms per frame; ``scene``: present, tilted (50 deg, the rotated passes run), masked
     (the brows-and-eyes template keeps the face), empty (nobody: every fall-back runs)."""
-    from proctorbot.detection.synthetic import Segment, load_sample_face, render_scenario
-    from proctorbot.detection.synthetic_cover import draw_mask
     from proctorbot.detection.video_watch import VideoWatcher
+
+    from tests.fixtures.synthetic import Segment, load_sample_face, render_scenario
+    from tests.fixtures.synthetic_cover import draw_mask
 
     face = load_sample_face()
     first = list(render_scenario([Segment("present", 1)], fps=fps, face_photo=face))[0]
@@ -133,9 +136,10 @@ def lower_face_covering(analyzer) -> dict:  # noqa: ANN001
     """
     from proctorbot.detection.frame_analysis import analyze_frame
     from proctorbot.detection.image_input import load_image
-    from proctorbot.detection.synthetic import fit_640x480
-    from proctorbot.detection.synthetic_cover import MASK_STYLES, draw_hand, draw_mask
     from proctorbot.detection.video_watch import VideoWatcher
+
+    from tests.fixtures.synthetic import fit_640x480
+    from tests.fixtures.synthetic_cover import MASK_STYLES, draw_hand, draw_mask
 
     root = EVALDATA / "faces"
     kinds = [*MASK_STYLES, "hand", "hand_over_mouth"]
@@ -220,8 +224,9 @@ def tilted_live(analyzer, angles: tuple[int, ...] = (25, 30, 35, 40, 50)) -> dic
     fall-backs add on empty frames (rooms, the no-face photos).
     """
     from proctorbot.detection.image_input import load_image
-    from proctorbot.detection.synthetic import Segment, fit_640x480, render_scenario
     from proctorbot.detection.video_watch import VideoWatcher
+
+    from tests.fixtures.synthetic import Segment, fit_640x480, render_scenario
 
     root = EVALDATA / "faces"
     table = {a: [0, 0, 0, 0] for a in angles}  # upright only, cold, after upright, total

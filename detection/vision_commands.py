@@ -21,12 +21,11 @@ MAX_PIXELS_HELP = "Refuse images/videos with more pixels than this (per frame)."
 @contextmanager
 def _clear_errors() -> Iterator[None]:
     from proctorbot.detection.ocr import OcrUnavailable
-    from proctorbot.detection.synthetic import SyntheticAssetMissing
     from proctorbot.detection.vision_models import VisionModelMissing
 
     try:
         yield
-    except (VisionInputError, VisionModelMissing, OcrUnavailable, SyntheticAssetMissing) as exc:
+    except (VisionInputError, VisionModelMissing, OcrUnavailable) as exc:
         raise click.ClickException(str(exc)) from None
     except MemoryError:
         raise click.ClickException("not enough memory for this input; use a smaller file") from None

@@ -53,7 +53,7 @@ def _silence(seconds: float) -> np.ndarray:
 
 
 def _webcam(segments: list[tuple[str, float]], start: float) -> list[tuple[float, np.ndarray]]:
-    from proctorbot.detection.synthetic import Segment, SyntheticAssetMissing, render_scenario
+    from tests.fixtures.synthetic import Segment, SyntheticAssetMissing, render_scenario
 
     try:
         frames = render_scenario([Segment(k, s) for k, s in segments], fps=2.0)

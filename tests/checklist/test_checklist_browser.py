@@ -60,7 +60,7 @@ EXAMINER_A = "Ольга Николаевна Соколова"
 
 
 def make_checklist_media(directory: Path) -> FakeMedia:
-    from proctorbot.detection.synthetic import Segment, write_checklist_video
+    from tests.fixtures.synthetic import Segment, write_checklist_video
 
     for tool in ("espeak-ng", "sox"):
         if shutil.which(tool) is None:

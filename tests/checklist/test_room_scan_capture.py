@@ -40,7 +40,7 @@ class ListFeed:
 
 
 def sweep(*segments: tuple[str, float]) -> list[tuple[float, Any]]:
-    from proctorbot.detection.synthetic import Segment, SyntheticAssetMissing, render_scenario
+    from tests.fixtures.synthetic import Segment, SyntheticAssetMissing, render_scenario
 
     try:
         return list(render_scenario([Segment(k, s) for k, s in segments], fps=FPS))

@@ -16,11 +16,11 @@ from proctorbot.detection.face_cover import assess_lower_face
 from proctorbot.detection.faces import Face, FaceAnalyzer
 from proctorbot.detection.frame_analysis import analyze_frame
 from proctorbot.detection.image_input import load_image
-from proctorbot.detection.synthetic import Segment, render_scenario
-from proctorbot.detection.synthetic_cover import MASK_STYLES, draw_hand, draw_mask
 from proctorbot.detection.video_watch import VideoWatcher, watch_frames
 
 from tests.detection.vision_helpers import fit_640x480, sample_face_or_skip
+from tests.fixtures.synthetic import Segment, render_scenario
+from tests.fixtures.synthetic_cover import MASK_STYLES, draw_hand, draw_mask
 
 pytest.importorskip("dlib", reason="dlib-bin is not installed")
 

@@ -15,9 +15,9 @@ from proctorbot.detection.frame_analysis import analyze_frame
 from proctorbot.detection.head_pose import eye_visibility, landmark_yaw_ratio
 from proctorbot.detection.image_input import VisionInputError, as_bgr, load_image
 from proctorbot.detection.lighting import assess_lighting
-from proctorbot.detection.synthetic import draw_room_panorama, paste_person
 
 from tests.detection.vision_helpers import fit_640x480, sample_face_or_skip
+from tests.fixtures.synthetic import draw_room_panorama, paste_person
 
 pytest.importorskip("dlib", reason="dlib-bin is not installed")
 

@@ -15,9 +15,9 @@ from proctorbot.detection.image_input import load_image
 from proctorbot.detection.mrz import find_mrz_name
 from proctorbot.detection.names import fold_name, match_name
 from proctorbot.detection.ocr import OcrUnavailable, TesseractReader
-from proctorbot.detection.synthetic import CardPerson, Segment, make_id_card, render_scenario
 
 from tests.detection.vision_helpers import sample_face_or_skip
+from tests.fixtures.synthetic import CardPerson, Segment, make_id_card, render_scenario
 
 ROSTER = "ЩЕРБАКОВА Алёна Юрьевна"
 needs_tesseract = pytest.mark.skipif(

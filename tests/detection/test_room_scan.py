@@ -9,9 +9,9 @@ import cv2
 import pytest
 from click.testing import CliRunner
 from proctorbot.detection.room_scan import RoomScanTracker
-from proctorbot.detection.synthetic import Segment, render_scenario, write_checklist_video
 
 from tests.detection.vision_helpers import sample_face_or_skip
+from tests.fixtures.synthetic import Segment, render_scenario, write_checklist_video
 
 pytest.importorskip("dlib", reason="dlib-bin is not installed")
 
@@ -61,9 +61,8 @@ def test_checklist_video_y4m_and_card(tmp_path: Path) -> None:
 
 
 def test_room_scan_cli(tmp_path: Path) -> None:
-    from proctorbot.detection.synthetic import write_video
-
     from proctorbot.cli import cli
+    from tests.fixtures.synthetic import write_video
 
     face = sample_face_or_skip()
     video = tmp_path / "scan.avi"

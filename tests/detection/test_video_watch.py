@@ -11,10 +11,10 @@ from click.testing import CliRunner
 from proctorbot.detection.events import DetectorEvent, EventKind
 from proctorbot.detection.faces import FaceAnalyzer
 from proctorbot.detection.image_input import load_image
-from proctorbot.detection.synthetic import Segment, render_scenario, write_video
 from proctorbot.detection.video_watch import VideoThresholds, VideoWatcher, watch_frames
 
 from tests.detection.vision_helpers import fit_640x480, noisy, sample_face_or_skip
+from tests.fixtures.synthetic import Segment, render_scenario, write_video
 
 pytest.importorskip("dlib", reason="dlib-bin is not installed")
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from proctorbot.detection.synthetic import fit_640x480, load_sample_face, sample_face_path
+
+from tests.fixtures.synthetic import fit_640x480, load_sample_face, sample_face_path
 
 __all__ = ["fit_640x480", "noisy", "sample_face_or_skip"]
 

@@ -77,7 +77,7 @@ def _fill(track: np.ndarray, lines: list[np.ndarray], start: float, end: float) 
 
 def make_journey_media(directory: Path) -> tuple[FakeMedia, FakeMedia]:
     """(the student's media, the staff's media: a test pattern and a short greeting)."""
-    from proctorbot.detection.synthetic import (
+    from tests.fixtures.synthetic import (
         Segment,
         SyntheticAssetMissing,
         write_checklist_video,
