@@ -10,8 +10,8 @@ from typing import Any
 
 import numpy as np
 from proctorbot.handover.folder import AnalysisTrack, write_json
+from proctorbot.storage.session_folder import ANALYSIS_SAMPLE_RATE as SAMPLE_RATE
 
-SAMPLE_RATE = 16000
 EXAMINER_PRINT_SECONDS = 120.0
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-HANDOVER_FILE = "handover.json"
+from proctorbot.storage.session_folder import HANDOVER_FILE, MANIFEST_FILE
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,7 @@ def close_folder(folder: Path, session_id: str) -> float | None:
     from proctorbot.recording.manifest import read_manifest
     from proctorbot.recording.session_recorder import finalize_folder
 
-    if not (folder / "manifest.json").is_file():
+    if not (folder / MANIFEST_FILE).is_file():
         return None
     manifest = read_manifest(folder)
     if manifest.ended_at is None:
@@ -94,5 +94,5 @@ def unfinished_sessions(ctx: Any, now: dt.datetime | None = None) -> list[str]:
     return [
         sid
         for (sid,) in rows
-        if (folders / sid / "manifest.json").is_file() and not handover_complete(folders / sid)
+        if (folders / sid / MANIFEST_FILE).is_file() and not handover_complete(folders / sid)
     ]

@@ -39,6 +39,7 @@ from proctorbot.handover.folder import (
     write_json,
 )
 from proctorbot.storage.db_retry import retry_when_locked
+from proctorbot.storage.session_folder import MANIFEST_FILE
 
 from proctorbot.context import AppContext
 
@@ -179,7 +180,7 @@ class SessionHandOver:
             result.report_html = written.html
         notified = await step("notify", self._notify(session_id, written))
         result.notified = int(notified or 0) if not isinstance(notified, str) else 0
-        if "composite" in planned and (folder / "manifest.json").is_file():
+        if "composite" in planned and (folder / MANIFEST_FILE).is_file():
             await step("composite", lambda: self._composite(session_id, folder, language))
         full = None
         if tracks:
