@@ -17,7 +17,7 @@ from proctorbot.conference.admission import Refusal, admit
 from proctorbot.conference.off_loop import in_thread
 from proctorbot.config.catalogue import LANGUAGES, Catalogue
 
-from proctorbot.context import AppContext
+from proctorbot.context import CONTEXT, AppContext
 
 log = logging.getLogger(__name__)
 
@@ -81,8 +81,6 @@ async def evidence(request: web.Request) -> web.StreamResponse:
     The token is checked as the call page checks it (``admit``: the database says the
     session is still open and the person still in it, on every request), then the path
     must name a file under ``evidence/``; anything else (a null byte, ``..``) is a 404."""
-    from proctorbot.app import CONTEXT
-
     ctx = request.app[CONTEXT]
     session_id = request.match_info["session_id"]
     try:

@@ -14,7 +14,7 @@ from proctorbot.conference.admission import Refusal, admit
 from proctorbot.conference.keys import PANEL_SCRIPTS
 from proctorbot.config.catalogue import LANGUAGES, Catalogue
 
-from proctorbot.app import CONTEXT
+from proctorbot.context import CONTEXT
 
 log = logging.getLogger(__name__)
 

@@ -40,7 +40,7 @@ from proctorbot.conference.rooms import (
 )
 from proctorbot.config.settings import ConferenceSettings
 
-from proctorbot.app import CONTEXT
+from proctorbot.context import CONTEXT
 
 log = logging.getLogger(__name__)
 

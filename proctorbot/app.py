@@ -16,12 +16,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 from aiohttp import web
 
-from proctorbot.context import AppContext
+from proctorbot.context import CONTEXT, AppContext
 
 log = logging.getLogger(__name__)
-
-# The context every handler and area reads: `request.app[CONTEXT]`.
-CONTEXT = web.AppKey("proctorbot.context", AppContext)
 
 # Threads of the default executor: enough that requests waiting on a locked database
 # (15 s at most each) never starve the rest.

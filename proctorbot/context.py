@@ -2,12 +2,15 @@
 
 ``models`` is the process's detection models holder: built empty here, each model
 loaded on its first use (proctorbot/process_models.py), shared by every area.
+``CONTEXT`` is the key of the ``AppContext`` in the aiohttp application: handlers of
+any area read ``request.app[CONTEXT]`` (areas import this module, never the root).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from aiohttp import web
 from sqlalchemy import Engine
 from sqlalchemy.orm import sessionmaker
 
@@ -43,3 +46,7 @@ class AppContext:
             db=make_sessionmaker(engine),
             signer=TokenSigner(resolve_secret_key(settings)),
         )
+
+
+# The context every handler and area reads: `request.app[CONTEXT]` (set by `build_app`).
+CONTEXT = web.AppKey("proctorbot.context", AppContext)
