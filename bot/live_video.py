@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -41,16 +41,20 @@ class StudentVideoWatch:
         emit: Callable[[DetectorEvent], None],
         stop_time: Callable[[], float | None],
         extent_every_s: float = 5.0,
+        added: Sequence[Any] = (),  # detection.frame_detectors.FrameDetector (a profile's)
     ) -> None:
         self.watcher = watcher
         self.emit = emit
         self.stop_time = stop_time
         self.extent_every_s = extent_every_s
+        self.added = list(added)
         self.last_t: float | None = None
 
     def _feed(self, t: float, frame: np.ndarray) -> list[DetectorEvent]:
-        closed = self.watcher.feed(t, frame)
-        return [*closed, *self.watcher.growing(t, self.extent_every_s)]
+        events = [*self.watcher.feed(t, frame), *self.watcher.growing(t, self.extent_every_s)]
+        for detector in self.added:  # the same frame, the same worker thread
+            events += detector.feed(t, frame)
+        return events
 
     async def run(self, frames: AsyncIterator[tuple[float, np.ndarray]]) -> None:
         stopped = False
@@ -73,6 +77,9 @@ class StudentVideoWatch:
             if at is not None:
                 end = at if end is None else max(end, at)
         events = self.watcher.finish(end)
+        if end is not None:
+            for detector in self.added:
+                events += detector.finish(end)
         if stopped:
             events = [
                 replace(event, details={**event.details, "open_when_stopped": True})

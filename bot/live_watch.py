@@ -294,10 +294,26 @@ class LiveWatch:
             )
             frames = self.bot.video_frames(peer_id, self.options.video_fps)
             await StudentVideoWatch(
-                watcher, self.handle, self.stop_time, self.options.audio_extent_every_s
+                watcher,
+                self.handle,
+                self.stop_time,
+                self.options.audio_extent_every_s,
+                added=self._added_detectors(track),
             ).run(self._enrolling(frames, watcher))
         except Exception as exc:  # noqa: BLE001
             await self.detector_failed("video", exc)
+
+    def _added_detectors(self, track: str) -> list[Any]:
+        """The profile's own detectors (``[[detectors]]``), one set per connection."""
+        from proctorbot.detection.frame_detectors import load_frame_detector
+
+        return [
+            load_frame_detector(
+                added.detector, kind=added.kind, track=track, min_seconds=added.min_seconds
+            )
+            for added in getattr(self.profile, "detectors", ())
+            if added.source == "video"
+        ]
 
     async def _enrolling(
         self, frames: AsyncIterator[tuple[float, np.ndarray]], watcher: Any

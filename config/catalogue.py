@@ -25,14 +25,15 @@ class Catalogue:
     texts: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def load(cls, language: str, locales_dir: Path = LOCALES_DIR) -> Catalogue:
+    def load(cls, language: str, locales_dir: Path | None = None) -> Catalogue:
         if language not in LANGUAGES:
             raise ValueError(f"unsupported language {language!r}; use one of {LANGUAGES}")
         texts: dict[str, str] = {}
-        for path in sorted((locales_dir / language).glob("*.toml")):
+        for path in sorted(((locales_dir or LOCALES_DIR) / language).glob("*.toml")):
             with path.open("rb") as handle:
                 data = tomllib.load(handle)
             _flatten(path.stem, data, texts)
+        _name_added_detectors(texts)
         return cls(language, texts)
 
     def text(self, key: str, **values: object) -> str:
@@ -46,6 +47,25 @@ class Catalogue:
         """All texts under ``prefix.`` without it: handy to send to a web page."""
         start = prefix + "."
         return {k[len(start) :]: v for k, v in self.texts.items() if k.startswith(start)}
+
+
+# Where a detector's name is read: the report's finding titles, the examiners' flags,
+# the alerts. A detector a profile adds is named once, in detectors.toml.
+DETECTOR_NAME_USES = (
+    "report.rule.{kind}",
+    "checklist.flag.{kind}",
+    "notifications.alert_kinds.{kind}",
+)
+
+
+def _name_added_detectors(texts: dict[str, str]) -> None:
+    """``detectors.<kind>.name`` stands for the kind wherever a kind is named."""
+    for key, name in list(texts.items()):
+        prefix, _, rest = key.partition(".")
+        kind, _, field = rest.rpartition(".")
+        if prefix == "detectors" and field == "name" and kind:
+            for use in DETECTOR_NAME_USES:
+                texts.setdefault(use.format(kind=kind), name)
 
 
 def _flatten(prefix: str, data: dict, into: dict[str, str]) -> None:

@@ -221,6 +221,19 @@ class Documents(_Part):
     regulation: str = ""
 
 
+class DetectorRule(_Part):
+    """A detector a profile adds in one line (``[[detectors]]``): where its code is (a
+    ``detection.frame_detectors.FrameDetector``), what it reads, and its rule: an episode
+    of at least ``min_seconds`` is a finding of ``severity``. Its name for people is
+    ``config/locales/<lang>/detectors.toml`` ``[<kind>] name``."""
+
+    kind: str = Field(pattern=r"^[a-z][a-z0-9_]{2,40}$")
+    detector: str = Field(pattern=r"^[\w.]+:\w+$")  # "package.module:Class"
+    source: Literal["video"] = "video"  # the student's camera
+    min_seconds: float = Field(default=1.0, ge=0)
+    severity: Severity = "violation"
+
+
 class RuleProfile(_Part):
     name: str
     title: str
@@ -235,6 +248,7 @@ class RuleProfile(_Part):
     reminders: Reminders = Reminders()
     notify: Notify = Notify()
     documents: Documents = Documents()
+    detectors: tuple[DetectorRule, ...] = ()
 
 
 def profile_names(profiles_dir: Path = PROFILES_DIR) -> list[str]:

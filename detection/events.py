@@ -33,11 +33,20 @@ class EventKind(enum.StrEnum):
     INACTIVITY = "inactivity"
 
 
+def event_kind(value: str) -> EventKind | str:
+    """The built-in kind of that name, else the name itself (a profile's own detector)."""
+    try:
+        return EventKind(value)
+    except ValueError:
+        return value
+
+
 @dataclass(frozen=True)
 class DetectorEvent:
     """One finding of one detector on one track, times in seconds from session start."""
 
-    kind: EventKind
+    # An EventKind, or the kind of a detector a rule profile adds (``[[detectors]]``).
+    kind: EventKind | str
     start: float
     end: float
     score: float = 1.0
@@ -58,7 +67,7 @@ class DetectorEvent:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> DetectorEvent:
         return cls(
-            kind=EventKind(data["kind"]),
+            kind=event_kind(str(data["kind"])),
             start=float(data["start"]),
             end=float(data["end"]),
             score=float(data.get("score", 1.0)),

@@ -100,6 +100,9 @@ def evaluate(events: Iterable[DetectorEvent], profile: RuleProfile) -> list[Find
         if kind == EventKind.FACE_TOO_SMALL:
             chosen = [e for e in chosen if _face_share(e) < profile.thresholds.min_face_share]
         findings += _by_duration(chosen, rule, minimum, getattr(profile.severity, rule), profile)
+    for added in profile.detectors:  # a detector the profile adds in one line
+        chosen = [e for e in events if e.kind == added.kind]
+        findings += _by_duration(chosen, added.kind, added.min_seconds, added.severity, profile)
     findings += _looking_away([e for e in events if e.kind == EventKind.LOOKING_AWAY], profile)
     for episode in merge_episodes(e for e in events if e.kind == EventKind.PERSON_REPLACED):
         findings.append(
@@ -136,6 +139,10 @@ def _cumulative(
     return findings
 
 
+# Rules with a reason text of their own; a profile's added detector reads "duration".
+DURATION_REASONS = frozenset(rule for rule, _ in DURATION_RULES.values())
+
+
 def _by_duration(
     events: list[DetectorEvent], rule: str, minimum: float, severity: str, profile: RuleProfile
 ) -> list[Finding]:
@@ -145,7 +152,8 @@ def _by_duration(
         if rule == "face_too_small":
             values["share"] = round(100 * profile.thresholds.min_face_share)
         if episode.duration >= minimum:
-            findings.append(_finding(rule, severity, episode, rule, values))
+            reason = rule if rule in DURATION_REASONS else "duration"
+            findings.append(_finding(rule, severity, episode, reason, values))
         else:
             findings.append(_finding(rule, "note", episode, "short", values))
     return findings
