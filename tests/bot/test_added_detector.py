@@ -41,13 +41,13 @@ DETECTOR = '''
         def finish(self, t: float) -> list:
             return self.spans.finish(t)
 '''
-PROFILE_LINE = '''
+PROFILE_LINE = """
 [[detectors]]
 kind = "phone_on_desk"
 detector = "phone_on_desk:PhoneOnDesk"
 min_seconds = 2
 severity = "violation"
-'''
+"""
 NAMES = {"ru": "Телефон на столе", "en": "Phone on the desk"}
 STUDENT, EXAMINER = "peer-student", "peer-examiner"
 
