@@ -22,7 +22,7 @@ def join_command(
     ctx: click.Context, session_id: str, url: str | None, seconds: float | None
 ) -> None:
     """Join SESSION as the bot and record it until Ctrl-C (or --seconds)."""
-    from proctorbot.commands_core import settings_from
+    from proctorbot.command_settings import settings_from
     from proctorbot.context import AppContext
 
     settings = settings_from(ctx)

@@ -7,7 +7,7 @@ import json
 import click
 from proctorbot.checklist.records import ChecklistRun
 
-from proctorbot.commands_core import settings_from
+from proctorbot.command_settings import settings_from
 
 
 @click.command("checklist")

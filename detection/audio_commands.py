@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 from proctorbot.storage.session_folder import ANALYSIS_SAMPLE_RATE
 
-from proctorbot.commands_core import settings_from
+from proctorbot.command_settings import settings_from
 
 LONG_FILE_SECONDS = 60.0
 existing_file = click.Path(exists=True, dir_okay=False, path_type=Path)

@@ -6,7 +6,7 @@ import asyncio
 
 import click
 
-from proctorbot.commands_core import settings_from
+from proctorbot.command_settings import settings_from
 
 
 @click.group("telegram")

@@ -2,36 +2,31 @@
 
 Each area contributes its sub-commands from its own ``commands.py`` module with a
 ``register(group)`` function, so a newcomer finds `proctorbot diarize` under
-detection/commands.py and `proctorbot plan` under scheduling/commands.py.
+detection/audio_commands.py and `proctorbot plan` under scheduling/commands.py. The group
+registers each of them here, by name, and hands every command its settings through
+click's ``ctx.obj`` (proctorbot/command_settings.py).
 """
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import logging
 import os
 import sys
 
 import click
 
-from proctorbot import __version__
+from proctorbot import __version__, commands_core
+from proctorbot.bot import commands as bot_commands
+from proctorbot.checklist import commands as checklist_commands
+from proctorbot.command_settings import SETTINGS, settings_loader
+from proctorbot.detection import audio_commands, vision_commands
 from proctorbot.log_redaction import SecretRedactor, quiet_request_logs
 from proctorbot.log_redaction import install as install_redactor
-
-# Areas that add commands; a missing module is skipped, a broken one fails loudly.
-COMMAND_MODULES = (
-    "proctorbot.commands_core",
-    "proctorbot.conference.commands",
-    "proctorbot.bot.commands",
-    "proctorbot.recording.commands",
-    "proctorbot.detection.audio_commands",
-    "proctorbot.detection.vision_commands",
-    "proctorbot.scheduling.commands",
-    "proctorbot.notifications.commands",
-    "proctorbot.checklist.commands",
-    "proctorbot.report.commands",
-)
+from proctorbot.notifications import commands as notifications_commands
+from proctorbot.recording import commands as recording_commands
+from proctorbot.report import commands as report_commands
+from proctorbot.scheduling import commands as scheduling_commands
+from proctorbot.serve import serve_command
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -58,18 +53,22 @@ def cli(ctx: click.Context, config_path: str | None, verbose: int) -> None:
     os.environ.setdefault("PYANNOTE_METRICS_ENABLED", "0")
     ctx.ensure_object(dict)
     ctx.obj["config_path"] = config_path
-    ctx.obj["redactor"] = redactor
+    ctx.obj[SETTINGS] = settings_loader(config_path, redactor)
 
 
-def _register_area_commands() -> None:
-    for name in COMMAND_MODULES:
-        if importlib.util.find_spec(name) is None:
-            continue
-        module = importlib.import_module(name)
-        module.register(cli)
-
-
-_register_area_commands()
+for area_commands in (
+    commands_core,
+    bot_commands,
+    recording_commands,
+    audio_commands,
+    vision_commands,
+    scheduling_commands,
+    notifications_commands,
+    checklist_commands,
+    report_commands,
+):
+    area_commands.register(cli)
+cli.add_command(serve_command)
 
 
 def main() -> None:

@@ -4,19 +4,7 @@ from __future__ import annotations
 
 import click
 
-from proctorbot.config.settings import SettingsError, load_settings
-
-
-def settings_from(ctx: click.Context):
-    """Load settings for a command, turning a bad file into a clear CLI error."""
-    try:
-        settings = load_settings(ctx.obj.get("config_path") if ctx.obj else None)
-    except SettingsError as exc:
-        raise click.ClickException(str(exc)) from None
-    redactor = ctx.obj.get("redactor") if ctx.obj else None
-    if redactor is not None:  # proctorbot/log_redaction.py: these never reach the log
-        redactor.protect_settings(settings)
-    return settings
+from proctorbot.command_settings import settings_from
 
 
 @click.command("migrate")
@@ -42,7 +30,3 @@ def check_config_command(ctx: click.Context) -> None:
 def register(group: click.Group) -> None:
     group.add_command(migrate_command)
     group.add_command(check_config_command)
-
-    from proctorbot.serve import serve_command
-
-    group.add_command(serve_command)

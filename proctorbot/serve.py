@@ -46,7 +46,7 @@ def print_demo_links(ctx: AppContext, session_ids: list[str]) -> None:
 def serve_command(ctx: click.Context, demo: bool, host: str | None, port: int | None) -> None:
     """Start the server: call pages, signaling and every area plugged into it."""
     from proctorbot.app import build_app
-    from proctorbot.commands_core import settings_from
+    from proctorbot.command_settings import settings_from
     from proctorbot.secret_key import SecretKeyError, check_key_for_serving
 
     settings = settings_from(ctx)

@@ -25,7 +25,7 @@ def finalize_command(ctx: click.Context, session_id: str, composite: bool) -> No
     from proctorbot.recording.manifest import write_manifest
     from proctorbot.recording.session_recorder import SessionLocked, finalize_folder
 
-    from proctorbot.commands_core import settings_from
+    from proctorbot.command_settings import settings_from
 
     settings = settings_from(ctx)
     session_dir = settings.recordings_dir / session_id

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from proctorbot.commands_core import settings_from
+from proctorbot.command_settings import settings_from
 
 
 def _context(ctx: click.Context):  # noqa: ANN202
