@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 from proctorbot.conference.links import verify_call_token
 from proctorbot.conference.tokens import TokenError
-from proctorbot.report.session_time import session_zone
 from proctorbot.storage.models import ExamSession, Person, Role, SessionMember, SessionStatus
+from proctorbot.storage.session_time import session_zone
 from sqlalchemy import select
 
 from proctorbot.context import AppContext

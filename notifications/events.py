@@ -103,12 +103,12 @@ def live_alert(
     With ``recording_started_at`` (Unix time of the recording start, the bot's
     ``started_at``), ``at_seconds`` counts from it, as every event time does, and the text
     says "12:34 from the start of the recording (11:44:05, Europe/Moscow)" — the one
-    convention of report/session_time.py. Without it (older callers) ``at_seconds``
+    convention of storage/session_time.py. Without it (older callers) ``at_seconds``
     counts from the scheduled start and only the clock can be told.
     ``duration_s`` and ``gross`` are told in words (``ongoing``: "still going on" instead
     of a duration: the alert went out while it lasts); ``details`` is added as given.
     """
-    from proctorbot.report.session_time import SessionClock, session_zone
+    from proctorbot.storage.session_time import SessionClock, session_zone
 
     session = _session(db, session_id)
     zone = session_zone(db, session, default_zone)
@@ -192,7 +192,7 @@ def _student_name(session: ExamSession) -> str:
 
 
 def _local(db: Session, session: ExamSession, moment: dt.datetime, seconds: bool = False) -> str:
-    from proctorbot.scheduling.localtime import zone
+    from proctorbot.storage.localtime import zone
 
     name = "Europe/Moscow"
     if session.exam_day_id:

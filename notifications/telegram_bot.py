@@ -89,7 +89,7 @@ class TelegramCommands:
         await self._answer(update, self._today_text)
 
     def _today_text(self, db: Session, person: Person, chat_id: int, args: list[str]) -> str:
-        from proctorbot.scheduling.localtime import day_bounds_utc, zone
+        from proctorbot.storage.localtime import day_bounds_utc, zone
 
         tz = zone(self.ctx.settings.scheduling.timezone)
         day = dt.datetime.now(tz).date()

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from proctorbot.config.catalogue import Catalogue
 from proctorbot.report.build import SessionReport
 from proctorbot.report.html import finding_text, report_clock, template_environment
-from proctorbot.report.session_time import offset_text
+from proctorbot.storage.session_time import offset_text
 
 MONTHS = (
     "января",
@@ -68,7 +68,7 @@ def render_documents(report: SessionReport) -> list[RenderedDocument]:
 
 def document_time(report: SessionReport) -> dt.datetime:
     """The start of the recording (else the scheduled start) in the exam day's time zone:
-    the origin of every time in the documents (report/session_time.py)."""
+    the origin of every time in the documents (storage/session_time.py)."""
     when = report.info.starts_at
     if report.folder.started_at is not None:
         when = dt.datetime.fromtimestamp(report.folder.started_at, dt.UTC)

@@ -37,10 +37,10 @@ from proctorbot.report.results import (
 )
 from proctorbot.report.retention import active_hold, place_hold, release_hold
 from proctorbot.report.service import rebuild_report
-from proctorbot.report.session_time import zone_of
 from proctorbot.report.tables import AuditEntry
 from proctorbot.storage.models import ExamDay, ExamSession, Person, SessionMember
 from proctorbot.storage.session_folder import REPORT_DIR
+from proctorbot.storage.session_time import zone_of
 from sqlalchemy import func, select
 
 from proctorbot.context import AppContext

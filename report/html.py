@@ -16,9 +16,9 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from proctorbot.config.catalogue import Catalogue, MissingText
 from proctorbot.recording.manifest import RECORDING_FAULT_REASONS as RECORDING_FAULTS
 from proctorbot.report.build import EVERYONE, SessionReport
-from proctorbot.report.session_time import SessionClock, offset_text
 from proctorbot.report.timeline import TimelineRow, timeline_svg
 from proctorbot.rules.findings import Finding
+from proctorbot.storage.session_time import SessionClock, offset_text
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".gif")

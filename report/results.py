@@ -11,11 +11,11 @@ from proctorbot.config.profiles import ProfileError, RuleProfile, load_profile
 from proctorbot.report.build import SessionInfo
 from proctorbot.report.decisions import current_decisions
 from proctorbot.report.session_files import checklist_failures, read_session_folder
-from proctorbot.report.session_time import DEFAULT_ZONE, session_zone
 from proctorbot.rules.engine import evaluate
 from proctorbot.rules.score import trust_score
 from proctorbot.storage.models import ExamDay, ExamSession, Organization
 from proctorbot.storage.session_folder import REPORT_DIR
+from proctorbot.storage.session_time import DEFAULT_ZONE, session_zone
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 

@@ -14,8 +14,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from xml.sax.saxutils import escape, quoteattr
 
-from proctorbot.report.session_time import offset_text
 from proctorbot.rules.findings import Finding
+from proctorbot.storage.session_time import offset_text
 
 SEVERITY_COLOURS = {
     "note": "#9aa5b1",
@@ -53,7 +53,7 @@ def short_name(full: str, limit: int = 22) -> str:
 
 
 def format_clock(seconds: float) -> str:
-    """Minutes:seconds from the start of the recording (report/session_time.py)."""
+    """Minutes:seconds from the start of the recording (storage/session_time.py)."""
     return offset_text(seconds)
 
 

@@ -114,7 +114,6 @@ def plan_command(
     are listed as conflicts (exit status 2 when there are any).
     """
     from proctorbot.scheduling.exports import schedule_csv, schedule_ics
-    from proctorbot.scheduling.localtime import LocalTimeError, local_to_utc, parse_day, zone
     from proctorbot.scheduling.planner import BreakRule, Interval, SlotLengths, SlotPlanner
     from proctorbot.scheduling.schedule import (
         ScheduleError,
@@ -124,6 +123,7 @@ def plan_command(
         scheduled_slots,
         students_to_plan,
     )
+    from proctorbot.storage.localtime import LocalTimeError, local_to_utc, parse_day, zone
 
     app = _context(ctx)
     s = app.settings

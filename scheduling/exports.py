@@ -6,9 +6,9 @@ import csv
 import datetime as dt
 import io
 
-from proctorbot.scheduling.localtime import zone
 from proctorbot.scheduling.planner import Conflict
 from proctorbot.scheduling.schedule import ScheduledSlot
+from proctorbot.storage.localtime import zone
 
 CSV_COLUMNS = (
     "session_id",

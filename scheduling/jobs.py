@@ -15,11 +15,11 @@ import logging
 
 from proctorbot.notifications.outbox import enqueue
 from proctorbot.scheduling.hooks import JobRuntime, call_hook
-from proctorbot.scheduling.localtime import zone
 from proctorbot.scheduling.schedule import link_for
 from proctorbot.scheduling.tables import Enrolment
 from proctorbot.storage.db import utcnow
 from proctorbot.storage.db_retry import write_retrying
+from proctorbot.storage.localtime import zone
 from proctorbot.storage.models import ExamDay, ExamSession, Person, Role, SessionStatus
 from sqlalchemy import select
 from sqlalchemy.orm import Session

@@ -19,15 +19,15 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from proctorbot.scheduling.localtime import (
+from proctorbot.scheduling.tables import Availability, Enrolment
+from proctorbot.scheduling.tabular import Row, TableFileError, read_rows
+from proctorbot.storage.localtime import (
     LocalTimeError,
     local_to_utc,
     parse_clock,
     parse_day,
     zone,
 )
-from proctorbot.scheduling.tables import Availability, Enrolment
-from proctorbot.scheduling.tabular import Row, TableFileError, read_rows
 from proctorbot.storage.models import Organization, Person, Role
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session

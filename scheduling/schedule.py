@@ -7,7 +7,6 @@ from dataclasses import dataclass
 
 from proctorbot.conference.links import sign_call_token
 from proctorbot.conference.tokens import TokenSigner, call_link
-from proctorbot.scheduling.localtime import day_bounds_utc, zone
 from proctorbot.scheduling.planner import (
     ExaminerToPlan,
     Interval,
@@ -17,6 +16,7 @@ from proctorbot.scheduling.planner import (
     merge_windows,
 )
 from proctorbot.scheduling.tables import Availability, Enrolment
+from proctorbot.storage.localtime import day_bounds_utc, zone
 from proctorbot.storage.models import (
     ExamDay,
     ExamSession,

@@ -9,9 +9,9 @@ import re
 
 from aiohttp.test_utils import TestClient
 from proctorbot.report.dashboard_sign_in import CSRF_FIELD
-from proctorbot.report.session_time import SessionClock
 from proctorbot.rules.findings import finding_id
 from proctorbot.storage.models import ExamSession
+from proctorbot.storage.session_time import SessionClock
 
 from tests.report.fixture_session import STARTED_AT
 from tests.report.test_dashboard import World, client, form_token, sign_in, world  # noqa: F401

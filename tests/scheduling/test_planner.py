@@ -2,7 +2,6 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 import pytest
-from proctorbot.scheduling.localtime import LocalTimeError, local_to_utc
 from proctorbot.scheduling.planner import (
     BreakRule,
     ExaminerToPlan,
@@ -11,6 +10,7 @@ from proctorbot.scheduling.planner import (
     SlotPlanner,
     StudentToPlan,
 )
+from proctorbot.storage.localtime import LocalTimeError, local_to_utc
 
 MSK = ZoneInfo("Europe/Moscow")
 BERLIN = ZoneInfo("Europe/Berlin")

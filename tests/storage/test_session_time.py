@@ -14,8 +14,8 @@ from proctorbot.report.acts import render_documents
 from proctorbot.report.build import SessionInfo, build_report
 from proctorbot.report.html import render_report_html
 from proctorbot.report.results import session_info
-from proctorbot.report.session_time import SessionClock, offset_text, session_zone
 from proctorbot.storage.models import ExamDay, ExamSession, Organization
+from proctorbot.storage.session_time import SessionClock, offset_text, session_zone
 
 from tests.report.fixture_session import STARTED_AT, make_session
 
