@@ -120,6 +120,7 @@ def _described(client) -> dict:
         "role": "examiner",
         "name": client.welcome["name"],
         "person_id": client.welcome["person_id"],
+        "device": "main",  # which of the person's devices: a source is (person, device)
         "mic": True,
         "cam": True,
     }
