@@ -101,7 +101,7 @@ async def run(rooms: int, seconds: float) -> dict:
     from proctorbot.config.settings import load_settings
     from proctorbot.recording.manifest import read_manifest
 
-    from proctorbot.app import build_app
+    from proctorbot.app import Areas, build_app
     from proctorbot.context import AppContext
     from tests.bot.participant import ScriptedParticipant
 
@@ -117,7 +117,7 @@ async def run(rooms: int, seconds: float) -> dict:
     os.chdir(workdir)
     ctx = AppContext.build(load_settings())
     session_ids = make_sessions(ctx, rooms)
-    app = await build_app(ctx, areas=())
+    app = await build_app(ctx, areas=Areas())
     runner = web.AppRunner(app, handle_signals=False)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)

@@ -2,7 +2,8 @@
 
 Every ``poll_seconds`` the sessions whose start is within
 ``settings.scheduling.bot_join_minutes_before`` (and not yet over) get a bot; the
-scheduler may also call ``app[BOT_MANAGER].join(session_id)`` itself.
+scheduler may also call the manager's ``join(session_id)`` (the composition root gives
+it as the scheduler's ``bot_join`` hook).
 """
 
 from __future__ import annotations
@@ -53,7 +54,9 @@ async def join_due_sessions(manager: BotManager, poll_seconds: float = 30.0) -> 
         await asyncio.sleep(poll_seconds)
 
 
-async def setup(app: web.Application, ctx: AppContext) -> None:
+async def setup(app: web.Application, ctx: AppContext) -> BotManager:
+    """The bot manager, joining due sessions once the server listens; the root hands it
+    to the areas that run inside the bot (the checklist, the live watch, the hand-over)."""
     manager = BotManager(ctx)
     app[BOT_MANAGER] = manager
 
@@ -75,3 +78,4 @@ async def setup(app: web.Application, ctx: AppContext) -> None:
 
     app.on_startup.append(start)
     app.on_cleanup.append(stop)
+    return manager

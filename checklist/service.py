@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 from proctorbot.checklist.adapters import build_detectors
@@ -18,6 +19,9 @@ from proctorbot.conference.off_loop import in_thread
 from proctorbot.config.catalogue import LANGUAGES, Catalogue
 
 from proctorbot.context import CONTEXT, AppContext
+
+if TYPE_CHECKING:
+    from proctorbot.bot.manager import BotManager
 
 log = logging.getLogger(__name__)
 
@@ -52,19 +56,19 @@ class ChecklistPlugin:
 CHECKLIST_PLUGIN = web.AppKey("proctorbot.checklist.plugin", ChecklistPlugin)
 
 
-async def setup(app: web.Application, ctx: AppContext) -> None:
+async def setup(
+    app: web.Application, ctx: AppContext, manager: BotManager | None
+) -> ChecklistPlugin:
+    """The checklist's texts and evidence pages, and its plug-in in every session's bot
+    (``manager``; None: the pages alone, no bot runs a checklist)."""
     app.router.add_get("/checklist/texts.json", texts)
     # in a thread: its checks read the database and the disk (conference/off_loop.py)
     app.router.add_get("/checklist/evidence/{session_id}/{path:.+}", in_thread(evidence))
     plugin = ChecklistPlugin(ctx)
     app[CHECKLIST_PLUGIN] = plugin
-    try:
-        from proctorbot.bot.service import BOT_MANAGER
-    except ImportError:
-        log.warning("bot/ is absent: the checklist cannot run in sessions")
-        return
-    if BOT_MANAGER in app:
-        app[BOT_MANAGER].add_session_plugin(plugin)
+    if manager is not None:
+        manager.add_session_plugin(plugin)
+    return plugin
 
 
 async def texts(request: web.Request) -> web.Response:

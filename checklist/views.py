@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 from proctorbot.checklist.records import STUDENT_ACTION_STEPS, ChecklistRun, StepKind, StepStatus
+from proctorbot.config.catalogue import Catalogue
+from proctorbot.storage.session_folder import CHECKLIST_FILE
 
 EXAMINER_ROLES = frozenset({"examiner", "expert", "organizer"})
 RECENT_TRANSITIONS = 40
@@ -55,3 +59,17 @@ def student_view(run: ChecklistRun, *, consent_text_version: str) -> dict[str, A
         if current.kind is StepKind.CONSENT:
             data["consent_text_version"] = consent_text_version
     return data
+
+
+def step_in_words(session_dir: Path, language: str = "ru") -> str:
+    """The checklist's current step (or its outcome) in words ("Room scan"), for the
+    Telegram /status; "—" before the checklist has begun."""
+    try:
+        run = ChecklistRun.from_json(json.loads((session_dir / CHECKLIST_FILE).read_text()))
+        current = run.current
+        texts = Catalogue.load(language if language in ("ru", "en") else "ru").texts
+        if current is not None:
+            return texts.get(f"checklist.step.{current.kind}.title", "—")
+        return texts.get(f"checklist.outcome.{run.outcome}", "—")
+    except Exception:  # no checklist yet, or another format
+        return "—"

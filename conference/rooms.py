@@ -106,6 +106,11 @@ class RoomRegistry:
     def get(self, session_id: str) -> Room | None:
         return self.rooms.get(session_id)
 
+    def people_in(self, session_id: str) -> set[str]:
+        """Person ids connected to a session's room now (the scheduler's no-show check)."""
+        room = self.rooms.get(session_id)
+        return {p.person_id for p in room.peers.values()} if room else set()
+
     def open(self, session_id: str) -> Room:
         room = self.rooms.get(session_id)
         if room is None:

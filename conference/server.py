@@ -31,8 +31,9 @@ async def close_all_sockets(app: web.Application) -> None:
             await peer.ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")
 
 
-async def setup(app: web.Application, ctx: AppContext) -> None:
-    app[ROOMS] = RoomRegistry()
+async def setup(app: web.Application, ctx: AppContext) -> RoomRegistry:
+    """The call page, the signaling and the static files; the room registry it keeps."""
+    rooms = app[ROOMS] = RoomRegistry()
     app[PANEL_SCRIPTS] = []
     app.router.add_get("/", index)
     app.router.add_get("/healthz", health)
@@ -42,3 +43,4 @@ async def setup(app: web.Application, ctx: AppContext) -> None:
     app.on_shutdown.append(close_all_sockets)
     app.on_response_prepare.append(add_security_headers)  # CSP, no framing, no banner
     app.middlewares.append(database_busy_answer)  # a locked database: 503, not 500
+    return rooms

@@ -6,8 +6,9 @@ hand-over of every session that is over.
 * ``BotManager.after_session`` = ``SessionHandOver``: when the bot has left a session that
   is over (``bot/session_end.py``), the report and the organizers' link first, then the
   composite and the full audio pass, and the report again;
-* the scheduled ``post_session`` job = ``SessionCloser``: hands over a session no bot
-  records any more (crash, server down at the end);
+* the scheduled ``post_session`` job = ``SessionCloser`` (returned: the composition root
+  gives it to the scheduler): hands over a session no bot records any more (crash,
+  server down at the end);
 * at start-up, hand-overs a stop or a crash left undone run again (``resume_hand_overs``);
   on Ctrl+C the console says what is being finished.
 """
@@ -19,6 +20,7 @@ import logging
 
 from aiohttp import web
 from proctorbot.bot.live_watch_plugin import LiveWatchPlugin
+from proctorbot.bot.manager import BotManager
 from proctorbot.handover.closer import SessionCloser, resume_hand_overs
 from proctorbot.handover.session_handover import SessionHandOver, composite_labels
 from proctorbot.notifications.live_alerts import OutboxAlertSink
@@ -42,17 +44,16 @@ def session_started_notice(ctx: AppContext):  # noqa: ANN201 - Callable[[str], i
     return announce
 
 
-async def setup(app: web.Application, ctx: AppContext) -> None:
-    from proctorbot.bot.service import BOT_MANAGER
-
-    from proctorbot.app import module_exists
-
+async def setup(
+    app: web.Application, ctx: AppContext, manager: BotManager, *, wait_for_admission: bool
+) -> SessionCloser:
+    """``wait_for_admission``: a checklist runs in the sessions, so the live watch starts
+    once the student is admitted (else at once)."""
     models = ctx.models  # shared with the checklist (checklist.adapters.build_detectors)
-    manager = app.get(BOT_MANAGER)
     plugin = LiveWatchPlugin(
         ctx,
         models,
-        wait_for_admission=module_exists("proctorbot.checklist.service"),
+        wait_for_admission=wait_for_admission,
         alert_sink=lambda session_id, folder, started_at: OutboxAlertSink(
             ctx, session_id, folder, started_at
         ),
@@ -66,14 +67,8 @@ async def setup(app: web.Application, ctx: AppContext) -> None:
         labels=composite_labels,
     )
     app[HAND_OVER] = hand_over
-    if manager is None:
-        return
     manager.add_session_plugin(plugin)
     manager.after_session = hand_over
-    if module_exists("proctorbot.scheduling.service"):
-        from proctorbot.scheduling.service import job_hooks
-
-        job_hooks(app).post_session = SessionCloser(manager, ctx.settings.recordings_dir)
 
     async def start(app: web.Application) -> None:
         app[_RESUMER] = asyncio.create_task(resume_hand_overs(ctx, manager), name="resume")
@@ -95,3 +90,4 @@ async def setup(app: web.Application, ctx: AppContext) -> None:
 
     app.on_startup.append(start)
     app.on_shutdown.append(announce_stop)
+    return SessionCloser(manager, ctx.settings.recordings_dir)

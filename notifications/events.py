@@ -163,6 +163,20 @@ def session_finished(db: Session, session_id: str, *, summary: str, report_url: 
     )
 
 
+def disk_low(db: Session, *, free_mb: float, min_mb: int, path: str, since: dt.datetime) -> int:
+    """Every organizer hears that the recordings disk is nearly full, once per episode
+    (``since``: when the free space fell under ``min_mb``); recording/disk_space.py."""
+    episode = since.strftime("%Y%m%dT%H%M%S.%f")
+    payload = {"free_mb": round(free_mb), "min_mb": min_mb, "path": path}
+    count = 0
+    for organizer in db.scalars(select(Person).where(Person.role == Role.ORGANIZER)):
+        row = enqueue(
+            db, organizer, "disk_low", payload, dedupe_key=f"disk_low:{episode}:{organizer.id}"
+        )
+        count += row is not None
+    return count
+
+
 def _send(db, session, rule, kind, payload, *, attachment=None, dedupe=None) -> int:  # noqa: ANN001
     count = 0
     for person in recipients(db, session, rule):

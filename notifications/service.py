@@ -35,8 +35,15 @@ TELEGRAM_RECONNECT_MAX_S = 30.0
 class Notifier:
     """Owns the dispatcher loop and the Telegram application of one server."""
 
-    def __init__(self, ctx: AppContext, *, poll_commands: bool = True) -> None:
+    def __init__(
+        self,
+        ctx: AppContext,
+        *,
+        commands: TelegramCommands | None = None,
+        poll_commands: bool = True,
+    ) -> None:
         self.ctx = ctx
+        self.commands = commands or TelegramCommands(ctx)
         self.poll_commands = poll_commands
         self.application: Application | None = None
         self.dispatcher: OutboxDispatcher | None = None
@@ -65,7 +72,7 @@ class Notifier:
         )
         application: Application | None = None
         try:
-            application = build_application(self.ctx, TelegramCommands(self.ctx))
+            application = build_application(self.ctx, self.commands)
         except TelegramSetupError as exc:
             self.telegram_error = str(exc)
             log.error("%s; Telegram messages stay queued in the outbox", self.telegram_error)
@@ -148,8 +155,12 @@ class Notifier:
 NOTIFIER = web.AppKey("proctorbot.notifications.notifier", Notifier)
 
 
-async def setup(app: web.Application, ctx: AppContext) -> None:
-    notifier = Notifier(ctx)
+async def setup(
+    app: web.Application, ctx: AppContext, commands: TelegramCommands | None = None
+) -> Notifier:
+    """The notifier, started and stopped with the server; ``commands``: the Telegram
+    commands as the composition root built them (the report's link, the checklist's step)."""
+    notifier = Notifier(ctx, commands=commands)
     app[NOTIFIER] = notifier
 
     async def start(app: web.Application) -> None:
@@ -160,3 +171,4 @@ async def setup(app: web.Application, ctx: AppContext) -> None:
 
     app.on_startup.append(start)
     app.on_cleanup.append(stop)
+    return notifier

@@ -2,14 +2,15 @@
 
 Built with python-telegram-bot 22's ``Application``; every handler reads the database
 through the ``AppContext`` it was built with, in a thread (never on the event loop).
-Replies go straight back; notifications go through the outbox.
+Replies go straight back; notifications go through the outbox. What other areas know
+comes in as callables from the composition root (proctorbot/app.py): the report's link
+(``report_link``) and the checklist's step in words (``checklist_step``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import json
 import logging
 from collections.abc import Callable
 
@@ -29,28 +30,36 @@ from proctorbot.context import AppContext
 log = logging.getLogger(__name__)
 
 ReportLink = Callable[[ExamSession, Person], str]
+# (session id, language) -> the checklist's current step or outcome in words
+ChecklistStep = Callable[[str, str], str]
 LIVE = (SessionStatus.OPEN, SessionStatus.LIVE)
 # A command that finds the database locked is retried this long, then fails (logged).
 COMMAND_WRITE_WAIT_S = 60.0
 
 
-def default_report_link(ctx: AppContext) -> ReportLink:
-    """The report area's signed link when installed, else the dashboard page."""
+def dashboard_page_link(ctx: AppContext) -> ReportLink:
+    """The session's dashboard page (sign-in needed): the link when none is given."""
 
     def link(session: ExamSession, person: Person) -> str:
-        try:
-            from proctorbot.report.service import report_link
-        except ImportError:
-            return f"{ctx.settings.server.public_url.rstrip('/')}/dashboard/sessions/{session.id}"
-        return report_link(ctx, session.id, person_id=person.id)
+        return f"{ctx.settings.server.public_url.rstrip('/')}/dashboard/sessions/{session.id}"
 
     return link
 
 
+def no_checklist_step(session_id: str, language: str) -> str:
+    return "—"
+
+
 class TelegramCommands:
-    def __init__(self, ctx: AppContext, report_link: ReportLink | None = None) -> None:
+    def __init__(
+        self,
+        ctx: AppContext,
+        report_link: ReportLink | None = None,
+        checklist_step: ChecklistStep | None = None,
+    ) -> None:
         self.ctx = ctx
-        self.report_link = report_link or default_report_link(ctx)
+        self.report_link = report_link or dashboard_page_link(ctx)
+        self.checklist_step = checklist_step or no_checklist_step
 
     def register(self, application: Application) -> None:
         application.add_handler(CommandHandler("start", self.start))
@@ -123,7 +132,7 @@ class TelegramCommands:
                 "bot.status_line",
                 title=s.title,
                 status=_status_words(person.language, s.status),
-                step=self._checklist_step(s.id, person.language),
+                step=self.checklist_step(s.id, person.language),
             )
             for s in live
         ]
@@ -200,21 +209,6 @@ class TelegramCommands:
         else:
             query = query.join(SessionMember).where(SessionMember.person_id == person.id)
         return list(db.scalars(query))
-
-    def _checklist_step(self, session_id: str, language: str = "ru") -> str:
-        """The checklist's current step (or its outcome) in words."""
-        path = self.ctx.settings.recordings_dir / session_id / "checklist.json"
-        try:
-            from proctorbot.checklist.records import ChecklistRun
-
-            run = ChecklistRun.from_json(json.loads(path.read_text()))
-            current = run.current
-            texts = Catalogue.load(language if language in ("ru", "en") else "ru").texts
-            if current is not None:
-                return texts.get(f"checklist.step.{current.kind}.title", "—")
-            return texts.get(f"checklist.outcome.{run.outcome}", "—")
-        except Exception:  # no checklist yet, or another format
-            return "—"
 
 
 def build_application(ctx: AppContext, commands: TelegramCommands | None = None) -> Application:

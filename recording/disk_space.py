@@ -5,8 +5,10 @@ A full disk pauses every recording (each resumes by itself once there is room, w
 ``disk_full`` gap: recording/session_recorder.py), so the time to act is before. Every
 ``recording.space_check_seconds`` the free space of the recordings folder is read (in a
 thread); when it falls under ``recording.min_free_mb`` every organizer gets one outbox
-message (``disk_low``) for that episode. The episode ends once the free space is back
-above the limit by a margin; falling under it again is a new episode and a new message.
+message (``disk_low``) for that episode: the composition root gives the watch its
+``notice`` (``notifications.events.disk_low``). The episode ends once the free space is
+back above the limit by a margin; falling under it again is a new episode and a new
+message.
 """
 
 from __future__ import annotations
@@ -15,10 +17,12 @@ import asyncio
 import datetime as dt
 import logging
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from proctorbot.storage.db_retry import write_retrying
+from sqlalchemy.orm import Session
 
 from proctorbot.context import AppContext
 
@@ -26,6 +30,9 @@ log = logging.getLogger(__name__)
 
 # Free space must climb this much above the limit before a new drop is a new episode.
 RECOVERY_MARGIN = 0.1
+
+# (db, *, free_mb, min_mb, path, since) -> messages queued, in the caller's transaction
+DiskLowNotice = Callable[..., int]
 
 
 def free_megabytes(path: Path) -> float:
@@ -45,8 +52,9 @@ class LowSpace:
 
 
 class DiskSpaceWatch:
-    def __init__(self, ctx: AppContext) -> None:
+    def __init__(self, ctx: AppContext, notice: DiskLowNotice) -> None:
         self.ctx = ctx
+        self.notice = notice
         self.low: LowSpace | None = None
 
     @property
@@ -81,25 +89,14 @@ class DiskSpaceWatch:
         return free
 
     def _alert(self, low: LowSpace) -> int:
-        from proctorbot.notifications.outbox import enqueue
-        from proctorbot.storage.models import Person, Role
-        from sqlalchemy import select
-
-        episode = low.since.strftime("%Y%m%dT%H%M%S.%f")
-        payload = {
-            "free_mb": round(low.free_mb),
-            "min_mb": self.ctx.settings.recording.min_free_mb,
-            "path": str(self.folder.resolve()),
-        }
-        count = 0
         with self.ctx.db.begin() as db:
-            for organizer in db.scalars(select(Person).where(Person.role == Role.ORGANIZER)):
-                row = enqueue(
-                    db,
-                    organizer,
-                    "disk_low",
-                    payload,
-                    dedupe_key=f"disk_low:{episode}:{organizer.id}",
-                )
-                count += row is not None
-        return count
+            return self._notify(db, low)
+
+    def _notify(self, db: Session, low: LowSpace) -> int:
+        return self.notice(
+            db,
+            free_mb=low.free_mb,
+            min_mb=self.ctx.settings.recording.min_free_mb,
+            path=str(self.folder.resolve()),
+            since=low.since,
+        )

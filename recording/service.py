@@ -6,15 +6,16 @@ import asyncio
 import contextlib
 
 from aiohttp import web
-from proctorbot.recording.disk_space import DiskSpaceWatch
+from proctorbot.recording.disk_space import DiskLowNotice, DiskSpaceWatch
 
 from proctorbot.context import AppContext
 
 DISK_SPACE_WATCH = web.AppKey("proctorbot.recording.disk_space", DiskSpaceWatch)
 
 
-async def setup(app: web.Application, ctx: AppContext) -> None:
-    watch = DiskSpaceWatch(ctx)
+async def setup(app: web.Application, ctx: AppContext, notice: DiskLowNotice) -> DiskSpaceWatch:
+    """The watch, run with the server; ``notice`` tells the organizers (the root gives it)."""
+    watch = DiskSpaceWatch(ctx, notice)
     app[DISK_SPACE_WATCH] = watch
     running: list[asyncio.Task[None]] = []
 
@@ -30,3 +31,4 @@ async def setup(app: web.Application, ctx: AppContext) -> None:
 
     app.on_startup.append(start)
     app.on_cleanup.append(stop)
+    return watch

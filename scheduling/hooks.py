@@ -1,8 +1,10 @@
 """What scheduled jobs need from other areas, as small callables injected at start-up.
 
-The bot area gives ``bot_join`` (its BotManager.join), the conference area tells who
-is in a room (``people_in_room``), the report area gives ``post_session`` and
-``retention``. A hook left unset makes its job log a clear warning instead of guessing.
+The composition root (proctorbot/app.py) fills them: ``bot_join`` is the bot manager's
+``join``, ``people_in_room`` the conference's room registry (who is in a room now),
+``post_session`` the hand-over's closer (handover/closer.SessionCloser) and
+``retention`` the report's retention rules. A hook left unset makes its job log a clear
+warning instead of guessing.
 """
 
 from __future__ import annotations

@@ -94,19 +94,20 @@ class RunningServer:
 
 @contextlib.asynccontextmanager
 async def serve_app(
-    ctx: Any, *, areas: tuple[str, ...] | None = (), seed_demo: bool = True
+    ctx: Any, *, areas: Any = (), seed_demo: bool = True
 ) -> AsyncIterator[RunningServer]:
     """Run `build_app(ctx)` on 127.0.0.1:<free port> until the block ends.
 
     `areas=()` mounts the conference alone (no bot joins by itself: deterministic);
-    `areas=None` plugs in every area, exactly like `proctorbot serve`.
+    `areas=Areas(checklist=True)` (proctorbot/app.py) the conference and those areas;
+    `areas=None` wires every area, exactly like `proctorbot serve`.
     """
     import socket
 
     from aiohttp import web
     from proctorbot.storage.demo import seed_demo as seed
 
-    from proctorbot.app import AREA_SETUP_MODULES, build_app
+    from proctorbot.app import EVERY_AREA, Areas, build_app
 
     # Bind first, so the public URL is right before any area reads the settings.
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -120,7 +121,7 @@ async def serve_app(
     session_ids: list[str] = []
     if seed_demo:
         session_ids = seed(ctx.db, profile=ctx.settings.default_profile, language="ru").session_ids
-    app = await build_app(ctx, areas=AREA_SETUP_MODULES if areas is None else areas)
+    app = await build_app(ctx, areas=EVERY_AREA if areas is None else areas or Areas())
     runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=2.0)
     await runner.setup()
     await web.SockSite(runner, sock).start()

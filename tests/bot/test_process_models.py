@@ -13,11 +13,12 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from proctorbot.app import Areas
 from proctorbot.process_models import ModelBuilders, Once, ProcessModels
 
 pytestmark = [pytest.mark.timeout(60)]
 
-AREAS = ("proctorbot.bot.service", "proctorbot.handover.service", "proctorbot.checklist.service")
+AREAS = Areas(bot=True, handover=True, checklist=True)
 
 
 class FakeModel:

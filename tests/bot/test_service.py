@@ -11,6 +11,7 @@ from proctorbot.bot.service import BOT_MANAGER, sessions_due
 from proctorbot.conference.keys import ROOMS
 from proctorbot.storage.models import ExamSession
 
+from proctorbot.app import Areas
 from tests.browser_helpers import serve_app
 
 pytestmark = [pytest.mark.timeout(60)]
@@ -36,7 +37,7 @@ def test_sessions_due_uses_the_join_window(app_context) -> None:
 
 async def test_bot_joins_an_open_session_by_itself(app_context) -> None:
     app_context.settings.recording.make_composite = False
-    async with serve_app(app_context, areas=("proctorbot.bot.service",)) as server:
+    async with serve_app(app_context, areas=Areas(bot=True)) as server:
         async with asyncio.timeout(20):
             while True:
                 room = server.app[ROOMS].get(server.session_id)

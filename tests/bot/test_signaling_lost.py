@@ -14,7 +14,7 @@ from proctorbot.conference.keys import ROOMS
 from proctorbot.conference.links import session_links
 from proctorbot.storage.demo import seed_demo
 
-from proctorbot.app import build_app
+from proctorbot.app import Areas, build_app
 from tests.bot.participant import ScriptedParticipant
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
@@ -35,7 +35,7 @@ class RestartableServer:
         self.app: web.Application | None = None
 
     async def start(self) -> None:
-        self.app = await build_app(self.ctx, areas=())
+        self.app = await build_app(self.ctx, areas=Areas())
         self.runner = web.AppRunner(self.app, handle_signals=False, shutdown_timeout=1.0)
         await self.runner.setup()
         await web.TCPSite(self.runner, "127.0.0.1", self.port, reuse_address=True).start()

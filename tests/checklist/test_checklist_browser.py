@@ -37,6 +37,7 @@ from proctorbot.conference.links import call_token
 from proctorbot.storage.models import ExamSession, Organization, Person, SessionMember
 from sqlalchemy import func, select
 
+from proctorbot.app import Areas
 from tests.browser_helpers import (
     FakeMedia,
     launch_chromium,
@@ -225,7 +226,7 @@ async def test_checklist_end_to_end(app_context, playwright_async, tmp_path: Pat
     ctx = app_context
     media = await asyncio.to_thread(make_checklist_media, tmp_path / "media")
     session_id, people = create_session(ctx, write_profile(tmp_path))
-    async with serve_app(ctx, areas=("proctorbot.checklist.service",), seed_demo=False) as server:
+    async with serve_app(ctx, areas=Areas(checklist=True), seed_demo=False) as server:
         manager = BotManager(ctx, base_url=server.url)
         # A starved CI machine decodes fewer frames; the regulation's 15 fps stays the default.
         manager.add_session_plugin(ChecklistPlugin(ctx, thresholds=CheckThresholds(min_fps=5.0)))

@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from proctorbot.app import Areas
 from tests.browser_helpers import launch_chromium, open_call, serve_app, signaling_client
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
@@ -255,7 +256,7 @@ async def screenshot(page, name: str) -> None:
 async def test_call_pages_show_words_the_student_large_and_the_end(
     app_context, playwright_async, fake_media
 ) -> None:
-    async with serve_app(app_context, areas=("proctorbot.checklist.service",)) as server:
+    async with serve_app(app_context, areas=Areas(checklist=True)) as server:
         async with signaling_client(server, "bot") as bot:
             # Keep reading the bot's socket: aiohttp answers the server's pings only then.
             reader = asyncio.create_task(drain(bot))

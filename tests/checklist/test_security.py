@@ -12,6 +12,7 @@ import pytest
 from proctorbot.storage.models import ExamSession, SessionMember
 from sqlalchemy import delete
 
+from proctorbot.app import Areas
 from tests.browser_helpers import serve_app
 
 EVIDENCE = "evidence/checklist/desk-1-desk.jpg"
@@ -19,7 +20,7 @@ EVIDENCE = "evidence/checklist/desk-1-desk.jpg"
 
 @pytest.fixture
 async def server(app_context):
-    async with serve_app(app_context, areas=("proctorbot.checklist.service",)) as running:
+    async with serve_app(app_context, areas=Areas(checklist=True)) as running:
         folder = app_context.settings.recordings_dir / running.session_id / "evidence" / "checklist"
         folder.mkdir(parents=True)
         (folder / "desk-1-desk.jpg").write_bytes(b"\xff\xd8jpeg")

@@ -6,7 +6,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from proctorbot.conference.links import call_token
 from proctorbot.storage.models import ExamSession, Person, SessionMember
 
-from proctorbot.app import build_app
+from proctorbot.app import Areas, build_app
 
 
 async def test_evidence_only_for_examiners(app_context, exam_session_id) -> None:
@@ -20,7 +20,7 @@ async def test_evidence_only_for_examiners(app_context, exam_session_id) -> None
             db.add(Person(id=f"p-{role}", organization_id=org, role=role, full_name=role))
             db.flush()
             db.add(SessionMember(session_id=exam_session_id, person_id=f"p-{role}", role=role))
-    app = await build_app(app_context, areas=("proctorbot.checklist.service",))
+    app = await build_app(app_context, areas=Areas(checklist=True))
     async with TestClient(TestServer(app)) as client:
         base = f"/checklist/evidence/{exam_session_id}/evidence/checklist/desk-1-desk.jpg"
         for role, status in (

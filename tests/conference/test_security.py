@@ -25,6 +25,7 @@ from proctorbot.conference.admission import Refusal, admit
 from proctorbot.conference.tokens import TokenError, TokenSigner
 from proctorbot.config.settings import load_settings
 
+from proctorbot.app import Areas
 from proctorbot.context import AppContext
 from tests.browser_helpers import serve_app, signaling_client
 
@@ -138,7 +139,7 @@ def test_security_expiry_must_be_a_finite_number(expiry: object) -> None:
 
 # --- 3. headers on every response ----------------------------------------------------
 
-AREAS = ("proctorbot.checklist.service", "proctorbot.report.dashboard")
+AREAS = Areas(checklist=True, dashboard=True)
 
 
 def assert_hardened(response: aiohttp.ClientResponse, what: str) -> None:

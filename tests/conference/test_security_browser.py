@@ -14,12 +14,13 @@ from proctorbot.report.service import rebuild_report
 from proctorbot.storage.models import Person
 from sqlalchemy import select
 
+from proctorbot.app import Areas
 from tests.browser_helpers import launch_chromium, serve_app
 from tests.report.fixture_session import make_session
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
 
-AREAS = ("proctorbot.checklist.service", "proctorbot.report.dashboard")
+AREAS = Areas(checklist=True, dashboard=True)
 PASSWORD = "organizer password"
 # Installed before any page script runs (by the browser, so the page's CSP does not apply).
 RECORD_VIOLATIONS = """

@@ -16,7 +16,7 @@ from proctorbot.storage.demo import seed_demo
 from proctorbot.storage.models import ExamSession, Person, SessionMember
 from sqlalchemy import func, select
 
-from proctorbot.app import CONTEXT, build_app
+from proctorbot.app import CONTEXT, Areas, build_app
 from proctorbot.serve import apply_address
 
 
@@ -37,18 +37,42 @@ def test_demo_day_is_seeded_once_and_starts_now(app_context) -> None:
     assert roles == {"student", "examiner", "expert", "organizer"}
 
 
-async def test_build_app_plugs_in_areas_and_skips_missing_ones(
-    app_context, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    (tmp_path / "fake_area_service.py").write_text(
-        "from aiohttp import web\n"
-        "async def hello(request):\n    return web.Response(text='hello from the area')\n"
-        "async def setup(app, ctx):\n    app.router.add_get('/area', hello)\n"
-    )
-    monkeypatch.syspath_prepend(str(tmp_path))
-    app = await build_app(app_context, areas=("fake_area_service", "proctorbot.nowhere.service"))
+def _paths(app) -> set[str]:  # noqa: ANN001
+    return {r.resource.canonical for r in app.router.routes()}
+
+
+async def test_build_app_wires_the_conference_and_the_areas_asked_for(app_context) -> None:
+    app = await build_app(app_context, areas=Areas())
     assert app[CONTEXT] is app_context
-    assert {r.resource.canonical for r in app.router.routes()} >= {"/call", "/ws", "/area"}
+    assert _paths(app) >= {"/call", "/ws"}
+    assert not any(p.startswith(("/dashboard", "/checklist")) for p in _paths(app))
+    app = await build_app(app_context, areas=Areas(dashboard=True))
+    assert any(p.startswith("/dashboard") for p in _paths(app))
+    assert not any(p.startswith("/checklist") for p in _paths(app))
+    with pytest.raises(ValueError, match="bot"):
+        await build_app(app_context, areas=Areas(handover=True))
+
+
+async def test_build_app_wires_every_area_like_serve(app_context) -> None:
+    from proctorbot.bot.service import BOT_MANAGER
+    from proctorbot.checklist.service import CHECKLIST_PLUGIN
+    from proctorbot.handover.service import HAND_OVER, LIVE_WATCH_PLUGIN
+    from proctorbot.notifications.service import NOTIFIER
+    from proctorbot.recording.service import DISK_SPACE_WATCH
+    from proctorbot.report.dashboard import DASHBOARD
+    from proctorbot.scheduling.service import JOB_HOOKS, SCHEDULER
+
+    app = await build_app(app_context)  # built, not started: nothing runs yet
+    manager = app[BOT_MANAGER]
+    assert manager.plugins == [app[LIVE_WATCH_PLUGIN], app[CHECKLIST_PLUGIN]]
+    assert manager.after_session is app[HAND_OVER]
+    hooks = app[JOB_HOOKS]
+    assert hooks.bot_join == manager.join and hooks.post_session.manager is manager
+    assert hooks.people_in_room("nobody-here") == set() and hooks.retention is not None
+    assert not app[SCHEDULER].running
+    for key in (NOTIFIER, DASHBOARD, DISK_SPACE_WATCH):
+        assert key in app
+    assert app[LIVE_WATCH_PLUGIN].wait_for_admission, "a checklist runs: the watch waits"
 
 
 def test_apply_address_moves_a_default_public_url(settings) -> None:

@@ -243,25 +243,15 @@ async def test_serve_plugs_the_live_watch_and_the_hand_over_in(app_context) -> N
     from proctorbot.bot.service import BOT_MANAGER
     from proctorbot.handover.closer import SessionCloser
     from proctorbot.handover.service import HAND_OVER, LIVE_WATCH_PLUGIN
-    from proctorbot.scheduling.service import job_hooks
+    from proctorbot.scheduling.service import JOB_HOOKS
 
-    from proctorbot.app import AREA_SETUP_MODULES, build_app
+    from proctorbot.app import Areas, build_app
 
-    assert AREA_SETUP_MODULES.index("proctorbot.handover.service") == (
-        AREA_SETUP_MODULES.index("proctorbot.bot.service") + 1
-    )
-    app = await build_app(
-        app_context,
-        areas=(
-            "proctorbot.bot.service",
-            "proctorbot.handover.service",
-            "proctorbot.scheduling.service",
-        ),
-    )
+    app = await build_app(app_context, areas=Areas(bot=True, handover=True, scheduling=True))
     manager = app[BOT_MANAGER]
     assert app[LIVE_WATCH_PLUGIN] in manager.plugins
     assert manager.after_session is app[HAND_OVER], "a bot that left by itself hands over"
-    closer = job_hooks(app).post_session
+    closer = app[JOB_HOOKS].post_session
     assert isinstance(closer, SessionCloser) and closer.manager is manager
 
 

@@ -18,6 +18,8 @@ from proctorbot.storage.models import ExamSession, Organization, Person, Session
 from pydantic import SecretStr
 from sqlalchemy import select
 
+from proctorbot.app import telegram_commands
+
 
 @pytest.fixture
 def smtp_sink():
@@ -111,7 +113,7 @@ async def test_invite_commands_and_notifications(
     tg_settings.smtp.port = smtp_sink.port
     tg_settings.telegram.outbox_poll_seconds = 0.1
     tg_settings.telegram.chat_interval_seconds = 0.05
-    notifier = Notifier(app_context)
+    notifier = Notifier(app_context, commands=telegram_commands(app_context))
     await notifier.start()
     try:
         assert notifier.telegram_error is None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from proctorbot.notifications.events import disk_low
 from proctorbot.notifications.tables import OutboxMessage
 from proctorbot.recording import disk_space
 from proctorbot.recording.disk_space import DiskSpaceWatch
@@ -17,7 +18,7 @@ async def test_low_free_space_alerts_each_organizer_once_per_episode(
     app_context.settings.recording.min_free_mb = 100
     free = {"mb": 5000.0}
     monkeypatch.setattr(disk_space, "free_megabytes", lambda path: free["mb"])
-    watch = DiskSpaceWatch(app_context)
+    watch = DiskSpaceWatch(app_context, notice=disk_low)
 
     def alerts() -> list[OutboxMessage]:
         with app_context.db() as db:

@@ -11,15 +11,13 @@ from proctorbot.scheduling.service import JOB_HOOKS, SCHEDULER
 from proctorbot.storage.db import utcnow
 from proctorbot.storage.models import ExamSession
 
-from proctorbot.app import build_app
+from proctorbot.app import Areas, build_app
 from tests.scheduling.test_jobs import make_session, outbox, wait_for
 
 
 async def test_serve_plugins_start_run_jobs_and_stop(app_context) -> None:
     app_context.settings.scheduling.store_poll_seconds = 0.2
-    app = await build_app(
-        app_context, areas=("proctorbot.scheduling.service", "proctorbot.notifications.service")
-    )
+    app = await build_app(app_context, areas=Areas(scheduling=True, notifications=True))
     runner = web.AppRunner(app)
     await runner.setup()  # runs on_startup
     try:
