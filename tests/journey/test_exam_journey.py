@@ -88,8 +88,15 @@ class Journey:
         return float(seconds) % LOOP
 
     async def wait_phase(self, target: float) -> None:
-        async with asyncio.timeout(LOOP + 15):
-            while (await self.phase() - target) % LOOP > 0.4:
+        """Until the loop passes ``target`` (a slow poll on a loaded machine may step over
+        it: passing it is enough)."""
+        before: float | None = None
+        async with asyncio.timeout(2 * LOOP + 15):
+            while True:
+                ahead = (await self.phase() - target) % LOOP  # seconds past the target
+                if ahead <= 0.4 or (before is not None and ahead < before and ahead < 3.0):
+                    return
+                before = ahead
                 await asyncio.sleep(0.05)
 
     async def examiner_decides(self, step: str, action: str) -> None:
