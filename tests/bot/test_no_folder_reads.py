@@ -86,9 +86,20 @@ async def test_no_file_of_the_session_folder_is_read_while_it_runs(
                     }
                 )
 
-            await asyncio.sleep(1.5)
+            async def offered(step: str) -> None:
+                """Wait until the student's panel offers `step`'s button (the bot may see
+                the student a while after the socket opened, more so on a loaded machine)."""
+                async with asyncio.timeout(30):
+                    while True:
+                        message = await student.receive("panel", timeout=30)
+                        data = message.get("data") or {}
+                        if message.get("action") == "state" and data.get("current") == step:
+                            if data.get("buttons"):
+                                return
+
+            await offered("consent")
             await click("consent", "consent", given=True)
-            await asyncio.sleep(1.0)
+            await offered("instruction")
             await click("ack", "instruction")
             decided = await asyncio.wait_for(bot.bus.wait(ExamDecided), 20)
             assert decided.state == "proctored"
