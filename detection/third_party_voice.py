@@ -11,18 +11,19 @@ An event is emitted as soon as a finding is confirmed, so the delay from onset s
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 from proctorbot.detection.audio_input import int16_to_float, write_wav
 from proctorbot.detection.audio_models import AudioModels
-from proctorbot.detection.echo_check import envelope_correlation
 from proctorbot.detection.events import DetectorEvent, EventKind
+from proctorbot.detection.examiner_echo import ExaminerEcho
 from proctorbot.detection.own_voice_level import OwnVoiceLevel
-from proctorbot.detection.speech_activity import FRAME_SECONDS, SpeechSegment
+from proctorbot.detection.speech_activity import SpeechSegment
 from proctorbot.detection.track_buffer import TrackBuffer
+from proctorbot.detection.voice_findings import Finding, extend_findings, findings_in_session
 from proctorbot.detection.voiceprint import Voiceprint
 from proctorbot.storage.session_folder import ANALYSIS_SAMPLE_RATE as SAMPLE_RATE
 
@@ -73,29 +74,6 @@ class WindowScore:
     echo_free_similarity: float | None = None  # the window re-scored without its echo frames
 
 
-@dataclass
-class Finding:
-    """A stretch of third-party or overlapped speech, times in seconds from the session start."""
-
-    kind: EventKind
-    start: float
-    end: float
-    scores: list[float] = field(default_factory=list)
-    emitted: bool = False
-    firm: int = 0  # windows free of the examiner's voice; a finding needs one to be emitted
-
-    @property
-    def score(self) -> float:
-        return float(np.mean(self.scores)) if self.scores else 0.0
-
-    def to_json(self) -> dict[str, float]:
-        return {
-            "start": round(self.start, 3),
-            "end": round(self.end, 3),
-            "score": round(self.score, 3),
-        }
-
-
 class ThirdPartyVoiceDetector:
     """Incremental detector for one student track (plus, optionally, the examiner's track)."""
 
@@ -118,17 +96,13 @@ class ThirdPartyVoiceDetector:
         )
         self.voiceprint = voiceprint
         self.track = track
-        self.with_examiner = with_examiner
         self.offset = session_offset
         self.session_dir = session_dir
         self.on_event = on_event
         keep = max(20.0, self.config.window_seconds + 12.0)
         self.student = TrackBuffer(keep)
-        self.examiner = TrackBuffer(keep)
         self.student_vad = models.new_vad()
-        self.examiner_vad = models.new_vad() if with_examiner else None
-        self.examiner_print: Voiceprint | None = None
-        self._examiner_next = self.config.window_seconds
+        self.examiner = ExaminerEcho(models, self.config, keep, with_examiner)
         self._next_window_end = self.config.window_seconds
         self._next_overlap_end = self.config.overlap_every
         self._overlap_done = 0.0  # the track is scored for overlap up to here
@@ -148,13 +122,7 @@ class ThirdPartyVoiceDetector:
         ``at`` is the chunk's time in seconds from the session start (the bot's timestamp);
         a gap since the previous chunk is filled with silence so both tracks stay aligned.
         """
-        if self.examiner_vad is None:
-            self.examiner_vad = self.models.new_vad()
-            self.with_examiner = True
-        samples = self._fill_gap(self.examiner, int16_to_float(chunk), at)
-        self.examiner.append(samples)
-        self.examiner_vad.feed(samples)
-        self._learn_examiner_voice()
+        self.examiner.feed(self._fill_gap(self.examiner.buffer, int16_to_float(chunk), at))
         return self._process()
 
     def feed(self, chunk: np.ndarray, at: float | None = None) -> list[DetectorEvent]:
@@ -185,10 +153,7 @@ class ThirdPartyVoiceDetector:
 
     # ----------------------------------------------------------------- internals
     def _examiner_ready(self, until: float, final: bool) -> bool:
-        if not self.with_examiner or final:
-            return True
-        lag = self.student.seconds - self.examiner.seconds
-        return self.examiner.seconds >= until or lag > self.config.examiner_wait
+        return self.examiner.ready(self.student.seconds, until, final)
 
     def _process(self, final: bool = False) -> list[DetectorEvent]:
         events: list[DetectorEvent] = []
@@ -215,41 +180,6 @@ class ThirdPartyVoiceDetector:
             events += self._analyse_overlap(available)
             self._next_overlap_end = available + cfg.overlap_every
         return events
-
-    def _learn_examiner_voice(self) -> None:
-        cfg = self.config
-        assert self.examiner_vad is not None
-        while self._examiner_next <= self.examiner_vad.seconds:
-            end = self._examiner_next
-            self._examiner_next += cfg.hop_seconds
-            if (
-                self.examiner_print is not None
-                and self.examiner_print.weight >= cfg.examiner_print_windows
-            ):
-                continue
-            if self.examiner_vad.fraction(end - cfg.window_seconds, end) < 0.8:
-                continue
-            emb = self.models.embedder.embed(self.examiner.slice(end - cfg.window_seconds, end))
-            if self.examiner_print is None:
-                self.examiner_print = Voiceprint(emb, cfg.window_seconds, 1.0, "examiner track")
-            else:
-                self.examiner_print.refine(emb, cfg.window_seconds)
-
-    def _examiner_near(self, start: float, end: float) -> bool:
-        """Any examiner speech whose echo (delay plus the room's tail) can reach [start, end),
-        or that starts within the tail after it (the overlap model smears across onsets)."""
-        if self.examiner_vad is None:
-            return False
-        cfg = self.config
-        reach = cfg.echo_max_delay + cfg.echo_tail
-        fa = int((start - reach) / FRAME_SECONDS)
-        fb = int(np.ceil((end + cfg.echo_tail) / FRAME_SECONDS))
-        return bool(self.examiner_vad.active(fa, fb).any())
-
-    def _examiner_speaking(self, start: float, end: float) -> float:
-        if self.examiner_vad is None:
-            return 0.0
-        return self.examiner_vad.fraction(start - self.config.echo_max_delay, end)
 
     def _embed_speech_windows(
         self, spans: list[tuple[float, float]]
@@ -280,43 +210,10 @@ class ThirdPartyVoiceDetector:
                 ]
         return out
 
-    def _echo_free_speech(self, start: float, end: float) -> np.ndarray | None:
-        """The window's speech frames that no examiner speech (delayed up to echo_max_delay,
-        plus the room's tail) can reach; None when under ``min_echo_free_seconds`` or gone."""
-        cfg = self.config
-        if self.examiner_vad is None or start * SAMPLE_RATE < self.student.base:
-            return None
-        frame = FRAME_SECONDS
-        fa, fb = int(start / frame), int(np.ceil(end / frame))
-        speech = self.student_vad.active(fa, fb)
-        reach = int(np.ceil((cfg.echo_max_delay + cfg.echo_tail) / frame))
-        examiner = self.examiner_vad.active(fa - reach, fb)
-        # window frame i (examiner frame i + reach) is reachable when the examiner spoke in
-        # any of examiner frames i … i + reach
-        total = np.concatenate([[0], np.cumsum(examiner)])
-        n = len(speech)
-        i = np.arange(n)
-        reached = total[i + reach + 1] - total[i] > 0
-        keep = speech & ~reached
-        if keep.sum() * frame < cfg.min_echo_free_seconds:
-            return None
-        audio = self.student.slice(fa * frame, fb * frame)
-        step = int(round(frame * SAMPLE_RATE))
-        parts = [audio[i * step : (i + 1) * step] for i in np.flatnonzero(keep)]
-        return np.concatenate(parts)
-
     def _analyse_window(self, start: float, end: float, emb: np.ndarray) -> list[DetectorEvent]:
-        cfg = self.config
         audio = self.student.slice(start, end)
         window = WindowScore(start, end, similarity=float("nan"))
-        examiner_share = self._examiner_speaking(start, end)
-        window.examiner_share = examiner_share
-        if examiner_share >= cfg.echo_min_examiner_speech:
-            ref = self.examiner.slice(start - cfg.echo_max_delay, end)
-            corr = envelope_correlation(audio, ref, cfg.echo_max_delay)
-            if self.examiner_print is not None:
-                window.examiner_similarity = self.examiner_print.similarity(emb)
-            window.echo = corr >= cfg.echo_envelope_correlation
+        self.examiner.judge(window, audio, emb)
         if self.voiceprint is None:
             self._unassigned.append((window, emb))
             self.windows.append(window)
@@ -342,7 +239,9 @@ class ThirdPartyVoiceDetector:
         ):
             # part echo, part the student (the examiner stops, the student answers): judge
             # the frames the examiner's voice cannot reach
-            free = self._echo_free_speech(window.start, window.end)
+            free = self.examiner.echo_free_speech(
+                self.student, self.student_vad, window.start, window.end
+            )
             if free is not None:
                 window.echo_free_similarity = self.voiceprint.similarity(
                     self.models.embedder.embed(free)
@@ -437,7 +336,7 @@ class ThirdPartyVoiceDetector:
             t = start + i * step
             if t < first_new - cfg.overlap_min_seconds:
                 continue
-            on = p >= cfg.overlap_threshold and not self._examiner_near(t, t + step)
+            on = p >= cfg.overlap_threshold and not self.examiner.near(t, t + step)
             if on:
                 run_start = t if run_start is None else run_start
                 run_scores.append(float(p))
@@ -463,23 +362,18 @@ class ThirdPartyVoiceDetector:
         score: float,
         firm: bool = True,
     ) -> list[DetectorEvent]:
-        last = findings[-1] if findings else None
-        if (
-            last is not None
-            and start <= last.end + self.config.merge_gap
-            and last.end >= start - self.config.merge_gap
-        ):
-            last.end = max(last.end, end)
-            last.scores.append(score)
-        else:
-            last = Finding(kind, start, end, [score])
-            findings.append(last)
-        last.firm += firm
         confirm = self.config.confirm_windows if kind is EventKind.THIRD_PARTY_VOICE else 1
-        if not last.emitted and len(last.scores) >= confirm and last.firm:
-            last.emitted = True
-            return [self._event(last, end)]
-        return []
+        confirmed = extend_findings(
+            findings,
+            kind,
+            start,
+            end,
+            score,
+            merge_gap=self.config.merge_gap,
+            confirm=confirm,
+            firm=firm,
+        )
+        return [] if confirmed is None else [self._event(confirmed, end)]
 
     def _event(self, finding: Finding, now: float) -> DetectorEvent:
         evidence: tuple[str, ...] = ()
@@ -505,21 +399,12 @@ class ThirdPartyVoiceDetector:
             self.on_event(event)
         return event
 
-    def _in_session(self, items: list[Finding]) -> list[dict[str, float]]:
-        off = self.offset
-        return [
-            {
-                "start": round(f.start + off, 3),
-                "end": round(f.end + off, 3),
-                "score": round(f.score, 3),
-            }
-            for f in items
-        ]
-
     def findings_json(self) -> dict[str, list[dict[str, float]]]:
         return {
-            "third_party": self._in_session([f for f in self.third_party if f.firm]),
-            "overlap": self._in_session(self.overlap),
+            "third_party": findings_in_session(
+                [f for f in self.third_party if f.firm], self.offset
+            ),
+            "overlap": findings_in_session(self.overlap, self.offset),
             "speech": [s.to_json() for s in self.speech()],
         }
 
@@ -527,6 +412,8 @@ class ThirdPartyVoiceDetector:
         """The newest finding of each kind, as in ``findings_json``: the only ones that can
         still grow (``_extend`` moves only the last). The bot asks after every chunk."""
         return {
-            "third_party": self._in_session([f for f in self.third_party[-1:] if f.firm]),
-            "overlap": self._in_session(self.overlap[-1:]),
+            "third_party": findings_in_session(
+                [f for f in self.third_party[-1:] if f.firm], self.offset
+            ),
+            "overlap": findings_in_session(self.overlap[-1:], self.offset),
         }
