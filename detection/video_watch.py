@@ -17,13 +17,18 @@ from typing import Any
 import cv2
 import numpy as np
 from proctorbot.detection.events import DetectorEvent, EventKind
-from proctorbot.detection.faces import FaceAnalyzer, face_distance
+from proctorbot.detection.faces import FaceAnalyzer
 from proctorbot.detection.frame_analysis import FrameAnalysis, analyze_frame
+from proctorbot.detection.frame_conditions import (
+    Conditions,
+    EmptySeat,
+    IdentityCheck,
+    face_conditions,
+    picture_conditions,
+)
 from proctorbot.detection.image_input import as_bgr
-from proctorbot.detection.lighting import LightingThresholds, frame_difference
+from proctorbot.detection.lighting import LightingThresholds
 from proctorbot.detection.live_faces import LiveFaceFinder, LiveFaceSettings
-
-PROFILE_EVERY_S = 1.0  # how often a frame without a face looks for a head seen side-on
 
 
 @dataclass(frozen=True)
@@ -110,7 +115,6 @@ class VideoWatcher:
         self.track = track
         self.evidence_dir = Path(evidence_dir) if evidence_dir else None
         self.evidence_prefix = evidence_prefix
-        self.enrolled: np.ndarray | None = None
         self.total_absent_s = 0.0
         self.glances = 0
         self.frames_seen = 0
@@ -118,19 +122,21 @@ class VideoWatcher:
         self._open: dict[EventKind, ConditionSpan] = {}
         self._previous: np.ndarray | None = None
         self._last_t: float | None = None
-        self._last_identity_t = -1e9
         self._last_deep_t = -1e9
         self._small_face_seen = False
-        self._identity_mismatch = False
-        self._last_distance: float | None = None
         self._finder = LiveFaceFinder(self.analyzer, self.thresholds.faces)
-        self._profile_at = -1e9
-        self._profile_seen = False
+        self._empty_seat = EmptySeat(self.analyzer)
+        self._identity = IdentityCheck(self.analyzer, self.thresholds)
 
     # -- identity ------------------------------------------------------------
+    @property
+    def enrolled(self) -> np.ndarray | None:
+        """The identified student's face encoding, once enrolled."""
+        return self._identity.enrolled
+
     def enroll(self, encoding: np.ndarray) -> None:
         """The identified student's face encoding (from the ID step); enables PERSON_REPLACED."""
-        self.enrolled = np.asarray(encoding, dtype=np.float64)
+        self._identity.enrolled = np.asarray(encoding, dtype=np.float64)
 
     def enroll_from_frame(self, frame: np.ndarray) -> bool:
         encoding = self.analyzer.encode_largest(as_bgr(frame), thorough=False)
@@ -167,25 +173,7 @@ class VideoWatcher:
             self._small_face_seen = False
         self.last_analysis = analysis
         self.frames_seen += 1
-        conditions: dict[EventKind, tuple[float, dict[str, Any]]] = {}
-        light = analysis.lighting
-
-        if light.black:
-            conditions[EventKind.BLACK_VIDEO] = (1.0, {"brightness": round(light.brightness, 1)})
-        else:
-            if self._previous is not None:
-                diff = frame_difference(self._previous, frame)
-                if diff <= th.frozen_max_difference:
-                    conditions[EventKind.FROZEN_VIDEO] = (1.0, {"difference": round(diff, 3)})
-            if light.too_dark:
-                conditions[EventKind.TOO_DARK] = (
-                    1.0 - light.brightness / 255.0,
-                    {"brightness": round(light.brightness, 1)},
-                )
-            elif light.backlit or light.light_into_camera:
-                cause = "backlit" if light.backlit else "light_into_camera"
-                conditions[EventKind.BACKLIT] = (1.0, {"cause": cause})
-            self._face_conditions(t, frame, analysis, conditions)
+        conditions = self._conditions(t, frame, analysis)
         self._previous = frame
 
         events: list[DetectorEvent] = []
@@ -207,117 +195,20 @@ class VideoWatcher:
         self._last_t = t
         return events
 
-    def _face_conditions(
-        self,
-        t: float,
-        frame: np.ndarray,
-        analysis: FrameAnalysis,
-        conditions: dict[EventKind, tuple[float, dict[str, Any]]],
-    ) -> None:
-        th = self.thresholds
-        count = analysis.face_count
-        if count == 0 and analysis.extra.get("small_face_assumed"):
+    def _conditions(self, t: float, frame: np.ndarray, analysis: FrameAnalysis) -> Conditions:
+        """Every condition the frame shows, in a fixed order (spans open in this order)."""
+        conditions = picture_conditions(analysis, frame, self._previous, self.thresholds)
+        if EventKind.BLACK_VIDEO in conditions:
+            return conditions
+        if analysis.face_count == 0 and analysis.extra.get("small_face_assumed"):
             # Between two deep searches: the far face is still taken to be there.
             conditions[EventKind.FACE_TOO_SMALL] = (1.0, {"small_face_assumed": True})
-            return
-        if count == 0:
-            # the side-on-head search is the costliest pass (~110 ms at 480 px); an empty
-            # seat keeps its answer for PROFILE_EVERY_S instead of paying it every frame
-            if t - self._profile_at >= PROFILE_EVERY_S:
-                self._profile_at = t
-                self._profile_seen = bool(self.analyzer.detect_profiles(frame))
-            if self._profile_seen:
-                # A head seen from the side: the student is there, looking away.
-                conditions[EventKind.LOOKING_AWAY] = (1.0, {"profile": True})
-            else:
-                conditions[EventKind.FACE_ABSENT] = (1.0, {})
-            return
-        if count > th.max_faces:
-            conditions[EventKind.EXTRA_PERSON] = (
-                1.0,
-                {"faces": count, "boxes": [f.box.as_list() for f in analysis.faces]},
-            )
-        share = analysis.face_height_share
-        if share < th.min_face_height_share:
-            conditions[EventKind.FACE_TOO_SMALL] = (
-                1.0 - share / th.min_face_height_share,
-                {"face_height_share": round(share, 3)},
-            )
-        pose = analysis.pose
-        turned = False
-        if analysis.yaw_ratio is not None and abs(analysis.yaw_ratio) > th.max_yaw_ratio:
-            turned = True
-        if pose is not None and (
-            abs(pose.yaw) > th.max_yaw_deg
-            or pose.pitch > th.max_pitch_down_deg
-            or pose.pitch < -th.max_pitch_up_deg - 15.0  # generic model reads ~-12 when frontal
-        ):
-            turned = True
-        if turned:
-            conditions[EventKind.LOOKING_AWAY] = (
-                1.0,
-                {
-                    "yaw_ratio": None
-                    if analysis.yaw_ratio is None
-                    else round(analysis.yaw_ratio, 3),
-                    "yaw": None if pose is None else round(pose.yaw, 1),
-                    "pitch": None if pose is None else round(pose.pitch, 1),
-                },
-            )
+        elif analysis.face_count == 0:
+            conditions.update(self._empty_seat.conditions(t, frame))
         else:
-            self._covered_condition(analysis, conditions)
-        self._identity_condition(t, frame, analysis, conditions)
-
-    def _covered_condition(
-        self,
-        analysis: FrameAnalysis,
-        conditions: dict[EventKind, tuple[float, dict[str, Any]]],
-    ) -> None:
-        """Eyes or lower face covered; ``details.part`` says which (eyes, lower_face, both)."""
-        eyes = (
-            analysis.eye_visibility is not None
-            and analysis.eye_visibility < self.thresholds.min_eye_visibility
-        )
-        lower = analysis.lower_face_covered
-        if not (eyes or lower):
-            return
-        details: dict[str, Any] = {
-            "part": "both" if eyes and lower else "eyes" if eyes else "lower_face"
-        }
-        score = 0.0
-        if analysis.eye_visibility is not None:
-            details["eye_visibility"] = round(analysis.eye_visibility, 3)
-            if eyes:
-                score = 1.0 - analysis.eye_visibility
-        if analysis.lower_face is not None:
-            details["lower_face_score"] = round(analysis.lower_face.score, 3)
-            if lower:
-                score = max(score, analysis.lower_face.score)
-        conditions[EventKind.FACE_COVERED] = (score, details)
-
-    def _identity_condition(
-        self,
-        t: float,
-        frame: np.ndarray,
-        analysis: FrameAnalysis,
-        conditions: dict[EventKind, tuple[float, dict[str, Any]]],
-    ) -> None:
-        th = self.thresholds
-        main = analysis.main_face
-        if self.enrolled is None or main is None or main.source != "hog":
-            return
-        if analysis.lower_face_covered:
-            return  # a mask or a hand hides what the encoding needs: no verdict either way
-        if t - self._last_identity_t >= th.identity_interval_s:
-            self._last_identity_t = t
-            encoding = self.analyzer.add_encoding(frame, main)
-            self._last_distance = face_distance(encoding, self.enrolled)
-            self._identity_mismatch = self._last_distance > th.replaced_distance
-        if self._identity_mismatch and self._last_distance is not None:
-            conditions[EventKind.PERSON_REPLACED] = (
-                min(1.0, self._last_distance),
-                {"distance": round(self._last_distance, 3), "threshold": th.replaced_distance},
-            )
+            conditions.update(face_conditions(analysis, self.thresholds))
+            conditions.update(self._identity.conditions(t, frame, analysis))
+        return conditions
 
     # -- spans → events --------------------------------------------------------
     def _min_duration(self, kind: EventKind) -> float:
