@@ -49,6 +49,11 @@ class ProfileError(Exception):
 
 
 class _Part(BaseModel):
+
+
+# Steps that check the student's devices, not the person or the room: a trial call runs
+# these (after consent) and nothing else. A new device step adds its kind here.
+EQUIPMENT_STEP_KINDS: frozenset[str] = frozenset({"equipment", "phone_camera"})
     """A profile section: frozen, and an unknown key is an error."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -264,6 +269,38 @@ def profile_path(name_or_path: str | Path, profiles_dir: Path = PROFILES_DIR) ->
             raise ProfileError(f"profile file not found: {path}")
         return path
     path = profiles_dir / f"{text}.toml"
+class PageFocus(_Part):
+    """The exam page stays the active full-screen window [001 §4]: the student's call page
+    reports the tab hidden, another window in front and, where required, leaving full
+    screen (``page_hidden``, ``window_blur``, ``fullscreen_left`` events); overlapping
+    reports are one episode of the rule ``page_focus``, counted like time away: summed,
+    within ``allowance_seconds`` a note, beyond it a finding of ``severity``."""
+
+    # Ask the student to go full screen (a button: browsers need a click) and count the
+    # time outside it.
+    require_fullscreen: bool = False
+    # Total time off the exam page allowed before it is a finding.
+    allowance_seconds: float = Field(default=0.0, ge=0)
+    # Shorter episodes (a click on the browser's own bar) are notes and use no allowance.
+    min_seconds: float = Field(default=2.0, ge=0)
+    severity: Severity = "violation"
+    # False: the episodes are recorded and shown, as notes only.
+    counts: bool = True
+
+
+class TrialCall(_Part):
+    """A test call with recording before the exam [003 §3]: the planner places one per
+    student ``days_before`` calendar days earlier, same local time, ``minutes`` long; the
+    bot runs consent and the equipment steps, records ``sample_seconds`` and leaves."""
+
+    enabled: bool = False
+    days_before: int = Field(default=1, ge=1)
+    minutes: int = Field(default=10, ge=2)
+    sample_seconds: float = Field(default=20.0, gt=0)
+    # Reminders before the trial call (minutes); the exam's own go out as before.
+    reminder_offsets_minutes: tuple[int, ...] = (1440, 15)
+
+
     if not path.is_file():
         known = ", ".join(profile_names(profiles_dir)) or "none"
         raise ProfileError(f"no rule profile named {text!r} (known: {known})")
@@ -279,6 +316,8 @@ def load_profile(name_or_path: str | Path, profiles_dir: Path = PROFILES_DIR) ->
     except tomllib.TOMLDecodeError as exc:
         raise ProfileError(f"{path}: not valid TOML: {exc}") from None
     data.setdefault("name", path.stem)
+    focus: PageFocus = PageFocus()
+    trial_call: TrialCall = TrialCall()
     try:
         return RuleProfile.model_validate(data)
     except ValidationError as exc:

@@ -31,6 +31,10 @@ class EventKind(enum.StrEnum):
     VIDEO_LOST = "video_lost"
     PARTICIPANT_LEFT = "participant_left"
     INACTIVITY = "inactivity"
+    # the student's call page (conference/static/call.js), relayed by the bot [001 §4]
+    PAGE_HIDDEN = "page_hidden"  # the exam tab hidden (another tab, minimised)
+    WINDOW_BLUR = "window_blur"  # another window or application in front
+    FULLSCREEN_LEFT = "fullscreen_left"  # out of full screen where the profile requires it
 
 
 def event_kind(value: str) -> EventKind | str:

@@ -21,6 +21,7 @@ from dataclasses import dataclass, fields
 from aiohttp import web
 
 from proctorbot.bot import service as bot_service
+from proctorbot.bot.page_focus import PageFocusPlugin
 from proctorbot.checklist import service as checklist_service
 from proctorbot.checklist.views import step_in_words
 from proctorbot.conference import server as conference_server
@@ -87,6 +88,8 @@ async def build_app(ctx: AppContext, *, areas: Areas = EVERY_AREA) -> web.Applic
 
     rooms = await conference_server.setup(app, ctx)
     manager = await bot_service.setup(app, ctx) if areas.bot else None
+    if manager is not None:  # the student's page says when it leaves the screen [001 §4]
+        manager.add_session_plugin(PageFocusPlugin(ctx))
     closer = None
     if manager is not None and areas.handover:
         closer = await handover_service.setup(app, ctx, manager, wait_for_admission=areas.checklist)

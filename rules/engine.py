@@ -37,6 +37,8 @@ from proctorbot.rules.findings import Finding, finding_id
 
 AWAY_KINDS = frozenset({EventKind.FACE_ABSENT, EventKind.PARTICIPANT_LEFT})
 TECHNICAL_KINDS = frozenset({EventKind.VIDEO_LOST, EventKind.FROZEN_VIDEO, EventKind.BLACK_VIDEO})
+# The call page off the screen [001 §4]; leaving full screen counts where it is required.
+FOCUS_KINDS = frozenset({EventKind.PAGE_HIDDEN, EventKind.WINDOW_BLUR, EventKind.FULLSCREEN_LEFT})
 # Event kind → (rule name, the Thresholds field with the minimum episode length).
 DURATION_RULES: dict[EventKind, tuple[str, str]] = {
     EventKind.THIRD_PARTY_VOICE: ("third_party_voice", "third_party_min_seconds"),
@@ -54,6 +56,7 @@ HANDLED_KINDS = (
     AWAY_KINDS
     | TECHNICAL_KINDS
     | set(DURATION_RULES)
+    | FOCUS_KINDS
     | {EventKind.LOOKING_AWAY, EventKind.PERSON_REPLACED}
 )
 # Severities that repetition escalates; minor findings and notes never become gross.
@@ -103,6 +106,7 @@ def evaluate(events: Iterable[DetectorEvent], profile: RuleProfile) -> list[Find
     for added in profile.detectors:  # a detector the profile adds in one line
         chosen = [e for e in events if e.kind == added.kind]
         findings += _by_duration(chosen, added.kind, added.min_seconds, added.severity, profile)
+    findings += _page_focus([e for e in events if e.kind in FOCUS_KINDS], profile)
     findings += _looking_away([e for e in events if e.kind == EventKind.LOOKING_AWAY], profile)
     for episode in merge_episodes(e for e in events if e.kind == EventKind.PERSON_REPLACED):
         findings.append(
@@ -157,6 +161,44 @@ def _by_duration(
         else:
             findings.append(_finding(rule, "note", episode, "short", values))
     return findings
+
+
+def _page_focus(events: list[DetectorEvent], profile: RuleProfile) -> list[Finding]:
+    """Tab hidden, another window in front, out of full screen: overlapping reports are one
+    episode; summed like time away, episodes under ``min_seconds`` only notes [001 §4]."""
+    focus = profile.focus
+    if not focus.require_fullscreen:
+        events = [e for e in events if e.kind != EventKind.FULLSCREEN_LEFT]
+    findings = []
+    total = 0.0
+    for episode in merge_episodes(events):
+        what = _focus_what(episode.kinds)
+        values = {"episode": round(episode.duration, 1), "limit": round(focus.allowance_seconds, 1)}
+        if episode.duration < focus.min_seconds or not focus.counts:
+            values["total"] = round(total, 1)
+            findings.append(_finding("page_focus", "note", episode, f"focus_{what}_short", values))
+            continue
+        total += episode.duration
+        values["total"] = round(total, 1)
+        if total > focus.allowance_seconds:
+            findings.append(
+                _finding("page_focus", focus.severity, episode, f"focus_{what}", values)
+            )
+        else:
+            findings.append(_finding("page_focus", "note", episode, f"focus_{what}_within", values))
+    return findings
+
+
+def _focus_what(kinds: tuple[str, ...]) -> str:
+    """The reason's word for an episode: hidden beats another window beats full screen."""
+    for kind, what in (
+        (EventKind.PAGE_HIDDEN, "hidden"),
+        (EventKind.WINDOW_BLUR, "blur"),
+        (EventKind.FULLSCREEN_LEFT, "fullscreen"),
+    ):
+        if str(kind) in kinds:
+            return what
+    return "hidden"
 
 
 def _looking_away(events: list[DetectorEvent], profile: RuleProfile) -> list[Finding]:

@@ -469,6 +469,107 @@
     t,                                    // t("page.join"): texts of the page
     send,                                 // send({type: "panel", area, action, data})
     sendPanel: (area, action, data = {}) => send({ type: "panel", area, action, data }),
+  // ---- page focus: the exam page stays in front, full screen where required [001 §4] ---
+  // The bot asks the student's page to watch (panel focus/watch {fullscreen}); from then on
+  // the page tells it when the tab is hidden, another window is in front, or full screen
+  // is left: a start, then an end with the duration measured here (bot/page_focus.py
+  // makes them events). Full screen needs a click: a box with a button asks for it.
+  const FULLSCREEN_GRACE_MS = 30000;  // to read the box and press the button
+  const focus = { watching: false, fullscreen: false, open: new Map(), exempt: 0, graceTimer: null };
+  const mainDevice = !new URLSearchParams(location.search).get("device");
+
+  function focusReport(kind, state, extra) {
+    if (!focus.watching) return;
+    const now = performance.now();
+    if (state === "start") {
+      if (focus.open.has(kind)) return;
+      focus.open.set(kind, now);
+      send({ type: "panel", area: "focus", action: "change", data: { kind, state, ...(extra || {}) } });
+    } else {
+      const since = focus.open.get(kind);
+      if (since === undefined) return;
+      focus.open.delete(kind);
+      const duration = Math.round(now - since) / 1000;
+      send({ type: "panel", area: "focus", action: "change", data: { kind, state, duration } });
+    }
+  }
+  function inFullscreen() { return !!document.fullscreenElement; }
+  function renderFocusAsk() {
+    let box = $("focus-ask");
+    const show = focus.watching && focus.fullscreen && !inFullscreen() && !state.ended;
+    if (!show) { if (box) box.hidden = true; return; }
+    if (!box) {
+      box = document.createElement("section");
+      box.id = "focus-ask";
+      box.setAttribute("role", "alertdialog");
+      const text = document.createElement("p");
+      text.id = "focus-ask-text";
+      const button = document.createElement("button");
+      button.type = "button";
+      button.id = "focus-fullscreen";
+      button.addEventListener("click", () => {
+        document.documentElement.requestFullscreen().catch((err) => {
+          console.warn("requestFullscreen", err);
+          $("focus-ask-text").textContent = t("focus.fullscreen_failed");
+        });
+      });
+      box.append(text, button);
+      $("latest-prompt").after(box);
+    }
+    const left = box.dataset.entered === "1";
+    $("focus-ask-text").textContent = t(left ? "focus.fullscreen_left" : "focus.fullscreen_ask");
+    $("focus-fullscreen").textContent = t("focus.fullscreen_button");
+    box.hidden = false;
+  }
+  function onFullscreenChange() {
+    const box = $("focus-ask");
+    if (inFullscreen()) {
+      if (box) box.dataset.entered = "1";
+      clearTimeout(focus.graceTimer);
+      focusReport("fullscreen_left", "end");
+    } else if (focus.fullscreen && !focus.exempt) {
+      focusReport("fullscreen_left", "start");
+    }
+    renderFocusAsk();
+  }
+  function focusWatch(data) {
+    if (config.role !== "student" || !mainDevice || focus.watching) return;
+    focus.watching = true;
+    focus.fullscreen = !!(data && data.fullscreen);
+    const notice = focus.fullscreen ? "focus.notice_fullscreen" : "focus.notice";
+    showPrompt({ key: notice, text: t(notice), level: "info" });
+    // marked with its key: a change of language translates it (applyTexts)
+    const line = $("prompts").firstElementChild;
+    if (line && line.lastElementChild) line.lastElementChild.dataset.t = notice;
+    $("latest-prompt").dataset.t = notice;
+    if (document.hidden) focusReport("page_hidden", "start");
+    if (focus.fullscreen && !inFullscreen()) {
+      // Never entered: after the grace the time outside full screen counts.
+      focus.graceTimer = setTimeout(() => {
+        if (!inFullscreen()) focusReport("fullscreen_left", "start", { reason: "not_entered" });
+      }, FULLSCREEN_GRACE_MS);
+    }
+    renderFocusAsk();
+  }
+  async function focusExempt(work) {
+    // A dialog the page opens itself (the screen picker) takes the focus: not reported.
+    focus.exempt += 1;
+    try { return await work(); } finally {
+      focus.exempt -= 1;
+      if (!focus.exempt && !document.hasFocus()) focusReport("window_blur", "start");
+      if (!focus.exempt && focus.fullscreen && !inFullscreen()) focusReport("fullscreen_left", "start");
+    }
+  }
+  document.addEventListener("visibilitychange", () => {
+    focusReport("page_hidden", document.hidden ? "start" : "end");
+  });
+  window.addEventListener("blur", () => { if (!focus.exempt) focusReport("window_blur", "start"); });
+  window.addEventListener("focus", () => focusReport("window_blur", "end"));
+  document.addEventListener("fullscreenchange", onFullscreenChange);
+  on("panel", (m) => { if (m.area === "focus" && m.action === "watch") focusWatch(m.data); });
+  on("language", () => renderFocusAsk());
+  on("session-ended", () => { focus.watching = false; renderFocusAsk(); });
+
     on,                                   // on("panel", (msg) => ...), on("welcome", ...)
     peers: () => [...state.peers.values()].map((p) => ({ ...p.info })),
     media: () => ({ mic: state.mic, cam: state.cam }),
@@ -502,6 +603,8 @@
   // Self-preview before joining; an expert starts with nothing switched on.
   if (state.cam || state.mic) {
     acquire(...["audio", "video"].filter((k) => (k === "audio" ? state.mic : state.cam)))
+    focusExempt,                          // await focusExempt(() => getDisplayMedia(...))
+    focusState: () => ({ watching: focus.watching, fullscreen: focus.fullscreen, open: [...focus.open.keys()] }),
       .then((got) => {
         state.mic = state.mic && !!got.audio;
         state.cam = state.cam && !!got.video;

@@ -64,7 +64,9 @@ async def test_build_app_wires_every_area_like_serve(app_context) -> None:
 
     app = await build_app(app_context)  # built, not started: nothing runs yet
     manager = app[BOT_MANAGER]
-    assert manager.plugins == [app[LIVE_WATCH_PLUGIN], app[CHECKLIST_PLUGIN]]
+    page_focus, *others = manager.plugins
+    assert type(page_focus).__name__ == "PageFocusPlugin"  # bot/page_focus.py
+    assert others == [app[LIVE_WATCH_PLUGIN], app[CHECKLIST_PLUGIN]]
     assert manager.after_session is app[HAND_OVER]
     hooks = app[JOB_HOOKS]
     assert hooks.bot_join == manager.join and hooks.post_session.manager is manager
