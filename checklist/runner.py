@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from proctorbot.bot.session_bus import ExamDecided, PeerJoined, PeerLeft
@@ -27,6 +27,7 @@ from proctorbot.checklist.machine import (
     new_run,
     utc_now,
 )
+from proctorbot.checklist.pages import AREA, ChecklistPages, peer_field
 from proctorbot.checklist.plan import ChecklistPlan
 from proctorbot.checklist.records import (
     BOT,
@@ -41,11 +42,8 @@ from proctorbot.checklist.records import (
     exam_state_of,
 )
 from proctorbot.checklist.store import ChecklistStore
-from proctorbot.checklist.views import EXAMINER_ROLES, examiner_view, student_view
-from proctorbot.config.catalogue import Catalogue, MissingText
 
 log = logging.getLogger(__name__)
-AREA = "checklist"
 # Steps whose automatic check analyses face or voice: skipped without consent.
 BIOMETRIC_STEPS = frozenset(
     {StepKind.ROOM_SCAN, StepKind.DESK, StepKind.ID_DOCUMENT, StepKind.NAME_ALOUD}
@@ -115,7 +113,14 @@ class ChecklistRunner:
         self.clock = clock
         # A detector that hangs must not hold the step forever: unavailable after this.
         self.analysis_limit_s = analysis_limit_s
-        self.catalogue = Catalogue.load(language)
+        self.pages = ChecklistPages(
+            bot,
+            session_id=session_id,
+            language=language,
+            consent_text_version=plan.consent_text_version,
+            thresholds=self.thresholds,
+            notifier=notifier,
+        )
         self.machine: ChecklistMachine | None = None
         self.finished = asyncio.Event()
         self._queue: asyncio.Queue[Command] = asyncio.Queue()
@@ -172,7 +177,7 @@ class ChecklistRunner:
                 except ChecklistConflict as conflict:
                     log.info("checklist %s: %s (%s)", self.session_id, conflict, conflict.code)
                     if isinstance(command, PanelCommand):
-                        await self._send_error(command.peer_id, conflict)
+                        await self.pages.send_error(command.peer_id, conflict)
         finally:
             watcher.cancel()
             self._stop_attempt()
@@ -205,7 +210,13 @@ class ChecklistRunner:
         actor = self._actor(command.peer_id)
         action, data = command.action, command.data
         if action == "sync":
-            await self._send_state_to(command.peer_id, actor.role)
+            await self.pages.send_state_to(
+                command.peer_id,
+                actor.role,
+                self.run_state,
+                student_peer=self._student_peer,
+                flags=self._flags.flags,
+            )
             return
         if action not in {"consent", "ack", "confirm", "override", "retry", "reject"}:
             raise ChecklistConflict("not_allowed", f"unknown checklist action {action!r}")
@@ -347,100 +358,14 @@ class ChecklistRunner:
         await self._queue.put(StepTimedOut(kind, attempt))
 
     async def _react(self, transition: Transition) -> None:
-        """Prompts to the student and notifications that follow a transition."""
-        run = self.run_state
-        student = self._student_peer
-        action = transition.action
-        # The run's end is a transition without a step, named after the outcome.
-        outcome = (
-            RunOutcome(action) if transition.step is None and action in set(RunOutcome) else None
-        )
-        if action in {"begin", "retry"} and transition.step is not None and student:
-            if action == "retry" and transition.detail.get("failure"):
-                failure = self._text(f"auto.{transition.detail['failure']}")
-                await self._prompt(
-                    f"retry.{transition.step}",
-                    self._text("prompt.retry", reason=failure),
-                    student,
-                    "warning",
-                )
-            await self._prompt(
-                f"step.{transition.step}",
-                self._text(f"step.{transition.step}.instruction"),
-                student,
-            )
-        elif action == "failed" and student:
-            await self._prompt("wait", self._text("prompt.wait_examiner"), student, "warning")
-        elif action == "non_biometric_mode" and student:
-            await self._prompt("non_biometric", self._text("prompt.non_biometric"), student)
-        elif outcome is RunOutcome.ADMITTED:
-            if student:
-                await self._prompt("admitted", self._text("prompt.admitted"), student)
-            self._start_flags()
-            if self.notifier is not None:
-                await self._notify(self.notifier.admitted(self.session_id, run.student_name))
-        elif outcome is RunOutcome.NOT_ADMITTED:
-            if student:
-                await self._prompt(
-                    "not_admitted", self._text("prompt.not_admitted"), student, "warning"
-                )
-            if self.notifier is not None:
-                reason = f"{transition.detail.get('step')}: {transition.detail.get('reason', '')}"
-                await self._notify(
-                    self.notifier.not_admitted(self.session_id, run.student_name, reason)
-                )
-        elif outcome is RunOutcome.CONSENT_REFUSED:
-            if student:
-                await self._prompt(
-                    "consent_refused", self._text("prompt.consent_refused"), student, "warning"
-                )
-            if self.notifier is not None:
-                await self._notify(self.notifier.consent_refused(self.session_id, run.student_name))
-
-    async def _notify(self, call: Any) -> None:
-        try:
-            await call
-        except Exception:  # the outbox must not stop the checklist
-            log.exception("checklist %s: notifying the organizer failed", self.session_id)
-
-    # --- pages -------------------------------------------------------------------------
+        outcome = await self.pages.react(transition, self.run_state, self._student_peer)
+        if outcome is RunOutcome.ADMITTED:
+            self._flags.send = self.pages.send_flag  # live flags to the examiners from now on
 
     async def _broadcast(self) -> None:
-        for peer_id, info in list(self.bot.peers.items()):
-            await self._send_state_to(peer_id, _field(info, "role"))
-
-    async def _send_state_to(self, peer_id: str, role: str) -> None:
-        run = self.run_state
-        if role in EXAMINER_ROLES:
-            data = examiner_view(
-                run,
-                student_present=self._student_peer is not None,
-                flags=self._flags.flags,
-                needs=asdict(self.thresholds),
-                recording_started_at=getattr(self.bot, "started_at", None),
-            )
-        elif role == "student" and peer_id == self._student_peer:
-            data = student_view(run, consent_text_version=self.plan.consent_text_version)
-        else:
-            return
-        await self.bot.send_panel(AREA, "state", data, to=peer_id)
-
-    async def _send_error(self, peer_id: str, conflict: ChecklistConflict) -> None:
-        text = self._text(f"error.{conflict.code}", default=str(conflict))
-        data = {"code": conflict.code, "message": text, "detail": str(conflict)}
-        await self.bot.send_panel(AREA, "error", data, to=peer_id)
-
-    async def _prompt(self, key: str, text: str, to: str, level: str = "info") -> None:
-        await self.bot.send_prompt(f"{AREA}.{key}", text, to=to, level=level)
-
-    def _text(self, key: str, default: str | None = None, **values: object) -> str:
-        try:
-            return self.catalogue.text(f"{AREA}.{key}", **values)
-        except MissingText:
-            if default is not None:
-                return default
-            log.warning("checklist: no %s text for %s", self.language, key)
-            return key
+        await self.pages.broadcast(
+            self.run_state, student_peer=self._student_peer, flags=self._flags.flags
+        )
 
     # --- people ------------------------------------------------------------------------
 
@@ -448,17 +373,17 @@ class ChecklistRunner:
         info = self.bot.peers.get(peer_id)
         if info is None:
             raise ChecklistConflict("not_allowed", f"peer {peer_id} is not in the room")
-        role = _field(info, "role")
-        person_id = _field(info, "person_id")
+        role = peer_field(info, "role")
+        person_id = peer_field(info, "person_id")
         if role == "student" and not person_id:
             person_id = self.student_person_id
-        return Actor(role=role, name=_field(info, "name"), peer_id=peer_id, person_id=person_id)
+        return Actor(role=role, name=peer_field(info, "name"), peer_id=peer_id, person_id=person_id)
 
     def _find_student(self) -> str | None:
         students = [  # the student's main device (a phone beside it is another source)
             pid
             for pid, info in self.bot.peers.items()
-            if _field(info, "role") == "student" and _field(info, "device") in ("", "main")
+            if peer_field(info, "role") == "student" and peer_field(info, "device") in ("", "main")
         ]
         return students[-1] if students else None  # a reloaded page is the newest
 
@@ -492,16 +417,3 @@ class ChecklistRunner:
         if peer_id is not None and self._feed is None and not self.run_state.finished:
             self._feed = StudentFeed(self.bot, peer_id)
             self._feed.start()
-
-    def _start_flags(self) -> None:
-        self._flags.send = self._send_flag
-
-    async def _send_flag(self, flag: dict[str, Any]) -> None:
-        for peer_id, info in list(self.bot.peers.items()):
-            if _field(info, "role") in EXAMINER_ROLES:
-                await self.bot.send_panel(AREA, "flag", flag, to=peer_id)
-
-
-def _field(info: Any, name: str) -> str:
-    value = info.get(name, "") if isinstance(info, dict) else getattr(info, name, "")
-    return "" if value is None else str(value)
