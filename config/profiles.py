@@ -44,16 +44,16 @@ class StepKind(enum.StrEnum):
     INSTRUCTION = "instruction"
 
 
+# Steps that check the student's devices, not the person or the room: a trial call runs
+# these (after consent) and nothing else. A new device step adds its kind here.
+EQUIPMENT_STEP_KINDS: frozenset[str] = frozenset({"equipment", "phone_camera"})
+
+
 class ProfileError(Exception):
     """A profile that cannot be used; the message names the file and the key."""
 
 
 class _Part(BaseModel):
-
-
-# Steps that check the student's devices, not the person or the room: a trial call runs
-# these (after consent) and nothing else. A new device step adds its kind here.
-EQUIPMENT_STEP_KINDS: frozenset[str] = frozenset({"equipment", "phone_camera"})
     """A profile section: frozen, and an unknown key is an error."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -239,36 +239,6 @@ class DetectorRule(_Part):
     severity: Severity = "violation"
 
 
-class RuleProfile(_Part):
-    name: str
-    title: str
-    source: str = ""
-    language: Language = "ru"
-    checklist: Checklist
-    thresholds: Thresholds = Thresholds()
-    severity: SeverityMap = SeverityMap()
-    score: ScoreWeights = ScoreWeights()
-    verdict: Verdict = Verdict()
-    retention: Retention
-    reminders: Reminders = Reminders()
-    notify: Notify = Notify()
-    documents: Documents = Documents()
-    detectors: tuple[DetectorRule, ...] = ()
-
-
-def profile_names(profiles_dir: Path = PROFILES_DIR) -> list[str]:
-    return sorted(path.stem for path in profiles_dir.glob("*.toml"))
-
-
-def profile_path(name_or_path: str | Path, profiles_dir: Path = PROFILES_DIR) -> Path:
-    """A preset name (``examus-like``) or a path to a TOML file."""
-    text = str(name_or_path)
-    if text.endswith(".toml") or "/" in text or "\\" in text:
-        path = Path(text)
-        if not path.is_file():
-            raise ProfileError(f"profile file not found: {path}")
-        return path
-    path = profiles_dir / f"{text}.toml"
 class PageFocus(_Part):
     """The exam page stays the active full-screen window [001 §4]: the student's call page
     reports the tab hidden, another window in front and, where required, leaving full
@@ -301,6 +271,38 @@ class TrialCall(_Part):
     reminder_offsets_minutes: tuple[int, ...] = (1440, 15)
 
 
+class RuleProfile(_Part):
+    name: str
+    title: str
+    source: str = ""
+    language: Language = "ru"
+    checklist: Checklist
+    thresholds: Thresholds = Thresholds()
+    severity: SeverityMap = SeverityMap()
+    score: ScoreWeights = ScoreWeights()
+    verdict: Verdict = Verdict()
+    retention: Retention
+    reminders: Reminders = Reminders()
+    notify: Notify = Notify()
+    documents: Documents = Documents()
+    detectors: tuple[DetectorRule, ...] = ()
+    focus: PageFocus = PageFocus()
+    trial_call: TrialCall = TrialCall()
+
+
+def profile_names(profiles_dir: Path = PROFILES_DIR) -> list[str]:
+    return sorted(path.stem for path in profiles_dir.glob("*.toml"))
+
+
+def profile_path(name_or_path: str | Path, profiles_dir: Path = PROFILES_DIR) -> Path:
+    """A preset name (``examus-like``) or a path to a TOML file."""
+    text = str(name_or_path)
+    if text.endswith(".toml") or "/" in text or "\\" in text:
+        path = Path(text)
+        if not path.is_file():
+            raise ProfileError(f"profile file not found: {path}")
+        return path
+    path = profiles_dir / f"{text}.toml"
     if not path.is_file():
         known = ", ".join(profile_names(profiles_dir)) or "none"
         raise ProfileError(f"no rule profile named {text!r} (known: {known})")
@@ -316,8 +318,6 @@ def load_profile(name_or_path: str | Path, profiles_dir: Path = PROFILES_DIR) ->
     except tomllib.TOMLDecodeError as exc:
         raise ProfileError(f"{path}: not valid TOML: {exc}") from None
     data.setdefault("name", path.stem)
-    focus: PageFocus = PageFocus()
-    trial_call: TrialCall = TrialCall()
     try:
         return RuleProfile.model_validate(data)
     except ValidationError as exc:

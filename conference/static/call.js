@@ -449,26 +449,6 @@
     return result;
   }
 
-  // ---- the API for examiner-panel scripts (/static/areas/*.js) ------------------------
-  function on(type, handler) {
-    if (!state.handlers.has(type)) state.handlers.set(type, []);
-    state.handlers.get(type).push(handler);
-  }
-  function emit(type, message) {
-    (state.handlers.get(type) || []).forEach((h) => {
-      try { h(message); } catch (err) { console.error("handler for", type, err); }
-    });
-  }
-  const api = {
-    role: config.role,
-    name: config.name,
-    sessionId: config.session_id,
-    peerId: null,                         // set on `welcome`
-    panel: $("panel"),                    // the examiner panel container
-    get language() { return state.language; },
-    t,                                    // t("page.join"): texts of the page
-    send,                                 // send({type: "panel", area, action, data})
-    sendPanel: (area, action, data = {}) => send({ type: "panel", area, action, data }),
   // ---- page focus: the exam page stays in front, full screen where required [001 §4] ---
   // The bot asks the student's page to watch (panel focus/watch {fullscreen}); from then on
   // the page tells it when the tab is hidden, another window is in front, or full screen
@@ -570,6 +550,26 @@
   on("language", () => renderFocusAsk());
   on("session-ended", () => { focus.watching = false; renderFocusAsk(); });
 
+  // ---- the API for examiner-panel scripts (/static/areas/*.js) ------------------------
+  function on(type, handler) {
+    if (!state.handlers.has(type)) state.handlers.set(type, []);
+    state.handlers.get(type).push(handler);
+  }
+  function emit(type, message) {
+    (state.handlers.get(type) || []).forEach((h) => {
+      try { h(message); } catch (err) { console.error("handler for", type, err); }
+    });
+  }
+  const api = {
+    role: config.role,
+    name: config.name,
+    sessionId: config.session_id,
+    peerId: null,                         // set on `welcome`
+    panel: $("panel"),                    // the examiner panel container
+    get language() { return state.language; },
+    t,                                    // t("page.join"): texts of the page
+    send,                                 // send({type: "panel", area, action, data})
+    sendPanel: (area, action, data = {}) => send({ type: "panel", area, action, data }),
     on,                                   // on("panel", (msg) => ...), on("welcome", ...)
     peers: () => [...state.peers.values()].map((p) => ({ ...p.info })),
     media: () => ({ mic: state.mic, cam: state.cam }),
@@ -580,6 +580,8 @@
     wallClock,                            // wallClock(unixSeconds) -> "11:44:05" in the exam's zone
     stats: inboundStats,                  // await stats(peerId): {audio, video} received
     setMedia,                             // setMedia("video", true)
+    focusExempt,                          // await focusExempt(() => getDisplayMedia(...))
+    focusState: () => ({ watching: focus.watching, fullscreen: focus.fullscreen, open: [...focus.open.keys()] }),
     join,
     leave,
   };
@@ -603,8 +605,6 @@
   // Self-preview before joining; an expert starts with nothing switched on.
   if (state.cam || state.mic) {
     acquire(...["audio", "video"].filter((k) => (k === "audio" ? state.mic : state.cam)))
-    focusExempt,                          // await focusExempt(() => getDisplayMedia(...))
-    focusState: () => ({ watching: focus.watching, fullscreen: focus.fullscreen, open: [...focus.open.keys()] }),
       .then((got) => {
         state.mic = state.mic && !!got.audio;
         state.cam = state.cam && !!got.video;
