@@ -31,10 +31,12 @@ DEFAULT_TIME_LIMITS: dict[StepKind, float] = {
     StepKind.ID_DOCUMENT: 90.0,
     StepKind.NAME_ALOUD: 45.0,
     StepKind.INSTRUCTION: 300.0,
+    StepKind.PHONE_CAMERA: 180.0,  # to scan the QR code, open the link and place the phone
 }
 
-# The desk has no reliable automatic check: the examiner looks at the snapshot.
-DEFAULT_CONFIRMATION: frozenset[StepKind] = frozenset({StepKind.DESK})
+# The desk has no reliable automatic check: the examiner looks at the snapshot; the same
+# for the phone's side view (is it placed so that the student, desk and hands are seen?).
+DEFAULT_CONFIRMATION: frozenset[StepKind] = frozenset({StepKind.DESK, StepKind.PHONE_CAMERA})
 
 
 class PlanError(ValueError):
@@ -75,6 +77,7 @@ class ChecklistPlan:
             StepKind.DESK: 2.0,
             StepKind.ID_DOCUMENT: 6.0,
             StepKind.NAME_ALOUD: 8.0,
+            StepKind.PHONE_CAMERA: 2.0,
         }
     )
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from proctorbot.conference.links import verify_call_token
+from proctorbot.conference.links import token_device, verify_call_token
 from proctorbot.conference.tokens import TokenError
 from proctorbot.storage.models import ExamSession, Person, Role, SessionMember, SessionStatus
 from proctorbot.storage.session_time import session_zone
@@ -57,6 +57,10 @@ class Admission:
     name: str
     # The exam day's time zone (else the settings' one): the clock the page shows.
     timezone: str = "Europe/Moscow"
+    # The device the link is bound to ("phone": the second camera's QR link; "" = any).
+    device: str = ""
+    # The session's rule profile (which sources the call page asks for).
+    profile: str = ""
 
 
 def admit(ctx: AppContext, token: str, roles: tuple[str, ...] = PEOPLE_ROLES) -> Admission:
@@ -104,4 +108,6 @@ def admit(ctx: AppContext, token: str, roles: tuple[str, ...] = PEOPLE_ROLES) ->
             person_id=claims.person_id,
             name=name,
             timezone=timezone,
+            device=token_device(claims),
+            profile=session.profile,
         )

@@ -32,6 +32,9 @@ class CallLink:
 CALL_PURPOSE = "call"
 # A link for a session stays valid this long after the session's end.
 VALID_AFTER_END = dt.timedelta(hours=1)
+# A token bound to one device carries "device:<name>" in its extra claim.
+DEVICE_CLAIM = "device:"
+PHONE_DEVICE = "phone"
 
 
 def sign_call_token(
@@ -43,9 +46,12 @@ def sign_call_token(
     min_ttl_hours: float,
     ends_at: dt.datetime | None = None,
     now: dt.datetime | None = None,
+    device: str = "",
 ) -> str:
     """A signed call token: valid ``min_ttl_hours``, and until an hour after ``ends_at``
-    (the session's end) when that is later."""
+    (the session's end) when that is later. ``device`` binds the token to one of the
+    person's devices (``"phone"``: the second camera's short-lived link); such a token
+    opens that device's page and connects only as that device."""
     issued = now.timestamp() if now is not None else time.time()
     ttl = min_ttl_hours * 3600
     if ends_at is not None:
@@ -56,8 +62,14 @@ def sign_call_token(
         role=role,
         person_id=person_id,
         ttl_seconds=ttl,
+        extra=f"{DEVICE_CLAIM}{device}" if device else "",
         now=issued,
     )
+
+
+def token_device(claims: TokenClaims) -> str:
+    """The device a call token is bound to ("" = any: the person's own link)."""
+    return claims.extra.removeprefix(DEVICE_CLAIM) if claims.extra.startswith(DEVICE_CLAIM) else ""
 
 
 def verify_call_token(signer: TokenSigner, token: str, roles: tuple[str, ...]) -> TokenClaims:
@@ -74,6 +86,21 @@ def call_token(ctx: AppContext, session_id: str, role: str, person_id: str) -> s
         person_id,
         min_ttl_hours=ctx.settings.server.call_link_ttl_hours,
     )
+
+
+def phone_link(ctx: AppContext, session_id: str, person_id: str) -> CallLink:
+    """The student's second camera: a short-lived link (``conference.phone_link_ttl_minutes``)
+    for the same person and session, bound to the device "phone"."""
+    token = sign_call_token(
+        ctx.signer,
+        session_id,
+        "student",
+        person_id,
+        min_ttl_hours=ctx.settings.conference.phone_link_ttl_minutes / 60,
+        device=PHONE_DEVICE,
+    )
+    url = call_link(ctx.settings.server.public_url, token)
+    return CallLink(session_id, "student", person_id, "", url, token)
 
 
 def bot_token(ctx: AppContext, session_id: str) -> str:

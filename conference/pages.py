@@ -10,7 +10,8 @@ from pathlib import Path
 from string import Template
 
 from aiohttp import web
-from proctorbot.conference.admission import Refusal, admit
+from proctorbot.conference.admission import Admission, Refusal, admit
+from proctorbot.conference.extra_sources import page_sources
 from proctorbot.conference.keys import PANEL_SCRIPTS
 from proctorbot.config.catalogue import LANGUAGES, Catalogue
 
@@ -45,7 +46,10 @@ async def call_page(request: web.Request) -> web.Response:
         return refusal_page(refusal)
     texts = page_texts()
     language = admission.language if admission.language in LANGUAGES else ctx.settings.language
+    if admission.device:  # a device's own link (the phone's QR): that device's page
+        return device_page(request.query["t"], admission, language, texts)
     scripts = panel_script_urls(request.app)
+    sources = await asyncio.to_thread(page_sources, admission.profile, ctx.settings.default_profile)
     config = {
         "token": request.query["t"],
         "ws_path": "/ws",
@@ -57,6 +61,8 @@ async def call_page(request: web.Request) -> web.Response:
         "timezone": admission.timezone,
         "texts": texts,
         "panel_scripts": scripts,
+        # the student's sources besides camera and microphone (conference/extra_sources.py)
+        "sources": sources.to_json() if admission.role == "student" else {},
     }
     # `<` escaped so nothing in the JSON can close the <script> element.
     config_json = json.dumps(config, ensure_ascii=False).replace("<", "\\u003c")
@@ -67,6 +73,34 @@ async def call_page(request: web.Request) -> web.Response:
         role=escape(admission.role),
         config_json=config_json,
         panel_scripts="\n".join(f'<script src="{escape(u)}" defer></script>' for u in scripts),
+    )
+    return web.Response(
+        text=html,
+        content_type="text/html",
+        headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"},
+    )
+
+
+def device_page(
+    token: str, admission: Admission, language: str, texts: dict[str, dict[str, str]]
+) -> web.Response:
+    """The page of a person's second device (the phone as a side camera): camera only."""
+    config = {
+        "token": token,
+        "ws_path": "/ws",
+        "device": admission.device,
+        "session_id": admission.session_id,
+        "title": admission.session_title,
+        "name": admission.name,
+        "language": language,
+        "texts": texts,
+    }
+    config_json = json.dumps(config, ensure_ascii=False).replace("<", "\\u003c")
+    html = load_template("phone.html").substitute(
+        lang=language,
+        title=escape(f"{admission.session_title} — {texts[language]['phone.title']}"),
+        heading=escape(admission.session_title),
+        config_json=config_json,
     )
     return web.Response(
         text=html,

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import secrets
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,13 +18,16 @@ from aiohttp import web
 log = logging.getLogger(__name__)
 
 MAIN_DEVICE = "main"
-DEVICE_NAME = re.compile(r"^[a-z0-9_-]{1,16}$")
+# A person's devices: the laptop ("main"), the phone as a second camera, the screen share
+# (conference/extra_sources.py). Any other name is the main device: a person cannot open
+# an unbounded number of sources.
+DEVICES = frozenset({MAIN_DEVICE, "phone", "screen"})
 
 
 def device_of(raw: str | None) -> str:
     """The device a connection says it is (``?device=phone``); "main" when absent or odd."""
     value = (raw or "").strip().lower()
-    return value if DEVICE_NAME.match(value) else MAIN_DEVICE
+    return value if value in DEVICES else MAIN_DEVICE
 
 
 @dataclass
@@ -82,8 +84,9 @@ class Room:
         return [p for p in self.peers.values() if p.role in roles]
 
     def people_count(self) -> int:
-        """Participants that count against the room's capacity (the bot does not)."""
-        return sum(1 for p in self.peers.values() if p.role != "bot")
+        """Participants that count against the room's capacity (the bot does not, nor a
+        person's second device: the phone or the screen of someone already counted)."""
+        return sum(1 for p in self.peers.values() if p.role != "bot" and p.device == MAIN_DEVICE)
 
     def find_person(self, person_id: str, role: str, device: str = "main") -> Peer | None:
         for peer in self.peers.values():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from aiohttp import WSCloseCode, web
+from proctorbot.conference.extra_sources import phone_link_handler
 from proctorbot.conference.keys import PANEL_SCRIPTS, ROOMS
 from proctorbot.conference.off_loop import database_busy_answer
 from proctorbot.conference.pages import STATIC_DIR, call_page
@@ -38,6 +39,7 @@ async def setup(app: web.Application, ctx: AppContext) -> RoomRegistry:
     app.router.add_get("/", index)
     app.router.add_get("/healthz", health)
     app.router.add_get("/call", call_page)
+    app.router.add_get("/call/phone-link", phone_link_handler)
     app.router.add_get("/ws", signaling_handler)
     app.router.add_static("/static", STATIC_DIR)
     app.on_shutdown.append(close_all_sockets)

@@ -75,7 +75,8 @@ async def signaling_handler(request: web.Request) -> web.WebSocketResponse:
         await ws.close(code=CLOSE_REFUSED, message=refusal.reason.encode())
         return ws
 
-    device = device_of(request.query.get("device"))
+    # a device's own link (the phone's QR) connects only as that device
+    device = admission.device or device_of(request.query.get("device"))
     joined = await join_room(
         request.app[ROOMS], admission, ws, ctx.settings.conference, device=device
     )

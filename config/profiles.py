@@ -21,7 +21,14 @@ import tomllib
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 PROFILES_DIR = Path(__file__).parent / "profiles"
 
@@ -42,6 +49,8 @@ class StepKind(enum.StrEnum):
     ID_DOCUMENT = "id_document"
     NAME_ALOUD = "name_aloud"
     INSTRUCTION = "instruction"
+    # The second camera (the student's phone, a side view) is placed and recording.
+    PHONE_CAMERA = "phone_camera"
 
 
 # Steps that check the student's devices, not the person or the room: a trial call runs
@@ -86,6 +95,12 @@ class Checklist(_Part):
     # The equipment step confirms every source is recording [002 §5.9]; with this on,
     # the screen is one of them [004 §4.4, 001 §4.2].
     record_screen: bool = False
+    # With the screen recorded: a snapshot of it this often goes into the evidence.
+    screen_snapshot_every_s: float = Field(default=30.0, gt=0)
+    # A second camera: the student's phone joins by a QR code on their page as a side
+    # view of the desk and hands [002 §5.9]; its own source, recorded and watched.
+    # The step { kind = "phone_camera" } (the examiner confirms its snapshot) needs it.
+    phone_camera: bool = False
     # Refusing biometrics: the exam goes on without automated proctoring [001 §1.8].
     non_biometric_allowed: bool = True
     consent_text_version: str = "2026-1"
@@ -108,6 +123,14 @@ class Checklist(_Part):
                 raise ValueError(f"step {str(step.kind)!r} appears twice")
             seen.add(step.kind)
         return steps
+
+    @model_validator(mode="after")
+    def _phone_step_needs_phone(self) -> Checklist:
+        if StepKind.PHONE_CAMERA in self.step_ids and not self.phone_camera:
+            raise ValueError(
+                'the step { kind = "phone_camera" } needs phone_camera = true in [checklist]'
+            )
+        return self
 
     @property
     def step_ids(self) -> tuple[str, ...]:
@@ -139,6 +162,11 @@ class Thresholds(_Part):
     condition_min_seconds: float = Field(default=10.0, ge=0)
     # Other voices, another person: shorter detections are only notes.
     third_party_min_seconds: float = Field(default=1.0, ge=0)
+    # The second camera (phone) out of the call, total allowed; its own allowance, never
+    # counted as the student's time away.
+    phone_away_allowance_s: float = Field(default=60.0, ge=0)
+    # The screen not shared (sharing stopped, the source gone), total allowed.
+    screen_away_allowance_s: float = Field(default=30.0, ge=0)
 
 
 class SeverityMap(_Part):
@@ -158,6 +186,8 @@ class SeverityMap(_Part):
     technical_interruption: Severity = "violation"
     person_replaced: Severity = "gross"
     inactivity: Severity = "violation"
+    phone_away: Severity = "violation"
+    screen_stopped: Severity = "violation"
 
 
 class ScoreWeights(_Part):

@@ -52,6 +52,9 @@ class ConferenceSettings(Section):
     # aioice leaves out loopback by default; tests and single-machine demos need it.
     allow_loopback: bool = False
     max_participants_per_room: int = 8
+    # The QR link of a student's phone (second camera) opens the phone's page this long;
+    # a fresh QR is shown each time the student's page asks.
+    phone_link_ttl_minutes: float = Field(default=20.0, gt=0)
 
 
 class BotSettings(Section):

@@ -28,6 +28,7 @@
     stage: "waiting",            // set by the checklist: waiting | checklist | exam | over
     ended: false,                // the bot said the session is over
     wanted: null,                // {mic, cam} before the devices were released
+    personId: null,              // ours, from `welcome`: our other devices are not in the mesh
   };
 
   // ---- texts --------------------------------------------------------------------------
@@ -158,6 +159,7 @@
   const RECEIVE = {
     "welcome": (m) => {
       state.peerId = m.peer_id;
+      state.personId = api.personId = m.person_id;
       state.iceServers = m.ice_servers || [];
       state.reconnectDelay = 1000;
       api.peerId = m.peer_id;
@@ -165,9 +167,10 @@
       send({ type: "media-state", mic: state.mic, cam: state.cam });
       closeAllPeers();  // links kept through a signaling drop: everyone has a new id now
       // We are the later joiner: we offer to everyone already here (the bot too).
-      m.peers.forEach((info) => { addPeer(info); offer(info.peer_id); });
+      m.peers.filter((info) => !ownOtherDevice(info))
+        .forEach((info) => { addPeer(info); offer(info.peer_id); });
     },
-    "peer-joined": (m) => { addPeer(m.peer); setStatus("page.joined"); },
+    "peer-joined": (m) => { if (!ownOtherDevice(m.peer)) { addPeer(m.peer); setStatus("page.joined"); } },
     "peer-left": (m) => removePeer(m.peer_id),
     "offer": (m) => answer(m),
     "answer": (m) => withPeer(m.from, async (p) => {
@@ -196,6 +199,17 @@
   }
 
   // ---- the mesh ---------------------------------------------------------------------
+  function ownOtherDevice(info) {
+    // Our phone or our screen share (source.js) sends to the bot and the watchers only.
+    return !!info && info.person_id === state.personId && (info.device || "main") !== "main";
+  }
+
+  function deviceLabel(info) {
+    // " · phone camera" after a person's name for their other sources (page.device_<name>)
+    const device = info.device || "main";
+    return device === "main" ? "" : ` · ${t(`page.device_${device}`)}`;
+  }
+
   function addPeer(info) {
     removePeer(info.peer_id);
     const pc = new RTCPeerConnection({ iceServers: state.iceServers });
@@ -276,10 +290,14 @@
     if (info.role !== "bot" && !p.tile) {
       const fig = document.createElement("figure");
       fig.className = "tile remote";
-      // Examiners, experts and organizers watch the student: their tile is the large one.
-      if (info.role === "student" && config.role !== "student") fig.classList.add("main");
+      // Examiners, experts and organizers watch the student: their tile is the large one;
+      // the student's other sources (phone, screen) are small tiles, enlarged on a click.
+      const device = info.device || "main";
+      if (info.role === "student" && config.role !== "student" && device === "main") fig.classList.add("main");
       fig.dataset.peerId = info.peer_id;
       fig.dataset.role = info.role;
+      fig.dataset.device = device;
+      fig.addEventListener("click", () => fig.classList.toggle("enlarged"));
       const video = document.createElement("video");
       video.autoplay = true; video.playsInline = true;
       const cap = document.createElement("figcaption");
@@ -291,8 +309,9 @@
     if (p.tile) {
       p.tile.classList.toggle("cam-off", !info.cam);
       p.tile.dataset.name = info.name;
+      const device = deviceLabel(info);
       p.tile.querySelector("figcaption").replaceChildren(
-        `${info.name} · ${t("role." + info.role)}`, ...badges(info));
+        `${info.name} · ${t("role." + info.role)}${device}`, ...(device ? [] : badges(info)));
     }
     renderPeopleList();
   }
@@ -319,8 +338,9 @@
     state.peers.forEach((p) => {
       const li = document.createElement("li");
       li.dataset.peerId = p.info.peer_id;
-      li.append(`${p.info.name} · ${t("role." + p.info.role)}`);
-      if (p.info.role !== "bot") li.append(...badges(p.info));
+      const device = deviceLabel(p.info);
+      li.append(`${p.info.name} · ${t("role." + p.info.role)}${device}`);
+      if (p.info.role !== "bot" && !device) li.append(...badges(p.info));
       list.append(li);
       bot = bot || p.info.role === "bot";
     });
@@ -565,6 +585,9 @@
     name: config.name,
     sessionId: config.session_id,
     peerId: null,                         // set on `welcome`
+    personId: null,                       // set on `welcome`
+    token: config.token,                  // our call token (the phone's QR link is made from it)
+    sources: config.sources || {},        // {phone, screen}: what the profile asks of the student
     panel: $("panel"),                    // the examiner panel container
     get language() { return state.language; },
     t,                                    // t("page.join"): texts of the page

@@ -21,6 +21,7 @@ class FakePeer:
     role: str
     name: str
     person_id: str = ""
+    device: str = "main"
 
 
 @dataclass

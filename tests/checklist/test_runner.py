@@ -30,7 +30,8 @@ CAPTURE = {k: 0.3 for k in StepKind}
 
 
 def plan(*kinds: StepKind, limit: float = 20.0, attempts: int = 2, **options) -> ChecklistPlan:
-    kinds = kinds or tuple(StepKind)
+    # every step but the phone's (it waits for a second device; its own test adds one)
+    kinds = kinds or tuple(k for k in StepKind if k is not StepKind.PHONE_CAMERA)
     steps = tuple(
         StepPlan(k, limit, attempts, requires_confirmation=k is StepKind.DESK) for k in kinds
     )
@@ -389,3 +390,30 @@ async def test_poor_network_fails_the_equipment_step(start, bot) -> None:
     assert auto.available and auto.passed is False
     assert "poor_network" in auto.details["problems"]
     assert auto.details["network"]["loss_ratio"] == 0.2
+
+
+async def test_phone_camera_step_waits_for_the_phone_then_the_examiner_confirms(start, bot) -> None:
+    steps = (StepKind.CONSENT, StepKind.PHONE_CAMERA, StepKind.INSTRUCTION)
+    confirmed = ChecklistPlan(
+        steps=tuple(StepPlan(k, 20.0, 2, k is StepKind.PHONE_CAMERA) for k in steps),
+        capture_seconds=CAPTURE,
+    )
+    runner = start(confirmed, detectors=detectors())
+    await until(lambda: runner.machine is not None and current(runner) == ("consent", "running"))
+    await bot.click("stu", "consent", step="consent", given=True)
+    await until(lambda: current(runner) == ("phone_camera", "running"))
+    await asyncio.sleep(0.3)
+    assert runner.run_state.step(StepKind.PHONE_CAMERA).auto is None  # no phone yet
+    # another student's phone is not this student's
+    bot.peers["other-phone"] = FakePeer("student", "Другой", "p-other", device="phone")
+    await asyncio.sleep(0.3)
+    assert runner.run_state.step(StepKind.PHONE_CAMERA).auto is None
+    bot.peers["stu-phone"] = FakePeer("student", NAME, "p-stu", device="phone")
+    await until(lambda: runner.run_state.step(StepKind.PHONE_CAMERA).auto is not None)
+    step = runner.run_state.step(StepKind.PHONE_CAMERA)
+    assert step.auto.passed and step.auto.summary == "phone_camera_ok"
+    assert step.auto.details["phone"] == "stu-phone"
+    assert step.evidence and (bot.session_dir / step.evidence[0]).is_file()
+    assert current(runner) == ("phone_camera", "running")  # the examiner confirms the snapshot
+    await bot.click("ex1", "confirm", step="phone_camera")
+    await until(lambda: current(runner) == ("instruction", "running"))
