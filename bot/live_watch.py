@@ -28,7 +28,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -39,11 +39,11 @@ from proctorbot.bot.live_alerts import (
     RECORDER_KINDS,
     AlertSink,
     LiveAlertPolicy,
-    alert_details,
-    alert_kind,
 )
 from proctorbot.bot.live_audio import StudentAudioWatch
+from proctorbot.bot.live_notices import LiveNotices
 from proctorbot.bot.live_video import StudentVideoWatch
+from proctorbot.bot.peer_directory import peer_field
 from proctorbot.bot.session_bus import (
     Detected,
     ExamDecided,
@@ -55,13 +55,9 @@ from proctorbot.bot.session_bus import (
 )
 from proctorbot.config.profiles import RuleProfile
 from proctorbot.detection.events import DetectorEvent, EventKind
-from proctorbot.rules.findings import Finding
-from proctorbot.storage.db_retry import write_retrying
 
 log = logging.getLogger(__name__)
 
-AREA = "live"
-EXAMINER_ROLES = frozenset({"examiner", "expert", "organizer"})
 ANY_ABSENCE_S = 0.001
 
 
@@ -93,11 +89,6 @@ class LiveDetectors:
     face_analyzer: Callable[[], Any] | None = None  # -> detection.faces.FaceAnalyzer
 
 
-def peer_field(info: Any, name: str) -> str:
-    value = info.get(name, "") if isinstance(info, Mapping) else getattr(info, name, "")
-    return "" if value is None else str(value)
-
-
 def track_key(info: Any, peer_id: str) -> str:
     """The participant key the recorder and the report use for this peer's tracks."""
     from proctorbot.recording.session_recorder import participant_key
@@ -126,16 +117,14 @@ class LiveWatch:
         self.bot = bot
         self.profile = profile
         self.detectors = detectors
-        self.alerts = alerts
         self.options = options or LiveWatchOptions()
-        self.texts = texts or (lambda key: key)
         self.on_exam = on_exam  # told the exam's state once the checklist ended
         self.policy = LiveAlertPolicy(profile)
         self.events: list[DetectorEvent] = []
-        self.unavailable: dict[str, str] = {}
         self.session_dir = Path(bot.session_dir)
+        self.notices = LiveNotices(bot, name=self.session_dir.name, alerts=alerts, texts=texts)
+        self.unavailable = self.notices.unavailable  # detector → why it stopped
         self._audio: StudentAudioWatch | None = None
-        self._pending: set[asyncio.Task[Any]] = set()
 
     # -- life cycle ----------------------------------------------------------------------
     async def run(self) -> None:
@@ -152,8 +141,8 @@ class LiveWatch:
                 await self._to_examiners("status", {"state": "off", "reason": state})
                 return
         # telling people is a listener of the bus, like any other (panel and outbox)
-        self.bot.bus.on(FindingAlerted, self._finding_alerted)
-        self.bot.bus.on(FindingClosed, self._finding_closed)
+        self.bot.bus.on(FindingAlerted, self.notices.finding_alerted)
+        self.bot.bus.on(FindingClosed, self.notices.finding_closed)
         executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="live-audio")
         try:
             await self._prepare_audio(executor)
@@ -179,8 +168,7 @@ class LiveWatch:
 
     async def drain(self) -> None:
         """Wait for alerts still being written (tests, shutdown)."""
-        while self._pending:
-            await asyncio.gather(*list(self._pending), return_exceptions=True)
+        await self.notices.drain()
 
     async def _wait_for_exam(self) -> str:
         """The checklist's verdict, from the session bus (said once, remembered there)."""
@@ -373,7 +361,7 @@ class LiveWatch:
                         track=gap.participant,
                         details={"reason": gap.reason, "still_open": True},
                     )
-                    self._alert_all(self.policy.peek(ongoing))
+                    self.notices.alert_all(self.policy.peek(ongoing))
 
     def _judge(self, event: DetectorEvent) -> None:
         """The rule engine on each event; what it finds goes out on the bus."""
@@ -386,98 +374,12 @@ class LiveWatch:
         if closed is not None:
             self.bot.bus.publish(FindingClosed(closed))
 
-    def _finding_alerted(self, alerted: FindingAlerted) -> None:
-        finding = alerted.finding
-        if alerted.ongoing:
-            # alerted while it still goes on: the message says so, not a duration so far
-            finding = replace(finding, values={**finding.values, "ongoing": True})
-        self._alert_all([finding])
-
-    def _finding_closed(self, closed: FindingClosed) -> None:
-        # an alerted finding ended: the examiners see how long it lasted
-        self._spawn(self._to_examiners("alert_closed", self._alert_data(closed.finding)))
-
     def session_going_on(self) -> bool:
-        """Someone besides the bot is in the call and the bot is not leaving: alerts
-        about a session that has ended (everyone gone, the bot leaving) are not sent."""
-        if getattr(self.bot, "stopped_at", None) is not None:
-            return False
-        present = getattr(self.bot, "people_present", None)
-        if present is not None:
-            return bool(present())
-        return any(peer_field(p, "role") not in ("bot", "") for p in self.bot.peers.values())
-
-    def _spawn(self, coroutine: Any) -> None:
-        task = asyncio.get_running_loop().create_task(coroutine)
-        self._pending.add(task)
-        task.add_done_callback(self._pending.discard)
-
-    def _alert_all(self, findings: list[Finding]) -> None:
-        for finding in findings:
-            if not self.session_going_on():
-                log.info(
-                    "%s: %s at %.0f s not alerted: the session has ended",
-                    self.session_dir.name,
-                    finding.rule,
-                    finding.start,
-                )
-                continue
-            self._spawn(self._alert(finding))
-
-    def _alert_data(self, finding: Finding) -> dict[str, Any]:
-        return {
-            "finding": finding.id,
-            "kind": alert_kind(finding),
-            "rule": finding.rule,
-            "severity": finding.severity,
-            "start": round(finding.start, 2),
-            "end": round(finding.end, 2),
-            "track": finding.track,
-            "evidence": list(finding.evidence),
-            "details": alert_details(finding),
-        }
-
-    async def _alert(self, finding: Finding) -> None:
-        await self._to_examiners("alert", self._alert_data(finding))
-        if self.alerts is not None:
-            try:
-                # waits out a locked database (retried in a thread): an alert is never lost
-                await write_retrying(
-                    self.alerts.send, finding, what=f"live alert of {self.session_dir.name}"
-                )
-            except Exception:  # noqa: BLE001 - the outbox must not stop the watch
-                log.exception("%s: live alert not queued", self.session_dir.name)
+        return self.notices.session_going_on()
 
     async def detector_failed(self, detector: str, exc: BaseException) -> None:
         """Logged each time; the examiners hear of it once per detector."""
-        log.error(
-            "%s: live %s detection stopped: %s", self.session_dir.name, detector, exc, exc_info=exc
-        )
-        if detector in self.unavailable:
-            return
-        self.unavailable[detector] = str(exc) or type(exc).__name__
-        await self._to_examiners(
-            "detector_unavailable", {"detector": detector, "reason": self.unavailable[detector]}
-        )
-        text = self.texts(f"live.unavailable.{detector}")
-        for peer_id in self._examiners():
-            with contextlib.suppress(Exception):
-                await self.bot.send_prompt(
-                    f"live.unavailable.{detector}", text, to=peer_id, level="warning"
-                )
-
-    def _examiners(self) -> list[str]:
-        return [
-            pid
-            for pid, info in self.bot.peers.items()
-            if peer_field(info, "role") in EXAMINER_ROLES
-        ]
+        await self.notices.detector_failed(detector, exc)
 
     async def _to_examiners(self, action: str, data: dict[str, Any]) -> None:
-        for peer_id in self._examiners():
-            try:
-                await self.bot.send_panel(AREA, action, data, to=peer_id)
-            except Exception:  # noqa: BLE001 - a closed signaling link
-                log.warning(
-                    "%s: live panel %s not sent to %s", self.session_dir.name, action, peer_id
-                )
+        await self.notices.to_examiners(action, data)

@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from proctorbot.bot.live_alerts import AlertSink
-from proctorbot.bot.live_watch import LiveDetectors, LiveWatch, LiveWatchOptions, peer_field
+from proctorbot.bot.live_watch import LiveDetectors, LiveWatch, LiveWatchOptions
+from proctorbot.bot.peer_directory import peer_field
 from proctorbot.bot.session_bus import PeerJoined
 
 from proctorbot.context import AppContext

@@ -7,7 +7,7 @@ the change, so no part of the session has to poll the list to notice one.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from proctorbot.bot.session_bus import PeerJoined, PeerLeft
@@ -58,3 +58,10 @@ class PeerDirectory(dict):
             self.remove(peer_id, reason)
         for peer_id, peer in fresh.items():
             self[peer_id] = peer
+
+
+def peer_field(info: Any, name: str) -> str:
+    """A field of a peer as a session knows it (a mapping or a ``PeerInfo``); "" when
+    missing."""
+    value = info.get(name, "") if isinstance(info, Mapping) else getattr(info, name, "")
+    return "" if value is None else str(value)

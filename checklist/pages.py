@@ -8,6 +8,7 @@ import logging
 from dataclasses import asdict
 from typing import Any
 
+from proctorbot.bot.peer_directory import peer_field
 from proctorbot.checklist.checks import CheckThresholds
 from proctorbot.checklist.detectors import AdmissionNotifier, SessionBotLike
 from proctorbot.checklist.machine import ChecklistConflict
@@ -150,9 +151,3 @@ class ChecklistPages:
             await call
         except Exception:  # the outbox must not stop the checklist
             log.exception("checklist %s: notifying the organizer failed", self.session_id)
-
-
-def peer_field(info: Any, name: str) -> str:
-    """A field of a peer as the bot knows it (a dict or an object); "" when missing."""
-    value = info.get(name, "") if isinstance(info, dict) else getattr(info, name, "")
-    return "" if value is None else str(value)

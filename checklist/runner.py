@@ -15,6 +15,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from proctorbot.bot.peer_directory import peer_field
 from proctorbot.bot.session_bus import ExamDecided, PeerJoined, PeerLeft
 from proctorbot.checklist.checks import STEP_CHECKS, CheckContext, CheckThresholds, StepCheck
 from proctorbot.checklist.detectors import AdmissionNotifier, ChecklistDetectors, SessionBotLike
@@ -27,7 +28,7 @@ from proctorbot.checklist.machine import (
     new_run,
     utc_now,
 )
-from proctorbot.checklist.pages import AREA, ChecklistPages, peer_field
+from proctorbot.checklist.pages import AREA, ChecklistPages
 from proctorbot.checklist.plan import ChecklistPlan
 from proctorbot.checklist.records import (
     BOT,
@@ -96,8 +97,11 @@ class ChecklistRunner:
         checks: dict[StepKind, StepCheck] | None = None,
         clock: Clock = utc_now,
         analysis_limit_s: float = 300.0,
+        trial: bool = False,
     ) -> None:
         self.bot = bot
+        # A trial call (checklist/trial.py): its end is no verdict on an exam.
+        self.trial = trial
         self.session_id = session_id
         self.plan = plan
         self.store = store
@@ -267,7 +271,8 @@ class ChecklistRunner:
                 self._feed = None
             self.finished.set()
             # the verdict, for the live watch (the session bus remembers it)
-            self.bot.bus.publish(ExamDecided(exam_state_of(machine.run)))
+            state = "trial" if self.trial else exam_state_of(machine.run)
+            self.bot.bus.publish(ExamDecided(state))
 
     def _begin_if_ready(self) -> list[Transition]:
         machine = self.machine
