@@ -71,7 +71,6 @@ async def test_phone_camera_joins_by_the_qr_link_and_leaves_a_gap_of_its_own(
         browser = await launch_chromium(playwright_async, fake_media)
         try:
             laptop = await open_call(browser, server.link("student"))
-            laptop.on("response", lambda r: r.status >= 400 and print("HTTP", r.status, r.url))
             examiner = await open_call(browser, server.link("examiner"))
             await wait_until(laptop, "document.querySelector('#phone-qr') !== null")
             box = laptop.locator("#phone-box")
@@ -143,3 +142,99 @@ async def test_phone_camera_joins_by_the_qr_link_and_leaves_a_gap_of_its_own(
     assert 2.0 <= (phone_gaps[0].duration or 0) <= 15.0, phone_gaps
     assert not [g for g in manifest.gaps if g.participant == laptop_key], manifest.gaps
     print(f"phone camera test: {time.monotonic() - started:.1f} s")
+
+
+# The first getDisplayMedia of the page answers with a window (Chromium's fake capture
+# always gives the entire screen): the page must refuse it and ask again.
+FIRST_PICK_IS_A_WINDOW = """
+(() => {
+  const real = MediaDevices.prototype.getDisplayMedia;
+  let calls = 0;
+  MediaDevices.prototype.getDisplayMedia = async function (...args) {
+    const stream = await real.apply(this, args);
+    calls += 1;
+    if (calls === 1) {
+      const track = stream.getVideoTracks()[0];
+      const settings = track.getSettings.bind(track);
+      track.getSettings = () => ({ ...settings(), displaySurface: "window" });
+    }
+    return stream;
+  };
+})();
+"""
+
+
+async def test_screen_share_is_recorded_as_its_own_track_with_a_gap_when_it_stops(
+    app_context, fake_media, playwright_async
+) -> None:
+    prepare(app_context)
+    started = time.monotonic()
+    async with serve_app(app_context) as server:
+        manager, bot = await start_bot(server)
+        browser = await launch_chromium(playwright_async, fake_media)
+        try:
+            context = await browser.new_context(
+                viewport={"width": 1280, "height": 800}, bypass_csp=True
+            )
+            await context.add_init_script(FIRST_PICK_IS_A_WINDOW)
+            laptop = await context.new_page()
+            laptop.on("console", lambda m: print(f"[student console.{m.type}] {m.text}"))
+            await laptop.goto(server.link("student"))
+            await laptop.wait_for_selector("body[data-ready='1']")
+            await laptop.click("#join")
+            await wait_until(laptop, "window.proctorbot.peerId !== null")
+            examiner = await open_call(browser, server.link("examiner"))
+            # a window is refused with a clear message, and the button asks again
+            await laptop.click("#screen-share")
+            await wait_until(
+                laptop, "document.querySelector('#screen-box').dataset.refused === 'window'"
+            )
+            message = await laptop.locator("#screen-message").inner_text()
+            assert "весь экран" in message, message
+            await laptop.click("#screen-share")
+            await wait_until(
+                laptop, "document.querySelector('#screen-box').dataset.sharing === 'true'"
+            )
+            await wait_until(
+                examiner,
+                "(() => { const v = document.querySelector(\".tile[data-device='screen'] video\");"
+                " return v && v.videoWidth > 0; })()",
+            )
+            SCREENS.mkdir(parents=True, exist_ok=True)
+            await laptop.screenshot(path=str(SCREENS / "student-screen-share.png"))
+            person = next(p.person_id for p in bot.peers.values() if p.role == "student")
+            laptop_key, screen_key = f"student-{person}", f"student-{person}-screen"
+            async with asyncio.timeout(20):
+                while await recorded_frames(bot.session_dir, screen_key) < 10:
+                    await asyncio.sleep(0.5)
+            # sharing stops, then the student shares again
+            await laptop.click("#screen-stop")
+            await wait_until(
+                laptop, "document.querySelector('#screen-box').dataset.sharing === 'false'"
+            )
+            await asyncio.sleep(3.0)
+            await laptop.click("#screen-share")
+            await wait_until(
+                laptop, "document.querySelector('#screen-box').dataset.sharing === 'true'"
+            )
+            async with asyncio.timeout(20):
+                while not any(
+                    g.participant == screen_key and g.end is not None
+                    for g in read_manifest(bot.session_dir).gaps
+                ):
+                    await asyncio.sleep(0.5)
+            await asyncio.sleep(1.0)
+        finally:
+            await browser.close()
+        await manager.leave(server.session_id)
+
+    manifest = read_manifest(bot.session_dir)
+    screen_files = video_of(manifest, screen_key)
+    assert screen_files and sum(f.frames for f in screen_files) > 20, screen_files
+    assert {f.codec for f in screen_files} == {"vp8"}
+    assert max(f.width for f in screen_files) >= 640  # the screen, not the 320x240 camera
+    assert video_of(manifest, laptop_key), "the camera is recorded beside the screen"
+    screen_gaps = [g for g in manifest.gaps if g.participant == screen_key]
+    assert len(screen_gaps) == 1 and screen_gaps[0].reason == "left", manifest.gaps
+    assert not [g for g in manifest.gaps if g.participant == laptop_key], manifest.gaps
+    print(f"screen share test: {time.monotonic() - started:.1f} s")

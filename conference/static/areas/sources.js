@@ -74,9 +74,11 @@
   async function startSharing() {
     let stream;
     try {
-      stream = await navigator.mediaDevices.getDisplayMedia({
+      const pick = () => navigator.mediaDevices.getDisplayMedia({
         video: { displaySurface: "monitor" }, audio: false, monitorTypeSurfaces: "include",
       });
+      // the picker takes the focus: not a focus event of the exam page (call.js)
+      stream = pb.focusExempt ? await pb.focusExempt(pick) : await pick();
     } catch (err) {
       console.warn("getDisplayMedia", err);
       share.message = "sources.screen_denied";
