@@ -64,6 +64,13 @@ ESCALATING = frozenset({"violation"})
 # Participant keys are "<role>-<id>" (recording.session_recorder.participant_key): events
 # on these roles' tracks are about someone other than the student.
 OTHER_ROLES = frozenset({"examiner", "expert", "organizer", "bot"})
+# A person's other sources (conference/rooms.DEVICES: tracks "<role>-<id>-<device>"): the
+# phone as a second camera and the screen share. Their gaps are not the student's time
+# away: each has a rule and an allowance of its own (rule name, Thresholds field).
+SOURCE_GAP_RULES: dict[str, tuple[str, str]] = {
+    "phone": ("phone_away", "phone_away_allowance_s"),
+    "screen": ("screen_stopped", "screen_away_allowance_s"),
+}
 
 
 def recording_fault(event: DetectorEvent) -> bool:
@@ -81,12 +88,29 @@ def concerns_student(event: DetectorEvent) -> bool:
     return not (rest and role in OTHER_ROLES)
 
 
+def source_device(track: str) -> str:
+    """The device of a track's source: "phone", "screen", or "main" (the laptop)."""
+    device = track.rsplit("-", 1)[-1] if track.count("-") >= 2 else ""
+    return device if device in SOURCE_GAP_RULES else "main"
+
+
 def evaluate(events: Iterable[DetectorEvent], profile: RuleProfile) -> list[Finding]:
     """All findings of a session, in time order, severities final (after repetition)."""
     events = [e for e in events if concerns_student(e) and not recording_fault(e)]
     findings: list[Finding] = []
+    for device, (rule, allowance) in SOURCE_GAP_RULES.items():
+        findings += _cumulative(
+            [
+                e
+                for e in events
+                if e.kind == EventKind.PARTICIPANT_LEFT and source_device(e.track) == device
+            ],
+            rule=rule,
+            limit=float(getattr(profile.thresholds, allowance)),
+            severity=getattr(profile.severity, rule),
+        )
     findings += _cumulative(
-        [e for e in events if e.kind in AWAY_KINDS],
+        [e for e in events if e.kind in AWAY_KINDS and source_device(e.track) == "main"],
         rule="away",
         limit=profile.thresholds.away_total_seconds,
         severity="gross" if profile.thresholds.away_is_gross else profile.severity.away,
