@@ -42,6 +42,7 @@ from proctorbot.bot.live_alerts import (
 )
 from proctorbot.bot.live_audio import StudentAudioWatch
 from proctorbot.bot.live_notices import LiveNotices
+from proctorbot.bot.live_sources import StudentSourcesWatch
 from proctorbot.bot.live_video import StudentVideoWatch
 from proctorbot.bot.peer_directory import peer_field
 from proctorbot.bot.session_bus import (
@@ -151,6 +152,7 @@ class LiveWatch:
                 asyncio.create_task(self._follow_examiner(), name="live-examiner"),
                 asyncio.create_task(self._follow_recorder_events(), name="live-recorder-events"),
                 asyncio.create_task(self._watch_open_gaps(), name="live-open-gaps"),
+                asyncio.create_task(self._sources().run(), name="live-sources"),
             ]
             try:
                 await self._follow_student()
@@ -290,6 +292,20 @@ class LiveWatch:
             ).run(self._enrolling(frames, watcher))
         except Exception as exc:  # noqa: BLE001
             await self.detector_failed("video", exc)
+
+    def _sources(self) -> StudentSourcesWatch:
+        """The phone's side view and the screen's snapshots, where the profile asks."""
+        return StudentSourcesWatch(
+            self.bot,
+            profile=self.profile,
+            face_analyzer=self.detectors.face_analyzer,
+            emit=self.handle,
+            stop_time=self.stop_time,
+            failed=self.detector_failed,
+            track_of=track_key,
+            video_fps=self.options.video_fps,
+            extent_every_s=self.options.audio_extent_every_s,
+        )
 
     def _added_detectors(self, track: str) -> list[Any]:
         """The profile's own detectors (``[[detectors]]``), one set per connection."""
