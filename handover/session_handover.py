@@ -295,7 +295,15 @@ def composite_labels(language: str, manifest: Any) -> dict[str, str]:
     def role(name: str) -> str:
         return texts.get(f"conference.role.{name}", name)
 
+    def device(key: str) -> str:  # a person's other source: "… · phone camera", "… · screen"
+        suffix = key.rsplit("-", 1)[-1]
+        name = texts.get(f"conference.page.device_{suffix}") if key.count("-") >= 2 else None
+        return f" · {name}" if name else ""
+
     return {
-        entry.participant: f"{entry.name} · {role(entry.role)}" if entry.name else role(entry.role)
+        entry.participant: (
+            f"{entry.name} · {role(entry.role)}" if entry.name else role(entry.role)
+        )
+        + device(entry.participant)
         for entry in manifest.participants
     }

@@ -9,8 +9,9 @@ tile: at each output tick a tile shows that person's newest frame not older than
 The output runs at the highest frame rate of the sources (10–30 fps), so every
 recorded frame of a camera at that rate is shown.
 
-Layout: the student large on the left, everyone else small on the right; each tile
-is labelled with the person's name and role. Audio: every participant's
+Layout: the student large on the left, everyone else small on the right; a shared
+screen (a source ``<role>-<id>-screen``) wide under the student's camera, so its text
+stays readable; each tile is labelled with the person's name and role. Audio: every participant's
 wall-clock-aligned analysis WAV (16 kHz), mixed. Frames are composed in Python and
 piped raw into ffmpeg (libx264); nothing is left behind in the folder, even on error.
 """
@@ -42,6 +43,8 @@ COMPOSITE_NAME = "composite.mp4"
 # Picture areas; each tile adds a label band under its picture.
 BIG = (640, 480)
 SMALL = (320, 228)
+SCREEN = (640, 360)  # 16:9, under the student's camera
+SCREEN_SUFFIX = "-screen"
 MIN_FPS, MAX_FPS, DEFAULT_FPS = 10, 30, 15
 # A tile keeps showing a person's last frame this long (a camera at a low rate, a
 # short stall); after that it is black until their next frame.
@@ -75,7 +78,21 @@ def default_label(manifest: Manifest, participant: str) -> str:
 
 
 def plan_layout(participants: list[tuple[str, str]], labels: Mapping[str, str]) -> Layout:
-    """``participants`` = [(key, role)]: the first student big, the others in columns of two."""
+    """``participants`` = [(key, role)]: the first student big, the others in columns of two,
+    shared screens wide under the big tile."""
+    screens = [p for p in participants if p[0].endswith(SCREEN_SUFFIX)]
+    cameras = [p for p in participants if not p[0].endswith(SCREEN_SUFFIX)] or screens[:1]
+    screens = [p for p in screens if p not in cameras]
+    layout = _plan_cameras(cameras, labels)
+    tiles, height = list(layout.tiles), layout.height
+    y = BIG[1] + LABEL_HEIGHT
+    for key, _ in sorted(screens):
+        tiles.append(Tile(key, labels.get(key, key), 0, y, SCREEN[0], SCREEN[1] + LABEL_HEIGHT))
+        y += SCREEN[1] + LABEL_HEIGHT
+    return Layout(layout.width, max(height, y), tuple(tiles))
+
+
+def _plan_cameras(participants: list[tuple[str, str]], labels: Mapping[str, str]) -> Layout:
     ordered = sorted(participants, key=lambda p: (p[1] != "student", p[0]))
     big, others = ordered[0], ordered[1:]
     tiles = [Tile(big[0], labels.get(big[0], big[0]), 0, 0, BIG[0], BIG[1] + LABEL_HEIGHT)]
