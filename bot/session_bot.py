@@ -122,6 +122,8 @@ class SessionBot:
         self.joined = asyncio.Event()
         # Set whenever someone joins or leaves the call (the session-end watch waits on it).
         self.presence_changed = asyncio.Event()
+        # Why a part of the session ended it early (a trial call done): the end watch leaves.
+        self.end_requested: str | None = None
         self.bus.on(PeerJoined, lambda _: self.presence_changed.set())
         self.bus.on(PeerLeft, lambda _: self.presence_changed.set())
         self.manifest: Manifest | None = None
@@ -176,6 +178,12 @@ class SessionBot:
         finally:
             manifest = await self._shutdown()
         return manifest
+
+    def request_end(self, reason: str) -> None:
+        """The session is over for a part that runs in it (``trial_over``): the end watch
+        (bot/session_end.py) leaves now, as at any end — pages told, the hand-over runs."""
+        self.end_requested = reason
+        self.presence_changed.set()
 
     async def stop(self, reason: str = "stopped") -> None:
         if self.stopped_at is None:

@@ -8,7 +8,8 @@ The bot leaves when
 * the slot is over and the room is empty (everyone has gone, or nobody came) —
   ``slot_over``;
 * the slot plus ``bot.max_overrun_minutes`` is over although people are still in the
-  call — ``overrun_limit``.
+  call — ``overrun_limit``;
+* a part of the session asked for it (``bot.request_end``: a trial call done) — its reason.
 An exam that runs over its slot keeps recording while anyone is in the call.
 
 The watch wakes on each change of who is in the call (``bot.presence_changed``) and
@@ -60,6 +61,9 @@ class EndWatch:
 
     def check(self, now: float) -> tuple[str | None, float | None]:
         """(reason to leave now or None, when to look again at the latest)."""
+        requested = getattr(self.bot, "end_requested", None)  # SessionBot.request_end
+        if requested:
+            return requested, None
         present = self.bot.people_present()
         if present:
             self.people_seen = True

@@ -4,6 +4,7 @@ examiners' evidence images are served here (examiners, experts, organizers only)
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -12,8 +13,9 @@ from aiohttp import web
 from proctorbot.checklist.adapters import build_detectors
 from proctorbot.checklist.checks import EVIDENCE_SUBDIR, CheckThresholds
 from proctorbot.checklist.detectors import ChecklistDetectors
+from proctorbot.checklist.trial import TrialOutcome, end_after_sample, trial_done_text
 from proctorbot.checklist.views import EXAMINER_ROLES
-from proctorbot.checklist.wiring import build_runner
+from proctorbot.checklist.wiring import build_runner, trial_sample_seconds
 from proctorbot.conference.admission import Refusal, admit
 from proctorbot.conference.off_loop import in_thread
 from proctorbot.config.catalogue import LANGUAGES, Catalogue
@@ -49,8 +51,31 @@ class ChecklistPlugin:
 
     async def __call__(self, bot) -> None:  # noqa: ANN001 - proctorbot.bot.SessionBot
         runner = await build_runner(self.ctx, bot, bot.session_id, self.detectors, self.thresholds)
-        if runner is not None:
+        if runner is None:
+            return
+        if not runner.trial:
             await runner.run()
+            return
+        # A trial call: once its checks are decided, a short sample more, then the end.
+        sample = await asyncio.to_thread(trial_sample_seconds, runner.profile_name)
+        texts = Catalogue.load(runner.language if runner.language in LANGUAGES else "ru")
+
+        async def tell_student(outcome: TrialOutcome) -> None:
+            await bot.send_prompt("checklist.trial", trial_done_text(texts, outcome, sample))
+
+        ending = asyncio.create_task(
+            end_after_sample(
+                lambda: runner.machine.run if runner.machine is not None else None,
+                sample_seconds=sample,
+                tell_student=tell_student,
+                end=bot.request_end,
+            ),
+            name=f"trial-end-{bot.session_id}",
+        )
+        try:
+            await runner.run()
+        finally:
+            ending.cancel()
 
 
 CHECKLIST_PLUGIN = web.AppKey("proctorbot.checklist.plugin", ChecklistPlugin)

@@ -20,6 +20,7 @@ class SessionFacts:
     student_name: str | None  # None: nobody to check (a session without a student)
     student_person_id: str | None
     organizer_ids: tuple[str, ...]  # who hears about refusals and non-admissions
+    kind: str = "exam"  # storage.models.SessionKind: exam | trial (a test call before it)
 
 
 def load_session_facts(ctx: AppContext, session_id: str) -> SessionFacts | None:
@@ -52,4 +53,5 @@ def load_session_facts(ctx: AppContext, session_id: str) -> SessionFacts | None:
             student_name=students[0].full_name if students else None,
             student_person_id=students[0].id if students else None,
             organizer_ids=tuple(organizers),
+            kind=session.kind,
         )

@@ -14,6 +14,7 @@ from proctorbot.checklist.recording_probe import RecordingFilesProbe
 from proctorbot.checklist.runner import ChecklistRunner
 from proctorbot.checklist.session_facts import load_session_facts
 from proctorbot.checklist.store import ChecklistStore
+from proctorbot.checklist.trial import trial_plan
 
 from proctorbot.context import AppContext
 
@@ -43,6 +44,9 @@ async def build_runner(
         log.info("session %s: no student on the roster, no checklist", session_id)
         return None
     plan = await asyncio.to_thread(plan_for_profile, facts.profile)
+    trial = facts.kind == "trial"  # a test call: consent and the equipment steps only
+    if trial:
+        plan = trial_plan(plan)
     if detectors.recording is None:  # per session: it reads this bot's folder
         detectors = replace(detectors, recording=RecordingFilesProbe(bot))
     return ChecklistRunner(
@@ -55,6 +59,18 @@ async def build_runner(
         language=facts.language,
         profile_name=facts.profile,
         detectors=detectors,
-        notifier=OutboxNotifier(ctx, facts),
+        # a trial's result goes to the organizers in one list the day before (scheduling)
+        notifier=None if trial else OutboxNotifier(ctx, facts),
         thresholds=thresholds,
+        trial=trial,
     )
+
+
+def trial_sample_seconds(profile_name: str) -> float:
+    """How long a trial call records once its checks are decided (``[trial_call]``)."""
+    from proctorbot.config.profiles import ProfileError, TrialCall, load_profile
+
+    try:
+        return load_profile(profile_name).trial_call.sample_seconds
+    except ProfileError:
+        return TrialCall().sample_seconds

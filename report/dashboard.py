@@ -25,6 +25,7 @@ from proctorbot.report.dashboard_files import SessionFiles
 from proctorbot.report.dashboard_pages import Pages, User, http_error
 from proctorbot.report.dashboard_review import review_page
 from proctorbot.report.dashboard_sign_in import SignIn
+from proctorbot.report.dashboard_trials import TrialCallsPage
 from proctorbot.report.decisions import DecisionError, current_decisions, record_decision
 from proctorbot.report.links import download_link
 from proctorbot.report.results import (
@@ -38,7 +39,7 @@ from proctorbot.report.results import (
 from proctorbot.report.retention import active_hold, place_hold, release_hold
 from proctorbot.report.service import rebuild_report
 from proctorbot.report.tables import AuditEntry
-from proctorbot.storage.models import ExamDay, ExamSession, Person, SessionMember
+from proctorbot.storage.models import ExamDay, ExamSession, Person, SessionKind, SessionMember
 from proctorbot.storage.session_folder import REPORT_DIR
 from proctorbot.storage.session_time import zone_of
 from sqlalchemy import func, select
@@ -58,6 +59,7 @@ class Dashboard:
         self.pages = Pages(ctx)
         self.sign_in = SignIn(ctx, self.pages)
         self.files = SessionFiles(ctx, self.pages)
+        self.trials = TrialCallsPage(ctx, self.pages, self.sign_in)
 
     # --- plumbing -------------------------------------------------------------------
 
@@ -77,6 +79,7 @@ class Dashboard:
             web.get("/dashboard/sessions/{session_id}/files/{path:.+}", self.session_file),
             *self.sign_in.routes(),
             *self.files.routes(),
+            *self.trials.routes(),
         ]
 
     def _session_dir(self, session_id: str) -> Path:
@@ -124,7 +127,11 @@ class Dashboard:
         with self.ctx.db() as db:
             rows = db.execute(
                 select(ExamDay, func.count(ExamSession.id))
-                .outerjoin(ExamSession, ExamSession.exam_day_id == ExamDay.id)
+                .outerjoin(
+                    ExamSession,
+                    (ExamSession.exam_day_id == ExamDay.id)
+                    & (ExamSession.kind == SessionKind.EXAM),
+                )
                 .where(ExamDay.organization_id == user.organization_id)
                 .group_by(ExamDay.id)
                 .order_by(ExamDay.date.desc())
@@ -157,7 +164,9 @@ class Dashboard:
                 raise http_error(
                     self.pages.refuse(user, status, "not_found" if day is None else "refused")
                 )
-            query = select(ExamSession).where(ExamSession.exam_day_id == day_id)
+            query = select(ExamSession).where(
+                ExamSession.exam_day_id == day_id, ExamSession.kind == SessionKind.EXAM
+            )
             if user.role == "examiner":
                 query = query.join(SessionMember).where(SessionMember.person_id == user.id)
             sessions = db.scalars(query.order_by(ExamSession.starts_at)).all()

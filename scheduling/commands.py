@@ -86,6 +86,11 @@ def import_roster_command(
 @click.option("--ics", "ics_path", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--dry-run", is_flag=True, help="Show the plan; save nothing.")
 @click.option("--no-jobs", is_flag=True, help="Do not schedule reminders and the bot.")
+@click.option(
+    "--no-trial-calls",
+    is_flag=True,
+    help="Do not place the test calls the profile's [trial_call] asks for.",
+)
 @click.pass_context
 def plan_command(
     ctx: click.Context,
@@ -106,6 +111,7 @@ def plan_command(
     ics_path: Path | None,
     dry_run: bool,
     no_jobs: bool,
+    no_trial_calls: bool,
 ) -> None:
     """Plan the connection schedule of DAY (YYYY-MM-DD): one slot per student.
 
@@ -186,6 +192,7 @@ def plan_command(
             timezone=tz_name,
             language=s.language,
         )
+        trials = [] if no_trial_calls else _place_trial_calls(db, sessions, profile, tz)
         slots = scheduled_slots(
             db,
             sessions,
@@ -205,10 +212,58 @@ def plan_command(
         click.echo(f"ICS written: {ics_path}")
     if not no_jobs:
         count = asyncio.run(_schedule_jobs(app, [slot.session_id for slot in slots], profile))
+        if trials:
+            count += asyncio.run(_schedule_trial_jobs(app, trials, profile))
         click.echo(f"{count} job(s) scheduled")
     click.echo(f"{len(plan.slots)} slot(s) planned, {len(plan.conflicts)} conflict(s)")
     if plan.conflicts:
         ctx.exit(2)
+
+
+def _place_trial_calls(db, sessions, profile: str, tz) -> list[str]:  # noqa: ANN001
+    """The profile's test calls before this day's exams (``[trial_call]``), printed."""
+    from proctorbot.scheduling.trial_calls import plan_trial_calls
+    from proctorbot.storage.db import utcnow
+    from proctorbot.storage.models import ExamDay
+
+    if not sessions:
+        return []
+    day = db.get(ExamDay, sessions[0].exam_day_id)
+    plan, trials = plan_trial_calls(db, day, profile_name=profile, now=utcnow())
+    for slot in plan.slots:
+        click.echo(
+            f"test call {slot.start.astimezone(tz):%Y-%m-%d %H:%M}  {slot.exam.student_name}"
+        )
+    for conflict in plan.conflicts:
+        click.echo(f"NO TEST CALL {conflict.exam.student_name}: {conflict.reason}", err=True)
+    return [trial.id for trial in trials]
+
+
+async def _schedule_trial_jobs(app, trial_ids: list[str], profile: str) -> int:  # noqa: ANN001
+    from proctorbot.config.profiles import load_profile
+    from proctorbot.scheduling.hooks import JobHooks, JobRuntime
+    from proctorbot.scheduling.scheduler import make_scheduler
+    from proctorbot.scheduling.trial_calls import exams_to_prepare, schedule_trial_jobs
+    from proctorbot.storage.models import ExamSession
+
+    scheduler = make_scheduler(JobRuntime(app, JobHooks()))
+    scheduler.start(paused=True)
+    try:
+        with app.db() as db:
+            trials = [db.get(ExamSession, trial_id) for trial_id in trial_ids]
+            day_id = trials[0].exam_day_id
+            first_exam = min(e.starts_at for e in exams_to_prepare(db, day_id))
+            jobs = schedule_trial_jobs(
+                scheduler,
+                trials,
+                exam_day_id=day_id,
+                first_exam_starts=first_exam,
+                reminder_offsets_minutes=load_profile(profile).trial_call.reminder_offsets_minutes,
+                bot_join_minutes_before=app.settings.scheduling.bot_join_minutes_before,
+            )
+    finally:
+        scheduler.shutdown(wait=False)
+    return len(jobs)
 
 
 async def _schedule_jobs(app, session_ids: list[str], profile: str) -> int:  # noqa: ANN001
@@ -275,7 +330,73 @@ def jobs_command(ctx: click.Context, run_seconds: float | None) -> None:
     click.echo(f"{len(rows)} job(s)")
 
 
+@click.command("trial-calls")
+@click.argument("day")
+@click.option("--organization", "-o", default="default", show_default=True)
+@click.option("--language", type=click.Choice(["ru", "en"]), default=None)
+@click.pass_context
+def trial_calls_command(
+    ctx: click.Context, day: str, organization: str, language: str | None
+) -> None:
+    """The test calls before the exams of DAY (YYYY-MM-DD): per student passed / failed
+    (why) / did not attend, then who to contact before the exam, with contacts. Exit
+    status 2 when someone is to contact."""
+    from proctorbot.checklist.trial import trial_reason_text
+    from proctorbot.config.catalogue import Catalogue
+    from proctorbot.scheduling.schedule import ScheduleError, organization_by_name
+    from proctorbot.scheduling.trial_calls import trial_results
+    from proctorbot.storage.db import utcnow
+    from proctorbot.storage.localtime import LocalTimeError, parse_day, zone
+    from proctorbot.storage.models import ExamDay
+    from sqlalchemy import select
+
+    app = _context(ctx)
+    texts = Catalogue.load(language or app.settings.language)
+    try:
+        the_day = parse_day(day)
+    except LocalTimeError as exc:
+        raise click.BadParameter(str(exc)) from None
+    needing = 0
+    with app.db() as db:
+        try:
+            org = organization_by_name(db, organization)
+        except ScheduleError as exc:
+            raise click.ClickException(str(exc)) from None
+        days = db.scalars(
+            select(ExamDay).where(ExamDay.organization_id == org.id, ExamDay.date == the_day)
+        ).all()
+        if not days:
+            raise click.ClickException(f"no exam day on {the_day}")
+        for exam_day in days:
+            tz = zone(exam_day.timezone)
+            click.echo(f"== {exam_day.title} {exam_day.date} ({exam_day.timezone})")
+            results = trial_results(db, exam_day.id, utcnow())
+            for r in results:
+                when = (
+                    f"{r.trial_starts_at.astimezone(tz):%Y-%m-%d %H:%M}"
+                    if r.trial_starts_at
+                    else "—"
+                )
+                state = texts.text(f"checklist.trial.status.{r.state}")
+                why = f": {trial_reason_text(texts, r.outcome)}" if r.outcome else ""
+                click.echo(f"{when:<16}  {r.student_name:<30} {state}{why}")
+            contact = [r for r in results if r.needs_contact]
+            needing += len(contact)
+            if contact:
+                click.echo(f"-- {texts.text('report.trials.to_contact')}:")
+                for r in contact:
+                    contacts = ", ".join(c for c in (r.email, r.telegram) if c)
+                    state = texts.text(f"checklist.trial.status.{r.state}")
+                    click.echo(
+                        f"{r.student_name:<30} {state:<16} "
+                        f"{contacts or texts.text('scheduling.no_contacts')}"
+                    )
+    if needing:
+        ctx.exit(2)
+
+
 def register(group: click.Group) -> None:
     group.add_command(import_roster_command)
     group.add_command(plan_command)
     group.add_command(jobs_command)
+    group.add_command(trial_calls_command)

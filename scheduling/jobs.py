@@ -20,7 +20,14 @@ from proctorbot.scheduling.tables import Enrolment
 from proctorbot.storage.db import utcnow
 from proctorbot.storage.db_retry import write_retrying
 from proctorbot.storage.localtime import zone
-from proctorbot.storage.models import ExamDay, ExamSession, Person, Role, SessionStatus
+from proctorbot.storage.models import (
+    ExamDay,
+    ExamSession,
+    Person,
+    Role,
+    SessionKind,
+    SessionStatus,
+)
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -42,6 +49,11 @@ def reminder_template(offset_minutes: int) -> str:
     if offset_minutes >= 60:
         return "scheduling.reminder_link"
     return "scheduling.reminder_soon"
+
+
+def trial_reminder_template(offset_minutes: int) -> str:
+    """A trial call's reminder: the link and what happens, or "starts now"."""
+    return "scheduling.reminder_trial" if offset_minutes >= 60 else "scheduling.reminder_trial_soon"
 
 
 async def send_reminder(
@@ -68,7 +80,10 @@ def _queue_reminder(rt: JobRuntime, session_id: str, offset_minutes: int) -> int
                 session_id,
             )
             return 0
-        template = reminder_template(offset_minutes)
+        trial = session.kind == SessionKind.TRIAL
+        template = (
+            trial_reminder_template(offset_minutes) if trial else reminder_template(offset_minutes)
+        )
         tz_default = _session_timezone(db, session, settings.scheduling.timezone)
         students = [m.person for m in session.members if m.role == Role.STUDENT]
         roles = reminder_recipients(session.profile)
@@ -213,6 +228,74 @@ def report_missed(runtime: JobRuntime, job_id: str, due: dt.datetime) -> None:
                 session_id=session_id,
                 dedupe_key=f"missed:{job_id}:{organizer.id}"[:200],
             )
+
+
+async def send_trial_summary(exam_day_id: str, *, runtime: JobRuntime | None = None) -> int:
+    """After the day's trial calls, before the exam day: the organizers get the students
+    who failed or did not attend, with their contacts (scheduling/trial_calls.py)."""
+    rt = _need(runtime)
+    return await write_retrying(
+        _queue_trial_summary, rt, exam_day_id, what=f"trial summary of {exam_day_id}"
+    )
+
+
+def _queue_trial_summary(rt: JobRuntime, exam_day_id: str) -> int:
+    from proctorbot.checklist.trial import trial_reason_text
+    from proctorbot.config.catalogue import Catalogue
+    from proctorbot.scheduling.trial_calls import TrialState, trial_results
+
+    with rt.ctx.db.begin() as db:
+        day = db.get(ExamDay, exam_day_id)
+        if day is None:
+            return 0
+        results = trial_results(db, exam_day_id, utcnow())
+        counts = {state: sum(r.state is state for r in results) for state in TrialState}
+        # failed or absent first (to call), then any not held or not planned
+        needing = sorted(
+            (r for r in results if r.state is not TrialState.PASSED),
+            key=lambda r: not r.needs_contact,
+        )
+        organizers = db.scalars(
+            select(Person).where(
+                Person.organization_id == day.organization_id, Person.role == Role.ORGANIZER
+            )
+        ).all()
+        sent = 0
+        for organizer in organizers:
+            texts = Catalogue.load(
+                organizer.language if organizer.language in ("ru", "en") else "ru"
+            )
+            values = {
+                "title": day.title,
+                "date": day.date.strftime("%d.%m.%Y"),
+                "passed": counts[TrialState.PASSED],
+                "failed": counts[TrialState.FAILED],
+                "no_show": counts[TrialState.NO_SHOW],
+            }
+            if not needing:
+                kind, payload = "scheduling.trial_summary_all_passed", values
+            else:
+                lines = []
+                for result in needing:
+                    reason = (
+                        ": " + trial_reason_text(texts, result.outcome) if result.outcome else ""
+                    )
+                    contacts = ", ".join(c for c in (result.email, result.telegram) if c)
+                    lines.append(
+                        texts.text(
+                            "scheduling.trial_summary_line",
+                            student=result.student_name,
+                            state=texts.text(f"checklist.trial.status.{result.state}"),
+                            reason=reason,
+                            contacts=contacts or texts.text("scheduling.no_contacts"),
+                        )
+                    )
+                kind, payload = "scheduling.trial_summary", {**values, "lines": "\n".join(lines)}
+            if enqueue(
+                db, organizer, kind, payload, dedupe_key=f"trial_summary:{day.id}:{organizer.id}"
+            ):
+                sent += 1
+    return sent
 
 
 def _need(runtime: JobRuntime | None) -> JobRuntime:

@@ -23,6 +23,7 @@ from proctorbot.storage.models import (
     Organization,
     Person,
     Role,
+    SessionKind,
     SessionMember,
     SessionStatus,
 )
@@ -77,6 +78,7 @@ def students_to_plan(
                 ExamSession.starts_at >= start,
                 ExamSession.starts_at < end,
                 ExamSession.status != SessionStatus.CANCELLED,
+                ExamSession.kind == SessionKind.EXAM,  # a trial call that day is no exam
                 SessionMember.role == Role.STUDENT,
             )
         )

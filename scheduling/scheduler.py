@@ -29,7 +29,7 @@ from proctorbot.scheduling.hooks import JobRuntime
 from proctorbot.scheduling.jobs import report_missed
 from proctorbot.scheduling.tables import JOBS_TABLE
 from proctorbot.storage.db import make_engine, utcnow
-from proctorbot.storage.models import ExamSession
+from proctorbot.storage.models import ExamSession, SessionKind
 
 log = logging.getLogger(__name__)
 JOBS = "proctorbot.scheduling.jobs"
@@ -195,9 +195,35 @@ def schedule_session_jobs(
         add("reminder", run_at, start, session.id, offset)
     if current < end:
         add("bot_join", start - bot_join_minutes_before * MINUTE, end, session.id)
-        add("check_no_show", start, end, session.id)
+        if session.kind != SessionKind.TRIAL:  # a trial's no-show is in the day's summary
+            add("check_no_show", start, end, session.id)
     add("post_session", end, end + dt.timedelta(days=7), session.id)
     return added
+
+
+def schedule_trial_summary(
+    scheduler: AsyncIOScheduler,
+    exam_day_id: str,
+    *,
+    after: dt.datetime,
+    exam_starts: dt.datetime,
+    now: dt.datetime | None = None,
+) -> str:
+    """The organizers' list of failed and absent students: once the last trial call is
+    over (``after``), still in time before the first exam (grace until then)."""
+    current = now or utcnow()
+    run_at = max(after, current)
+    job_id = f"trial_summary:{exam_day_id}"
+    scheduler.add_job(
+        f"{JOBS}:send_trial_summary",
+        trigger=DateTrigger(run_date=run_at),
+        args=(exam_day_id,),
+        id=job_id,
+        name=f"trial summary {exam_day_id}",
+        replace_existing=True,
+        misfire_grace_time=max(1, int((exam_starts - run_at).total_seconds())),
+    )
+    return job_id
 
 
 def cancel_session_jobs(scheduler: AsyncIOScheduler, session_id: str) -> int:

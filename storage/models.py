@@ -31,6 +31,12 @@ class SessionStatus(enum.StrEnum):
     CANCELLED = "cancelled"
 
 
+class SessionKind(enum.StrEnum):
+    EXAM = "exam"
+    # A test call with recording before the exam [003 §3]: equipment only, no exam.
+    TRIAL = "trial"
+
+
 class Organization(Base):
     __tablename__ = "organizations"
 
@@ -85,6 +91,9 @@ class ExamSession(Base):
     starts_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     ends_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     status: Mapped[str] = mapped_column(String(16), default=SessionStatus.PLANNED)
+    kind: Mapped[str] = mapped_column(
+        String(16), default=SessionKind.EXAM, server_default=SessionKind.EXAM
+    )
     opened_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, default=None)
     finished_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, default=None)
     notes: Mapped[str | None] = mapped_column(Text, default=None)

@@ -570,6 +570,14 @@
   on("language", () => renderFocusAsk());
   on("session-ended", () => { focus.watching = false; renderFocusAsk(); });
 
+  // ---- a trial call ends by itself once its checks are done (checklist/trial.py) ------
+  on("panel", (m) => {
+    if (m.area === "session" && m.action === "ended" && m.data && m.data.reason === "trial_over") {
+      setStatus("trial.over");
+      showBanner("trial.over");
+    }
+  });
+
   // ---- the API for examiner-panel scripts (/static/areas/*.js) ------------------------
   function on(type, handler) {
     if (!state.handlers.has(type)) state.handlers.set(type, []);

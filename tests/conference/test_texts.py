@@ -22,7 +22,7 @@ def test_every_key_the_page_uses_exists() -> None:
     script = (CONFERENCE / "static/call.js").read_text()
     used |= set(re.findall(r'\bt\("([\w.]+)"[,)]', script))
     used |= set(re.findall(r'setStatus\("([\w.]+)"\)', script))
-    used |= set(re.findall(r'"((?:page|time|role|focus)\.[\w]+)"', script))
+    used |= set(re.findall(r'"((?:page|time|role|focus|trial)\.[\w]+)"', script))
     # the checklist panel uses the page's words for the time legend and the roles
     panel = (CONFERENCE / "static/areas/checklist.js").read_text()
     used |= set(re.findall(r'\bpb\.t\("([\w.]+)"', panel))

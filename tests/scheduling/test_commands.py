@@ -47,11 +47,18 @@ def test_import_plan_export_and_jobs(settings, tmp_path: Path) -> None:
     assert "BEGIN:VEVENT" in (tmp_path / "day.ics").read_text()
     # the profile's 3 reminders + bot join + no-show check + post-session, per slot
     # per slot: one reminder per profile offset (4) + bot join + no-show check + post-session
-    assert "21 job(s) scheduled" in result.output
+    # and per slot a test call the day before (the profile's [trial_call]): its 2 reminders
+    # + bot join + post-session, then the organizers' list of the results: 3 * 4 + 1
+    assert "34 job(s) scheduled" in result.output
+    assert result.output.count("test call 2027-06-14 ") == 3
     assert "3 slot(s) planned, 0 conflict(s)" in result.output
 
     jobs = run(settings, "jobs")
-    assert "21 job(s)" in jobs.output and "bot_join:" in jobs.output
+    assert "34 job(s)" in jobs.output and "bot_join:" in jobs.output
+    assert "trial_summary:" in jobs.output
+    listing = run(settings, "trial-calls", "2027-06-15", "-o", "Uni", "--language", "en")
+    assert listing.exit_code == 0 and listing.output.count("no test call") == 0
+    assert listing.output.count("not held yet") == 3, listing.output
 
     again = run(settings, "plan", "2027-06-15", "-o", "Uni")
     assert again.exit_code == 1 and "nobody to plan" in again.output
