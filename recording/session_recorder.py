@@ -162,7 +162,9 @@ class SessionRecorder:
     async def end_stalls(self, keys: set[str], at: float) -> list[Gap]:
         """The open gaps of participants still connected (``keys``) end at ``at``, the
         leave: they are gaps like any other (listeners told, in ``gaps``). Closing their
-        links next would make them a final departure, which the manifest leaves out."""
+        links next would make them a final departure, which the manifest leaves out. So
+        does a person's phone or screen that went and never came back: its gap ends when
+        the person's main device left, or at ``at``."""
         return await self.worker.call(self._end_stalls, keys, at)
 
     def open_track(self, key: str, kind: str, codec: str, role: str) -> TrackRecording:
@@ -231,13 +233,15 @@ class SessionRecorder:
         self._save_manifest()
 
     def _end_stalls(self, keys: set[str], at: float) -> list[Gap]:
+        ends = {key: at for key in keys}
+        ends.update(self._other_devices_gone(keys, at))
         closed = []
-        for key in sorted(keys):
+        for key in sorted(ends):
             participant = self._participants.get(key)
             if participant is None or participant.open_gap is None:
                 continue
             gap, participant.open_gap = participant.open_gap, None
-            gap.end = round(max(gap.start, at), 3)
+            gap.end = round(max(gap.start, ends[key]), 3)
             logger.info("gap closed for %s at the leave: %.3f → %.3f", key, gap.start, gap.end)
             closed.append(gap)
         if closed:
@@ -246,6 +250,28 @@ class SessionRecorder:
             for listener in self.gap_listeners:
                 listener(gap)
         return closed
+
+    def _other_devices_gone(self, connected: set[str], at: float) -> dict[str, float]:
+        """A person's other device (a phone, a screen share) still gone at the leave never
+        came back: its gap lasts until the person's main device left (or the leave), so it
+        counts against its own allowance instead of being dropped as a departure."""
+        ends: dict[str, float] = {}
+        for key, participant in self._participants.items():
+            if key in connected or participant.open_gap is None:
+                continue
+            main = next(
+                (
+                    other
+                    for other_key, other in self._participants.items()
+                    if key.startswith(other_key + "-")
+                    and other.entry.role == participant.entry.role
+                    and other.entry.person_id == participant.entry.person_id
+                ),
+                None,
+            )
+            if main is not None:
+                ends[key] = main.open_gap.start if main.open_gap is not None else at
+        return ends
 
     def _write_frame(self, track: TrackRecording, frame: EncodedFrame) -> None:
         participant = self._participants.get(track.key)

@@ -117,3 +117,38 @@ async def test_a_connection_stalled_at_the_leave_becomes_a_gap(settings) -> None
         (gap,) = listed.gaps
         assert gap.start == pytest.approx(since, abs=0.01)
         assert gap.end == pytest.approx(bot.started_at + bot.stopped_at, abs=0.01)
+
+
+@pytest.mark.parametrize("laptop_leaves_first", [False, True])
+async def test_a_phone_gone_for_good_is_a_gap_until_the_laptop_left(
+    settings, laptop_leaves_first: bool
+) -> None:
+    """The student's phone leaves and never comes back: its time away counts (a gap of the
+    phone, ending at the leave or when the laptop left), not dropped as a departure."""
+    bot, task = await _started(settings)
+    laptop = PeerInfo("peer-s", "student", "Student Person", "s1")
+    phone = PeerInfo("peer-p", "student", "Student Person", "s1", device="phone")
+    recorder = bot.recorder
+    for peer in (laptop, phone):
+        bot.peers[peer.peer_id] = peer
+        recorder.participant_joined(bot._key(peer), "student", peer.name, peer.person_id)
+    if not laptop_leaves_first:
+        bot._links[laptop.peer_id] = ConnectedLink(laptop)
+    phone_left = time.time() - 30.0
+    recorder.participant_left(bot._key(phone), "left", phone_left)
+    laptop_left = time.time() - 10.0
+    if laptop_leaves_first:
+        recorder.participant_left(bot._key(laptop), "left", laptop_left)
+    await asyncio.sleep(0.1)
+    await bot.stop()
+    manifest = await asyncio.wait_for(task, 30)
+
+    phone_key = bot._key(phone)
+    assert phone_key == f"{bot._key(laptop)}-phone"
+    (gap,) = [g for g in manifest.gaps if g.participant == phone_key]
+    assert gap.start == pytest.approx(phone_left, abs=0.01)
+    end = laptop_left if laptop_leaves_first else bot.started_at + (bot.stopped_at or 0.0)
+    assert gap.end == pytest.approx(end, abs=0.01)
+    assert not [g for g in manifest.gaps if g.participant == bot._key(laptop)], "a departure"
+    left = [e for e in _events(bot.session_dir) if e["kind"] == "participant_left"]
+    assert [e["track"] for e in left] == [phone_key]
