@@ -16,6 +16,7 @@ from proctorbot.bot.manager import BotManager
 from proctorbot.bot.page_focus import PageFocusPlugin
 from proctorbot.report.service import report_for_folder
 
+from proctorbot.app import Areas
 from tests.browser_helpers import launch_chromium, open_call, serve_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(120)]
@@ -44,7 +45,8 @@ async def test_page_focus_hidden_tab_and_full_screen_left_become_findings(
 ) -> None:
     started = time.monotonic()
     app_context.settings.default_profile = "dpo-attestation"  # require_fullscreen = true
-    async with serve_app(app_context) as server:
+    # the checklist's pages only (its texts for the panel; no checklist runs in this bot)
+    async with serve_app(app_context, areas=Areas(checklist=True)) as server:
         manager = BotManager(server.ctx, base_url=server.url, end_by_itself=False)
         manager.add_session_plugin(PageFocusPlugin(server.ctx))
         bot = await manager.join(server.session_id)
