@@ -3,7 +3,8 @@
 
 * the phone (``[checklist] phone_camera``): its side view through
   ``detection.side_view.SideViewWatcher`` (another face = ``extra_person`` on the phone's
-  track), one connection at a time, closed and emitted like the laptop's video
+  track; a black or frozen picture, the phone put face down = ``black_video`` /
+  ``frozen_video`` on the phone's track, counted against ``phone_away``), one connection at a time, closed and emitted like the laptop's video
   (``bot.live_video.StudentVideoWatch``);
 * the screen (``record_screen``): a snapshot every ``screen_snapshot_every_s`` into
   ``evidence/screen/`` (named by minutes:seconds from the recording start).
@@ -104,6 +105,7 @@ class StudentSourcesWatch:
         if self.face_analyzer is None:
             raise RuntimeError("no video detection installed")
         from proctorbot.detection.side_view import SideViewWatcher
+        from proctorbot.detection.video_watch import VideoThresholds
 
         analyzer = await asyncio.to_thread(self.face_analyzer)
         watcher = SideViewWatcher(
@@ -112,6 +114,7 @@ class StudentSourcesWatch:
             min_seconds=min(1.0, self.profile.thresholds.third_party_min_seconds),
             evidence_dir=self.session_dir / "evidence",
             extent_every_s=self.extent_every_s,
+            picture=VideoThresholds.from_profile(self.profile.thresholds),
         )
         frames = self.bot.video_frames(peer_id, self.video_fps)
         await StudentVideoWatch(watcher, self.emit, self.stop_time, self.extent_every_s).run(frames)

@@ -66,7 +66,11 @@ ESCALATING = frozenset({"violation"})
 OTHER_ROLES = frozenset({"examiner", "expert", "organizer", "bot"})
 # A person's other sources (conference/rooms.DEVICES: tracks "<role>-<id>-<device>"): the
 # phone as a second camera and the screen share. Their gaps are not the student's time
-# away: each has a rule and an allowance of its own (rule name, Thresholds field).
+# away: each has a rule and an allowance of its own (rule name, Thresholds field). A source
+# still connected but showing nothing (the phone put face down: black; stuck: frozen) is
+# out of use the same way: its technical kinds count there too, never as the student's
+# video interruption.
+SOURCE_GAP_KINDS = frozenset({EventKind.PARTICIPANT_LEFT}) | TECHNICAL_KINDS
 SOURCE_GAP_RULES: dict[str, tuple[str, str]] = {
     "phone": ("phone_away", "phone_away_allowance_s"),
     "screen": ("screen_stopped", "screen_away_allowance_s"),
@@ -100,11 +104,7 @@ def evaluate(events: Iterable[DetectorEvent], profile: RuleProfile) -> list[Find
     findings: list[Finding] = []
     for device, (rule, allowance) in SOURCE_GAP_RULES.items():
         findings += _cumulative(
-            [
-                e
-                for e in events
-                if e.kind == EventKind.PARTICIPANT_LEFT and source_device(e.track) == device
-            ],
+            [e for e in events if e.kind in SOURCE_GAP_KINDS and source_device(e.track) == device],
             rule=rule,
             limit=float(getattr(profile.thresholds, allowance)),
             severity=getattr(profile.severity, rule),
@@ -116,7 +116,7 @@ def evaluate(events: Iterable[DetectorEvent], profile: RuleProfile) -> list[Find
         severity="gross" if profile.thresholds.away_is_gross else profile.severity.away,
     )
     findings += _cumulative(
-        [e for e in events if e.kind in TECHNICAL_KINDS],
+        [e for e in events if e.kind in TECHNICAL_KINDS and source_device(e.track) == "main"],
         rule="technical_interruption",
         limit=profile.thresholds.technical_interruption_total_seconds,
         severity=profile.severity.technical_interruption,

@@ -48,3 +48,27 @@ def test_screen_share_stopping_is_its_own_rule() -> None:
     ]
     school = load_profile("school-interview")  # the default 30 s allowance
     assert evaluate([left("student-p1-screen", 10.0, 25.0)], school)[0].severity == "note"
+
+
+def test_the_phone_put_face_down_counts_against_the_phone_not_the_students_video() -> None:
+    """The phone stays in the call but shows nothing (black, then frozen): the side view is
+    gone just as if it had left, so it is the phone's allowance that runs out."""
+    profile = load_profile("examus-like")  # phone: 60 s in total
+    phone = "student-p1-phone"
+    findings = evaluate(
+        [
+            DetectorEvent(EventKind.BLACK_VIDEO, 100.0, 140.0, track=phone),
+            DetectorEvent(EventKind.FROZEN_VIDEO, 300.0, 330.0, track=phone),
+        ],
+        profile,
+    )
+    assert [(f.rule, f.severity, f.track) for f in findings] == [
+        ("phone_away", "note", phone),
+        ("phone_away", "violation", phone),
+    ]
+    assert findings[1].values["total"] == 70.0
+    # the laptop's black picture is still the student's video interruption
+    laptop = evaluate(
+        [DetectorEvent(EventKind.BLACK_VIDEO, 10.0, 20.0, track="student-p1")], profile
+    )
+    assert [f.rule for f in laptop] == ["technical_interruption"]
