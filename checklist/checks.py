@@ -28,6 +28,7 @@ from proctorbot.checklist.detectors import (
 )
 from proctorbot.checklist.feed import StudentFeed
 from proctorbot.checklist.records import AutoResult, StepKind
+from proctorbot.checklist.source_checks import check_phone_camera, check_screen_share
 from proctorbot.detection.events import DetectorEvent, EventKind
 from proctorbot.detection.names import best_name_in_text
 from proctorbot.storage.session_folder import ANALYSIS_SAMPLE_RATE as SAMPLE_RATE
@@ -69,6 +70,8 @@ class CheckContext:
     on_captured: Callable[[], None] = lambda: None
     # How far a long capture has got (the room scan's coverage), for the page.
     progress: Callable[[dict[str, Any]], Awaitable[None]] | None = None
+    # The step's time limit, for a check that waits on the student (a source to share).
+    time_limit_s: float | None = None
 
     @property
     def session_dir(self) -> Path:
@@ -334,55 +337,9 @@ async def check_name_aloud(ctx: CheckContext) -> AutoResult:
     return AutoResult(True, True, "name_ok", details, evidence)
 
 
-PHONE_WAIT_POLL_S = 0.5
-
-
-def phone_of_student(peers: Any, student_peer: str) -> str | None:
-    """The peer id of the student's phone (device "phone" of the same person), or None."""
-
-    def field_of(info: Any, name: str) -> str:
-        value = info.get(name, "") if isinstance(info, dict) else getattr(info, name, "")
-        return str(value or "")
-
-    person = field_of(peers.get(student_peer, {}), "person_id")
-    for peer_id, info in list(peers.items()):
-        if field_of(info, "role") != "student" or field_of(info, "device") != "phone":
-            continue
-        if not person or field_of(info, "person_id") == person:
-            return peer_id
-    return None
-
-
-async def check_phone_camera(ctx: CheckContext) -> AutoResult:
-    """The second camera: the student's phone joined by the QR code of their page and its
-    picture arrives; a snapshot for the examiner, who confirms it is placed as asked (the
-    side view of the student, the desk and the hands). Waits for the phone until the
-    step's time runs out."""
-    phone = phone_of_student(ctx.bot.peers, ctx.peer_id)
-    while phone is None:
-        await asyncio.sleep(PHONE_WAIT_POLL_S)
-        phone = phone_of_student(ctx.bot.peers, ctx.peer_id)
-    frames: list[VideoFrame] = []
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + max(ctx.capture_s, 1.0) + 10.0  # the first keyframe may lag
-    with contextlib.suppress(TimeoutError):
-        async with asyncio.timeout_at(deadline):
-            async for frame in ctx.bot.video_frames(phone, 2.0):
-                frames.append(frame)
-                if frames[-1][0] - frames[0][0] >= ctx.capture_s:
-                    break
-    ctx.on_captured()
-    if not frames:
-        return AutoResult(True, False, "no_phone_video", {"frames": 0, "phone": phone})
-    snapshot = frames[-1][1]
-    evidence = (await ctx.save_image("phone.jpg", snapshot),)
-    height, width = snapshot.shape[:2]
-    details = {"frames": len(frames), "width": width, "height": height, "phone": phone}
-    return AutoResult(True, True, "phone_camera_ok", details, evidence)
-
-
 STEP_CHECKS: dict[StepKind, StepCheck] = {
     StepKind.PHONE_CAMERA: check_phone_camera,
+    StepKind.SCREEN_SHARE: check_screen_share,
     StepKind.EQUIPMENT: check_equipment,
     StepKind.ROOM_SCAN: check_room_scan,
     StepKind.DESK: check_desk,

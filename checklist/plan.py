@@ -32,6 +32,7 @@ DEFAULT_TIME_LIMITS: dict[StepKind, float] = {
     StepKind.NAME_ALOUD: 45.0,
     StepKind.INSTRUCTION: 300.0,
     StepKind.PHONE_CAMERA: 180.0,  # to scan the QR code, open the link and place the phone
+    StepKind.SCREEN_SHARE: 120.0,  # to press the button and pick the whole screen
 }
 
 # The desk has no reliable automatic check: the examiner looks at the snapshot; the same
@@ -78,6 +79,7 @@ class ChecklistPlan:
             StepKind.ID_DOCUMENT: 6.0,
             StepKind.NAME_ALOUD: 8.0,
             StepKind.PHONE_CAMERA: 2.0,
+            StepKind.SCREEN_SHARE: 2.0,
         }
     )
 

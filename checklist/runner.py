@@ -319,6 +319,7 @@ class ChecklistRunner:
             thresholds=self.thresholds,
             on_captured=lambda: self._captured(kind, attempt),
             progress=lambda data: self._progress(kind, attempt, data),
+            time_limit_s=step.time_limit_s,
         )
         self._check_task = asyncio.create_task(self._check(check, context))
 

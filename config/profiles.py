@@ -51,11 +51,14 @@ class StepKind(enum.StrEnum):
     INSTRUCTION = "instruction"
     # The second camera (the student's phone, a side view) is placed and recording.
     PHONE_CAMERA = "phone_camera"
+    # The screen is shared (the whole screen) and its picture arrives [002 §5.9]; needs
+    # ``record_screen``.
+    SCREEN_SHARE = "screen_share"
 
 
 # Steps that check the student's devices, not the person or the room: a trial call runs
 # these (after consent) and nothing else. A new device step adds its kind here.
-EQUIPMENT_STEP_KINDS: frozenset[str] = frozenset({"equipment", "phone_camera"})
+EQUIPMENT_STEP_KINDS: frozenset[str] = frozenset({"equipment", "phone_camera", "screen_share"})
 
 
 class ProfileError(Exception):
@@ -125,10 +128,14 @@ class Checklist(_Part):
         return steps
 
     @model_validator(mode="after")
-    def _phone_step_needs_phone(self) -> Checklist:
+    def _source_steps_need_their_source(self) -> Checklist:
         if StepKind.PHONE_CAMERA in self.step_ids and not self.phone_camera:
             raise ValueError(
                 'the step { kind = "phone_camera" } needs phone_camera = true in [checklist]'
+            )
+        if StepKind.SCREEN_SHARE in self.step_ids and not self.record_screen:
+            raise ValueError(
+                'the step { kind = "screen_share" } needs record_screen = true in [checklist]'
             )
         return self
 

@@ -30,8 +30,10 @@ CAPTURE = {k: 0.3 for k in StepKind}
 
 
 def plan(*kinds: StepKind, limit: float = 20.0, attempts: int = 2, **options) -> ChecklistPlan:
-    # every step but the phone's (it waits for a second device; its own test adds one)
-    kinds = kinds or tuple(k for k in StepKind if k is not StepKind.PHONE_CAMERA)
+    # every step but the phone's and the screen's (each waits for a second device; their
+    # own tests add one)
+    waits = (StepKind.PHONE_CAMERA, StepKind.SCREEN_SHARE)
+    kinds = kinds or tuple(k for k in StepKind if k not in waits)
     steps = tuple(
         StepPlan(k, limit, attempts, requires_confirmation=k is StepKind.DESK) for k in kinds
     )
@@ -417,3 +419,56 @@ async def test_phone_camera_step_waits_for_the_phone_then_the_examiner_confirms(
     assert current(runner) == ("phone_camera", "running")  # the examiner confirms the snapshot
     await bot.click("ex1", "confirm", step="phone_camera")
     await until(lambda: current(runner) == ("instruction", "running"))
+
+
+async def test_screen_share_step_waits_for_the_students_screen_then_passes(start, bot) -> None:
+    """002 §5.9: the screen, where recorded, is confirmed running before the exam: the step
+    prompts the student, waits for their "screen" source and passes on its picture, with a
+    snapshot the examiner sees."""
+    steps = (StepKind.CONSENT, StepKind.SCREEN_SHARE, StepKind.INSTRUCTION)
+    runner = start(
+        ChecklistPlan(steps=tuple(StepPlan(k, 20.0) for k in steps), capture_seconds=CAPTURE)
+    )
+    await until(lambda: runner.machine is not None and current(runner) == ("consent", "running"))
+    await bot.click("stu", "consent", step="consent", given=True)
+    await until(lambda: current(runner) == ("screen_share", "running"))
+    await until(lambda: any(p["key"] == "checklist.step.screen_share" for p in bot.prompts))
+    prompt = next(p for p in bot.prompts if p["key"] == "checklist.step.screen_share")
+    assert prompt["to"] == "stu" and "весь экран" in prompt["text"].lower()
+    await asyncio.sleep(0.3)
+    assert runner.run_state.step(StepKind.SCREEN_SHARE).auto is None  # nothing shared yet
+    bot.peers["stu-phone"] = FakePeer("student", NAME, "p-stu", device="phone")  # not a screen
+    bot.peers["other-screen"] = FakePeer("student", "Другой", "p-other", device="screen")
+    await asyncio.sleep(0.3)
+    assert runner.run_state.step(StepKind.SCREEN_SHARE).auto is None
+    bot.peers["stu-screen"] = FakePeer("student", NAME, "p-stu", device="screen")
+    await until(lambda: current(runner) == ("instruction", "running"))
+    step = runner.run_state.step(StepKind.SCREEN_SHARE)
+    assert step.status is StepStatus.PASSED and step.auto.summary == "screen_share_ok"
+    assert step.auto.details["screen"] == "stu-screen"
+    assert step.evidence and (bot.session_dir / step.evidence[0]).is_file()
+
+    def shown_to_the_examiner() -> list[str]:
+        steps = bot.last_state("ex1")["steps"]
+        return [s["status"] for s in steps if s["kind"] == "screen_share"]
+
+    await until(lambda: shown_to_the_examiner() == ["passed"])
+
+
+async def test_screen_never_shared_fails_in_words_and_the_examiner_may_override(start, bot) -> None:
+    steps = (StepKind.CONSENT, StepKind.SCREEN_SHARE, StepKind.INSTRUCTION)
+    runner = start(
+        ChecklistPlan(
+            steps=tuple(StepPlan(k, 1.5 if k is StepKind.SCREEN_SHARE else 20.0, 1) for k in steps),
+            capture_seconds=CAPTURE,
+        )
+    )
+    await until(lambda: runner.machine is not None and current(runner) == ("consent", "running"))
+    await bot.click("stu", "consent", step="consent", given=True)
+    await until(lambda: current(runner) == ("screen_share", "failed"))
+    step = runner.run_state.step(StepKind.SCREEN_SHARE)
+    assert step.failure == "screen_not_shared"  # what is missing, not "the time ran out"
+    await until(lambda: any(p["key"] == "checklist.wait" for p in bot.prompts))
+    await bot.click("ex1", "override", step="screen_share", reason="экран показан по видео")
+    await until(lambda: current(runner) == ("instruction", "running"))
+    assert step.status is StepStatus.OVERRIDDEN

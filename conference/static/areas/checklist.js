@@ -120,6 +120,10 @@
             onclick: () => send("consent", { step: "consent", given: true }) }),
           el("button", { type: "button", "data-action": "consent-no", text: t("consent.refuse"),
             onclick: () => send("consent", { step: "consent", given: false }) }))));
+    } else if (s.current === "screen_share" && s.status === "running" && pb.shareScreen) {
+      // getDisplayMedia needs a click of the student's: the same as the sources box's button
+      root.append(el("button", { type: "button", "data-action": "share-screen", text: t("step.screen_share.share"),
+        onclick: () => pb.shareScreen() }));
     } else if (s.buttons === "ack") {
       root.append(el("button", { type: "button", "data-action": "ack", text: t("panel.ack"),
         onclick: () => send("ack", { step: s.current }) }));
@@ -182,7 +186,7 @@
     if (present("width") && present("height")) {
       lines.push(problems.includes("low_resolution") && needs.min_width
         ? t("detail.resolution_low", { width: d.width, height: d.height, min_width: needs.min_width, min_height: needs.min_height })
-        : t("detail.resolution", { width: d.width, height: d.height }));
+        : t(kind === "screen_share" ? "detail.screen_resolution" : "detail.resolution", { width: d.width, height: d.height }));
     } else if (kind === "equipment" && d.frames === 0) {
       lines.push(t("detail.no_frames"));
     }
