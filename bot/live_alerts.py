@@ -30,9 +30,18 @@ ALERT_KIND_OF_RULE = {
     "away": "away_too_long",
     "technical_interruption": "connection_lost",
 }
-# Published by the bot itself (a participant's media gap), not by a detector of the live
-# watch: heard on the session bus so they count for alerts too.
-RECORDER_KINDS = frozenset({EventKind.PARTICIPANT_LEFT, EventKind.VIDEO_LOST})
+# Published by the bot itself (a participant's media gap, the call page's focus reports:
+# bot/page_focus.py), not by a detector of the live watch: heard on the session bus so
+# they count for alerts too.
+RECORDER_KINDS = frozenset(
+    {
+        EventKind.PARTICIPANT_LEFT,
+        EventKind.VIDEO_LOST,
+        EventKind.PAGE_HIDDEN,
+        EventKind.WINDOW_BLUR,
+        EventKind.FULLSCREEN_LEFT,
+    }
+)
 
 
 @dataclass
