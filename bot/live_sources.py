@@ -26,10 +26,9 @@ import numpy as np
 from proctorbot.bot.live_video import StudentVideoWatch
 from proctorbot.bot.session_bus import PeerJoined, PeerLeft
 from proctorbot.detection.events import DetectorEvent
+from proctorbot.storage.session_folder import SCREEN_SNAPSHOTS_DIR
 
 log = logging.getLogger(__name__)
-
-SCREEN_DIR = "screen"
 
 
 def _field(info: Any, name: str) -> str:
@@ -130,9 +129,9 @@ class StudentSourcesWatch:
                 self.snapshots.append(path)
 
     def _save_snapshot(self, track: str, t: float, frame: np.ndarray) -> str:
-        folder = self.session_dir / "evidence" / SCREEN_DIR
+        folder = self.session_dir / SCREEN_SNAPSHOTS_DIR
         folder.mkdir(parents=True, exist_ok=True)
         seconds = max(0, round(t))
         name = f"{track}-{seconds // 60:03d}m{seconds % 60:02d}s.jpg"
         cv2.imwrite(str(folder / name), frame, [cv2.IMWRITE_JPEG_QUALITY, 80])
-        return f"evidence/{SCREEN_DIR}/{name}"
+        return f"{SCREEN_SNAPSHOTS_DIR}/{name}"

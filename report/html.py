@@ -16,7 +16,14 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from proctorbot.config.catalogue import Catalogue, MissingText
 from proctorbot.recording.manifest import RECORDING_FAULT_REASONS as RECORDING_FAULTS
 from proctorbot.report.build import EVERYONE, SessionReport
+from proctorbot.report.sources import (
+    gap_text,
+    person_name,
+    source_interruptions,
+    source_label,
+)
 from proctorbot.report.timeline import TimelineRow, timeline_svg
+from proctorbot.rules.engine import source_device
 from proctorbot.rules.findings import Finding
 from proctorbot.storage.session_time import SessionClock, offset_text
 
@@ -68,16 +75,22 @@ def render_report_html(report: SessionReport, documents: Mapping[str, str] | Non
     folder = report.folder
     titles = {f.id: finding_text(catalogue, f) for f in report.findings}
     rows = []
+    interruptions = source_interruptions(folder, t)
+    no_picture: dict[str, list[tuple[float, float, str]]] = {}
+    for item in interruptions:
+        if item.cause in ("black_video", "frozen_video"):
+            no_picture.setdefault(item.participant, []).append((item.start, item.end, item.text))
     participants = {p.participant for p in folder.participants} | set(report.speech)
     participants |= {p.participant for p in report.players}
     for participant in sorted(participants, key=lambda p: (folder.role_of(p) != "student", p)):
         if not participant or participant == EVERYONE:
             continue
         theirs = [g for g in folder.gaps if g["participant"] == participant]
+        device = source_device(participant)
         rows.append(
             TimelineRow(
                 participant,
-                folder.name_of(participant),
+                person_name(folder, participant, t),
                 report.speech.get(participant, []),
                 [(g["start"], g["end"]) for g in theirs if g["reason"] not in RECORDING_FAULTS],
                 [
@@ -85,6 +98,9 @@ def render_report_html(report: SessionReport, documents: Mapping[str, str] | Non
                     for g in theirs
                     if g["reason"] in RECORDING_FAULTS
                 ],
+                what="" if device == "main" else t[f"device.{device}_row"],
+                gap_title=gap_text(device, "left", t),
+                no_picture=no_picture.get(participant, []),
             )
         )
     svg = timeline_svg(folder.duration, rows, report.findings, labels=t, finding_titles=titles)
@@ -139,6 +155,12 @@ def render_report_html(report: SessionReport, documents: Mapping[str, str] | Non
         "profile": report.profile,
         "info": report.info,
         "svg": svg,
+        "interruptions": interruptions,
+        "screen_snapshots": folder.screen_snapshots,
+        "screen_legend": catalogue.text(
+            "report.screen.legend", every=report.profile.checklist.screen_snapshot_every_s
+        ),
+        "source": lambda track: source_label(folder, track, t),
         "titles": titles,
         "checklist_steps": checklist_steps,
         "checklist_outcome": _checklist_outcome(report, catalogue),

@@ -11,10 +11,12 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from proctorbot.config.catalogue import Catalogue
 from proctorbot.report.acts import render_documents
 from proctorbot.report.build import SessionReport
 from proctorbot.report.html import render_report_html
 from proctorbot.report.pdf import html_to_pdf
+from proctorbot.report.sources import source_interruptions
 from proctorbot.storage.session_folder import REPORT_DIR
 
 # The page's script, a file of its own next to it: the server's Content-Security-Policy
@@ -38,6 +40,7 @@ def _write_text(path: Path, text: str) -> None:
 
 def report_data(report: SessionReport) -> dict:
     """The machine-readable twin of the page (other areas and exports read it)."""
+    texts = Catalogue.load(report.language)
     return {
         "session_id": report.session_id,
         "profile": report.profile.name,
@@ -57,6 +60,14 @@ def report_data(report: SessionReport) -> dict:
             for d in report.score.deductions
         ],
         "findings": [f.to_json() for f in report.findings],
+        # The student's sources: each interruption in words, the screen's snapshots.
+        "interruptions": [
+            item.to_json() for item in source_interruptions(report.folder, texts.section("report"))
+        ],
+        "screen_snapshots": [
+            {"path": shot.path, "track": shot.track, "t": shot.t}
+            for shot in report.folder.screen_snapshots
+        ],
         "decisions": {
             key: {"decision": d.decision, "reason": d.reason, "decided_by": d.decided_by}
             for key, d in report.decisions.items()

@@ -8,13 +8,19 @@ report shows, and everything that can be read is still used.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from proctorbot.detection.events import DetectorEvent
-from proctorbot.storage.session_folder import CHECKLIST_FILE, EVENTS_FILE, MANIFEST_FILE
+from proctorbot.storage.session_folder import (
+    CHECKLIST_FILE,
+    EVENTS_FILE,
+    MANIFEST_FILE,
+    SCREEN_SNAPSHOTS_DIR,
+)
 
 MEDIA_SUFFIXES = (".webm", ".ogg", ".opus", ".mkv", ".mp4", ".wav", ".ivf", ".m4a")
 
@@ -62,6 +68,19 @@ class TranscriptLine:
     text: str
 
 
+@dataclass(frozen=True)
+class ScreenSnapshot:
+    """One picture of the shared screen (``SCREEN_SNAPSHOTS_DIR``)."""
+
+    path: str  # relative to the session folder
+    track: str  # the screen's source, ``<role>-<id>-screen``
+    t: float  # seconds from the recording start
+
+
+# ``<track>-MMMmSSs.jpg`` as bot/live_sources.py names them.
+SNAPSHOT_NAME = re.compile(r"^(?P<track>.+)-(?P<minutes>\d{3,})m(?P<seconds>\d{2})s\.jpe?g$")
+
+
 @dataclass
 class SessionFolder:
     path: Path
@@ -74,6 +93,7 @@ class SessionFolder:
     events: list[DetectorEvent] = field(default_factory=list)
     checklist: dict[str, Any] | None = None
     transcript: list[TranscriptLine] = field(default_factory=list)
+    screen_snapshots: list[ScreenSnapshot] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     purged: set[str] = field(default_factory=set)  # deleted on purpose by retention
 
@@ -114,6 +134,7 @@ def read_session_folder(path: Path, *, probe: bool = True) -> SessionFolder:
     _read_events(folder)
     _read_checklist(folder)
     _read_transcript(folder)
+    _read_screen_snapshots(folder)
     ends = [m.offset + m.duration for m in folder.media] + [e.end for e in folder.events]
     ends += [line.end for line in folder.transcript]
     folder.duration = max([folder.duration, *ends, 1.0])
@@ -320,6 +341,25 @@ def _read_transcript(folder: SessionFolder) -> None:
             TranscriptLine(start, end if end is not None else start, speaker, text)
         )
     folder.transcript.sort(key=lambda line: line.start)
+
+
+def _read_screen_snapshots(folder: SessionFolder) -> None:
+    """The screen's snapshots lying in the folder, in time order (a name the bot did not
+    give is still listed, at 0:00, rather than hidden)."""
+    directory = folder.path / SCREEN_SNAPSHOTS_DIR
+    if not directory.is_dir():
+        return
+    for file in sorted(directory.iterdir()):
+        if not file.is_file() or file.suffix.lower() not in (".jpg", ".jpeg"):
+            continue
+        match = SNAPSHOT_NAME.match(file.name)
+        track, t = (file.stem, 0.0)
+        if match:
+            track = match["track"]
+            t = int(match["minutes"]) * 60.0 + int(match["seconds"])
+        path = f"{SCREEN_SNAPSHOTS_DIR}/{file.name}"
+        folder.screen_snapshots.append(ScreenSnapshot(path, track, t))
+    folder.screen_snapshots.sort(key=lambda snapshot: (snapshot.t, snapshot.path))
 
 
 def _number(value: Any) -> float | None:

@@ -42,6 +42,12 @@ class TimelineRow:
     gaps: Sequence[tuple[float, float]] = ()
     # (start, end, reason): bot_down | disk_full, the recording's fault, not theirs
     recording_gaps: Sequence[tuple[float, float, str]] = ()
+    # What the row shows after the name (default: speech); a person's other source says
+    # which ("экран"), and its gaps say in words what they are ("Screen sharing stopped").
+    what: str = ""
+    gap_title: str = ""
+    # (start, end, words): the source connected but showing nothing (a phone face down)
+    no_picture: Sequence[tuple[float, float, str]] = ()
 
 
 def short_name(full: str, limit: int = 22) -> str:
@@ -102,15 +108,30 @@ def timeline_svg(
         parts.append(
             f'<g class="speech-row" data-participant={quoteattr(row.participant)}>'
             f'<text x="{LEFT - 6}" y="{y + 14}" font-size="11" text-anchor="end">'
-            f"{escape(short_name(row.label))} · {escape(labels['speech'])}</text>"
+            f"{escape(short_name(row.label, 14 if row.what else 22))}"
+            f" · {escape(row.what or labels['speech'])}</text>"
         )
         for start, end in row.gaps:
+            title = (
+                f"<title>{escape(format_clock(start))}–{escape(format_clock(end))}"
+                f" {escape(row.gap_title)}</title>"
+                if row.gap_title
+                else ""
+            )
             parts.append(
                 f'<rect class="gap" x="{x(start):.1f}" y="{y + 2}" width="{max(1.0, x(end) - x(start)):.1f}"'
-                f' height="{ROW - 8}" fill="url(#hatch)" fill-opacity="0.5" stroke="#adb5bd"/>'
+                f' height="{ROW - 8}" fill="url(#hatch)" fill-opacity="0.5" stroke="#adb5bd">'
+                f"{title}</rect>"
+            )
+        for start, end, text in row.no_picture:
+            parts.append(
+                f'<rect class="gap no-picture" x="{x(start):.1f}" y="{y + 2}"'
+                f' width="{max(1.0, x(end) - x(start)):.1f}" height="{ROW - 8}" fill="url(#hatch)"'
+                f' fill-opacity="0.5" stroke="#495057"><title>{escape(format_clock(start))}–'
+                f"{escape(format_clock(end))} {escape(text)}</title></rect>"
             )
         for start, end, reason in row.recording_gaps:
-            text = labels.get(f"gap_{reason}", RECORDING_GAP_TEXTS.get(reason, reason))
+            text = labels.get(f"gap.{reason}", RECORDING_GAP_TEXTS.get(reason, reason))
             parts.append(
                 f'<rect class="gap recording-gap" data-reason={quoteattr(reason)}'
                 f' x="{x(start):.1f}" y="{y + 2}" width="{max(1.0, x(end) - x(start)):.1f}"'

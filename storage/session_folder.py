@@ -14,6 +14,9 @@ VOICEPRINTS_DIR = "voiceprints"
 VOICEPRINT_FILE = f"{VOICEPRINTS_DIR}/student.json"  # enrolled by the checklist's name step
 HANDOVER_FILE = "handover.json"  # the hand-over's steps and their progress (handover/)
 EVIDENCE_DIR = "evidence"  # images and clips behind findings and checklist checks
+# The shared screen every ``screen_snapshot_every_s`` (bot/live_sources.py), named
+# ``<track>-MMMmSSs.jpg`` by minutes:seconds from the recording start (the report lists them).
+SCREEN_SNAPSHOTS_DIR = f"{EVIDENCE_DIR}/screen"
 REPORT_DIR = "report"  # report.html, report.json (report/output.py)
 
 # The analysis audio: the ``*.wav`` of the folder and every live audio chunk are mono int16
