@@ -239,6 +239,32 @@ async def test_a_failed_step_keeps_the_report_and_the_notice(app_context) -> Non
     assert progress["complete"] is True, "every step ran; one failed"
 
 
+async def test_a_trial_call_hands_over_the_recording_and_the_report_only(app_context) -> None:
+    """A test call's outcome is the checklist's: no composite, no audio pass, no notice
+    (the day's trial summary tells the organizers)."""
+    from proctorbot.storage.models import SessionKind
+
+    ids = add_session(app_context, profile="university-admission")
+    with app_context.db.begin() as db:
+        db.get(ExamSession, ids.session_id).kind = SessionKind.TRIAL
+    folder = app_context.settings.recordings_dir / ids.session_id
+    folder.mkdir(parents=True)
+    manifest = {"session_id": ids.session_id, "started_at": STARTED_AT, "ended_at": STARTED_AT}
+    (folder / "manifest.json").write_text(json.dumps({**manifest, "files": [], "gaps": []}))
+
+    def no_models():
+        raise AssertionError("a trial call loads no model")
+
+    result = await SessionHandOver(app_context, audio_models=no_models, transcriber=None)(
+        ids.session_id
+    )
+    assert [(s.name, s.ok) for s in result.steps] == [("recording", True), ("report", True)]
+    assert (folder / "report" / "report.html").is_file()
+    assert outbox_rows(app_context, "session_finished") == []
+    progress = json.loads((folder / HANDOVER_FILE).read_text())
+    assert progress["complete"] is True and progress["progress"]["of"] == 2
+
+
 async def test_serve_plugs_the_live_watch_and_the_hand_over_in(app_context) -> None:
     from proctorbot.bot.service import BOT_MANAGER
     from proctorbot.handover.closer import SessionCloser
