@@ -56,6 +56,18 @@ class MediaLinks:
         """The participants whose connection is being recorded right now."""
         return {self.key(link.peer) for link in self.links.values() if link.in_recording}
 
+    def kinds_recording(self, key: str, fresh_s: float, now: float) -> set[str]:
+        """The kinds ("audio", "video") of ``key``'s tracks that got a frame within
+        ``fresh_s`` seconds of ``now`` (held in memory: no file is looked at)."""
+        return {
+            recording.kind
+            for recording in list(self.recordings.values())  # asked from a worker thread
+            if recording.key == key
+            and not recording.closed
+            and recording.last_arrival is not None
+            and now - recording.last_arrival <= fresh_s
+        }
+
     async def accept_answer(self, sender: str, sdp: Any) -> None:
         link = self.links.get(sender)
         if link is None:

@@ -388,6 +388,13 @@ class SessionBot:
             peer = self.media.links[peer_id].peer
         return None if peer is None else self._key(peer)
 
+    def sources_recording(self, peer_id: str, fresh_s: float = 5.0) -> dict[str, bool]:
+        """Which of the peer's sources are being recorded right now: a frame of its
+        camera / microphone reached the recorder within ``fresh_s`` seconds [002 §5.9]."""
+        key = self._peer_key(peer_id)
+        kinds = set() if key is None else self.media.kinds_recording(key, fresh_s, time.time())
+        return {"camera": "video" in kinds, "microphone": "audio" in kinds}
+
     async def _send(self, message: dict[str, Any]) -> bool:
         ws = self._ws
         if ws is None or ws.closed:

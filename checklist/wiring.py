@@ -10,7 +10,7 @@ from proctorbot.checklist.checks import CheckThresholds
 from proctorbot.checklist.detectors import ChecklistDetectors, SessionBotLike
 from proctorbot.checklist.notify import OutboxNotifier
 from proctorbot.checklist.plan import ChecklistPlan
-from proctorbot.checklist.recording_probe import RecordingFilesProbe
+from proctorbot.checklist.recording_probe import BotRecordingProbe
 from proctorbot.checklist.runner import ChecklistRunner
 from proctorbot.checklist.session_facts import load_session_facts
 from proctorbot.checklist.store import ChecklistStore
@@ -47,8 +47,8 @@ async def build_runner(
     trial = facts.kind == "trial"  # a test call: consent and the equipment steps only
     if trial:
         plan = trial_plan(plan)
-    if detectors.recording is None:  # per session: it reads this bot's folder
-        detectors = replace(detectors, recording=RecordingFilesProbe(bot))
+    if detectors.recording is None:  # per session: it asks this session's bot
+        detectors = replace(detectors, recording=BotRecordingProbe(bot))
     return ChecklistRunner(
         bot,
         session_id=session_id,

@@ -95,11 +95,13 @@ class TrackRecording:
     pcm: OpusToPcm | None = None
     frames_pushed: int = 0
     closed: bool = field(default=False)
+    last_arrival: float | None = None  # wall clock of the newest frame handed to the writer
 
     def push(self, frame: EncodedFrame) -> None:
         if self.closed:
             return
         self.frames_pushed += 1
+        self.last_arrival = frame.arrival
         self.recorder.worker.submit(self.recorder._write_frame, self, frame)
         if self.frames_pushed % 500 == 0:
             self.recorder.check_backlog()
