@@ -14,6 +14,7 @@ from typing import Any
 
 from proctorbot.bot.session_bus import Detected
 from proctorbot.detection.events import DetectorEvent
+from proctorbot.rules.engine import source_device
 
 log = logging.getLogger(__name__)
 
@@ -50,11 +51,14 @@ def flag_key(flag: dict[str, Any]) -> tuple[str, str, float]:
 
 def flag_of(event: DetectorEvent) -> dict[str, Any]:
     """``role``: whose track it is (participant keys are ``<role>-<id>``), so the page says
-    "the examiner's connection dropped", not "the student left"; ``open``: still going on."""
+    "the examiner's connection dropped", not "the student left"; ``device``: which of the
+    person's sources ("main", "phone", "screen"), so the phone going is not the student
+    leaving; ``open``: still going on."""
     role, _, rest = event.track.partition("-")
     return {
         "kind": str(event.kind),
         "role": role if rest else "student",
+        "device": source_device(event.track),
         "open": bool(event.details.get("open")),
         "start": round(event.start, 2),
         "end": round(event.end, 2),

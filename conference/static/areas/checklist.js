@@ -255,6 +255,10 @@
 
   function flagText(f) {
     const what = tOr(`flag.${f.kind}`, "auto.auto_check_failed");
+    if (f.device && f.device !== "main") {  // the student's phone or shared screen, not the student
+      const own = `flag_device.${f.device}.${f.kind}`;
+      return has(own) ? t(own) : t("flag_detail.by_role", { what, role: pb.t(`page.device_${f.device}`) });
+    }
     if (!f.role || f.role === "student") return what;
     const role = pb.t(`role.${f.role}`);
     return has(`flag_detail.${f.kind}`) ? t(`flag_detail.${f.kind}`, { role }) : t("flag_detail.by_role", { what, role });
