@@ -44,7 +44,7 @@ from proctorbot.bot.live_audio import StudentAudioWatch
 from proctorbot.bot.live_notices import LiveNotices
 from proctorbot.bot.live_sources import StudentSourcesWatch
 from proctorbot.bot.live_video import StudentVideoWatch
-from proctorbot.bot.peer_directory import peer_field
+from proctorbot.bot.peer_directory import peer_field, track_key
 from proctorbot.bot.session_bus import (
     Detected,
     ExamDecided,
@@ -88,19 +88,6 @@ class LiveDetectors:
 
     audio_models: Callable[[], Any] | None = None  # -> detection.audio_models.AudioModels
     face_analyzer: Callable[[], Any] | None = None  # -> detection.faces.FaceAnalyzer
-
-
-def track_key(info: Any, peer_id: str) -> str:
-    """The participant key the recorder and the report use for this peer's tracks."""
-    from proctorbot.recording.session_recorder import participant_key
-
-    return participant_key(
-        peer_field(info, "role"),
-        peer_field(info, "person_id"),
-        peer_field(info, "name"),
-        peer_id,
-        peer_field(info, "device") or "main",
-    )
 
 
 class LiveWatch:

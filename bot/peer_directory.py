@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from proctorbot.bot.session_bus import PeerJoined, PeerLeft
+from proctorbot.recording.session_recorder import participant_key
 
 
 class PeerDirectory(dict):
@@ -65,3 +66,14 @@ def peer_field(info: Any, name: str) -> str:
     missing."""
     value = info.get(name, "") if isinstance(info, Mapping) else getattr(info, name, "")
     return "" if value is None else str(value)
+
+
+def track_key(info: Any, peer_id: str) -> str:
+    """The participant key the recorder and the report use for this peer's tracks."""
+    return participant_key(
+        peer_field(info, "role"),
+        peer_field(info, "person_id"),
+        peer_field(info, "name"),
+        peer_id,
+        peer_field(info, "device") or "main",
+    )

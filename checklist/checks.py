@@ -18,6 +18,7 @@ from typing import Any
 
 import cv2
 import numpy as np
+from proctorbot.bot.peer_directory import track_key
 from proctorbot.bot.session_bus import VoiceprintEnrolled
 from proctorbot.checklist.detectors import (
     ChecklistDetectors,
@@ -230,7 +231,7 @@ async def check_room_scan(ctx: CheckContext) -> AutoResult:
                 kind=EventKind.EXTRA_PERSON,
                 start=t,
                 end=t,
-                track=ctx.peer_id,
+                track=track_key(ctx.bot.peers.get(ctx.peer_id, {}), ctx.peer_id),
                 evidence=(evidence[-1],),
                 details={"during": "checklist.room_scan", "faces": findings.max_faces},
             )

@@ -144,6 +144,8 @@ async def test_second_face_in_room_scan_fails_then_examiner_overrides(start, bot
     assert step.auto.details["max_faces"] == 2
     assert any(p.endswith("second-face.jpg") for p in step.evidence)
     assert [e.kind for e in bot.events] == ["extra_person", "extra_person"]
+    # on the student's track as the recorder and the report name it, not the peer id
+    assert {e.track for e in bot.events} == {"student-p-stu"}
     assert any(p["key"] == "checklist.retry.room_scan" for p in bot.prompts)
     await bot.click("ex1", "override", step="room_scan", reason="")
     await until(lambda: bot.errors_to("ex1"))
