@@ -16,6 +16,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from aiortc import RTCConfiguration
 from proctorbot.bot.media_feeds import MediaFeeds
 from proctorbot.bot.peer_directory import PeerDirectory
 from proctorbot.bot.peer_link import NegotiationError, PeerLink
@@ -51,6 +52,9 @@ class MediaLinks:
         self.spawn = spawn
         self.links: dict[str, PeerLink] = {}
         self.recordings: dict[int, TrackRecording] = {}  # by id() of the ReceivedTrack
+        # STUN/TURN and the transport policy of the latest `welcome` (SessionBot sets it):
+        # TURN credentials expire, so each reconnect's fresh ones serve the new links.
+        self.ice: RTCConfiguration | None = None
 
     def recorded_keys(self) -> set[str]:
         """The participants whose connection is being recorded right now."""
@@ -141,7 +145,7 @@ class MediaLinks:
             peer,
             send=self.send,
             on_track=self.track_started,
-            ice_servers=self.settings.conference.ice_servers,
+            ice=self.ice,
             loopback_only=self.settings.conference.allow_loopback,
             segment_seconds=self.settings.recording.segment_seconds,
         )

@@ -15,6 +15,7 @@ from typing import Any
 from aiortc import (
     RTCConfiguration,
     RTCIceServer,
+    RTCIceTransportPolicy,
     RTCPeerConnection,
     RTCSessionDescription,
 )
@@ -34,6 +35,27 @@ class NegotiationError(Exception):
     """The peer sent something the bot cannot use (corrupt SDP, bad candidate)."""
 
 
+def ice_configuration(welcome: dict[str, Any]) -> RTCConfiguration:
+    """The RTCConfiguration a signaling ``welcome`` asks for: its ``ice_servers`` (STUN,
+    and TURN with credentials made for this connection: a reconnect's welcome brings
+    fresh ones) and its ``ice_transport_policy`` ("relay": TURN candidates only, which
+    aioice honours). An entry that is not a dict with ``urls`` is left out."""
+    servers = []
+    for raw in welcome.get("ice_servers") or []:
+        if not isinstance(raw, dict) or not raw.get("urls"):
+            continue
+        servers.append(
+            RTCIceServer(
+                urls=raw["urls"],
+                username=raw.get("username"),
+                credential=raw.get("credential"),
+            )
+        )
+    relay = welcome.get("ice_transport_policy") == "relay"
+    policy = RTCIceTransportPolicy.RELAY if relay else RTCIceTransportPolicy.ALL
+    return RTCConfiguration(iceServers=servers, iceTransportPolicy=policy)
+
+
 class PeerLink:
     def __init__(
         self,
@@ -41,7 +63,7 @@ class PeerLink:
         *,
         send: SendMessage,
         on_track: TrackStarted,
-        ice_servers: list[str] | None = None,
+        ice: RTCConfiguration | None = None,
         loopback_only: bool = False,
         segment_seconds: float = 10.0,
     ) -> None:
@@ -55,8 +77,10 @@ class PeerLink:
         self._on_track = on_track
         self._segment_seconds = segment_seconds
         self._tasks: list[asyncio.Task[None]] = []
-        servers = [] if loopback_only else [RTCIceServer(urls=url) for url in ice_servers or []]
-        self.pc = RTCPeerConnection(RTCConfiguration(iceServers=servers))
+        # loopback-only gathers host 127.0.0.1 and nothing else: no STUN, no TURN
+        self.pc = RTCPeerConnection(
+            RTCConfiguration(iceServers=[]) if loopback_only or ice is None else ice
+        )
         self.pc.on("track", self._track_arrived)
 
     @property

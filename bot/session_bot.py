@@ -47,7 +47,7 @@ from proctorbot.bot.media_links import MediaLinks
 from proctorbot.bot.network_quality import NetworkQuality
 from proctorbot.bot.network_quality import measure as measure_network_quality
 from proctorbot.bot.peer_directory import PeerDirectory
-from proctorbot.bot.peer_link import NegotiationError
+from proctorbot.bot.peer_link import NegotiationError, ice_configuration
 from proctorbot.bot.peers import PeerInfo
 from proctorbot.bot.resume import take_over
 from proctorbot.bot.session_bus import Detected, PeerJoined, PeerLeft, SessionBus, SessionEnding
@@ -341,6 +341,7 @@ class SessionBot:
 
     async def _welcome(self, message: dict[str, Any]) -> None:
         self.peer_id = str(message["peer_id"])
+        self.media.ice = ice_configuration(message)  # TURN credentials fresh in each welcome
         listed = [PeerInfo.from_message(raw) for raw in message.get("peers", [])]
         self.peers.replace_all(listed)  # after a reconnect the server's list is the truth
         first = not self.joined.is_set()

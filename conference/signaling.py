@@ -38,6 +38,7 @@ from proctorbot.conference.rooms import (
     device_of,
     new_peer_id,
 )
+from proctorbot.conference.turn import ice_servers_for
 from proctorbot.config.settings import ConferenceSettings
 
 from proctorbot.context import CONTEXT
@@ -78,7 +79,12 @@ async def signaling_handler(request: web.Request) -> web.WebSocketResponse:
     # a device's own link (the phone's QR) connects only as that device
     device = admission.device or device_of(request.query.get("device"))
     joined = await join_room(
-        request.app[ROOMS], admission, ws, ctx.settings.conference, device=device
+        request.app[ROOMS],
+        admission,
+        ws,
+        ctx.settings.conference,
+        device=device,
+        server_key=ctx.signer.secret,
     )
     if joined is None:
         return ws
@@ -142,8 +148,12 @@ async def join_room(
     conf: ConferenceSettings,
     *,
     device: str = MAIN_DEVICE,
+    server_key: bytes = b"",
 ) -> tuple[Room, Peer] | None:
-    """Add the newcomer to its session's room, or refuse it when the room is full."""
+    """Add the newcomer to its session's room, or refuse it when the room is full.
+
+    The welcome's ``ice_servers`` carry TURN credentials made for this connection
+    (conference/turn.py, from ``server_key`` unless ``turn_secret`` is set)."""
     previous = rooms.open(admission.session_id).find_person(
         admission.person_id, admission.role, device
     )
@@ -190,7 +200,8 @@ async def join_room(
         "session_id": room.session_id,
         "title": admission.session_title,
         "peers": [p.describe() for p in room.peers.values()],
-        "ice_servers": [{"urls": url} for url in conf.ice_servers],
+        "ice_servers": ice_servers_for(conf, server_key, peer.peer_id),
+        "ice_transport_policy": conf.ice_transport_policy,
         "language": admission.language,
     }
     room.peers[peer.peer_id] = peer

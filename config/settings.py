@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -47,14 +47,31 @@ class ServerSettings(Section):
 
 
 class ConferenceSettings(Section):
-    # ICE: STUN/TURN URLs for real deployments; empty = host candidates only.
+    # ICE: STUN URLs for real deployments; empty = host candidates only.
     ice_servers: list[str] = Field(default_factory=list)
+    # TURN (coturn with --use-auth-secret, conference/turn.py): e.g.
+    # ["turn:turn.example.org:3478?transport=udp"]; empty = no relay (off).
+    turn_urls: list[str] = Field(default_factory=list)
+    # coturn's static-auth-secret. Empty = derived from server.secret_key with HMAC
+    # (print it: python -m proctorbot.conference.turn), so one secret serves both.
+    turn_secret: SecretStr | None = None
+    # Credentials in each welcome expire this long after it (a reconnect gets fresh ones).
+    turn_ttl_seconds: int = Field(default=6 * 3600, gt=0)
+    # "relay" forces every connection (browsers and the bot) through TURN; "all" = ICE
+    # picks the best path (host, then server-reflexive, then relay).
+    ice_transport_policy: Literal["all", "relay"] = "all"
     # aioice leaves out loopback by default; tests and single-machine demos need it.
     allow_loopback: bool = False
     max_participants_per_room: int = 8
     # The QR link of a student's phone (second camera) opens the phone's page this long;
     # a fresh QR is shown each time the student's page asks.
     phone_link_ttl_minutes: float = Field(default=20.0, gt=0)
+
+    @model_validator(mode="after")
+    def _relay_needs_turn(self) -> ConferenceSettings:
+        if self.ice_transport_policy == "relay" and not self.turn_urls:
+            raise ValueError("ice_transport_policy = 'relay' needs turn_urls (nothing to relay)")
+        return self
 
 
 class BotSettings(Section):
@@ -148,6 +165,32 @@ class SchedulingSettings(Section):
     store_poll_seconds: float = 30.0
 
 
+class ArchiveSettings(Section):
+    """A finished session's folder copied to an S3 store (storage/session_archive.py).
+
+    Off while ``s3_bucket`` is empty: nothing leaves the machine (the one-process default).
+    """
+
+    s3_endpoint_url: str = ""  # empty = AWS; any S3 API (Ceph RGW, moto_server in tests)
+    s3_bucket: str = ""
+    s3_prefix: str = "sessions/"  # objects are <prefix><session id>/<path in the folder>
+    s3_region: str = "us-east-1"
+    access_key_id: SecretStr | None = None
+    secret_access_key: SecretStr | None = None
+    # Files above this go up in parts of this size (S3's multipart upload).
+    multipart_mb: int = Field(default=64, ge=5)
+    # Stored objects at or under this are read back and hashed when verified; larger ones
+    # are checked by their stored SHA-256 and size.
+    verify_download_mb: int = Field(default=8, ge=0)
+    # The local recordings and evidence are deleted this many days after the session once
+    # archive.json says the store holds them verified; 0 = the local copy stays.
+    keep_local_days: float = Field(default=0.0, ge=0)
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.s3_bucket)
+
+
 class Settings(BaseSettings):
     """Everything configurable, in one object."""
 
@@ -169,6 +212,7 @@ class Settings(BaseSettings):
     telegram: TelegramSettings = Field(default_factory=TelegramSettings)
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)
     scheduling: SchedulingSettings = Field(default_factory=SchedulingSettings)
+    archive: ArchiveSettings = Field(default_factory=ArchiveSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -18,7 +18,8 @@
     peerId: null,
     joined: false,
     leaving: false,
-    iceServers: [],
+    iceServers: [],              // from each `welcome`: STUN, and TURN with fresh credentials
+    iceTransportPolicy: "all",   // "relay" (conference.ice_transport_policy): TURN only
     local: new MediaStream(),   // our own tracks (may be empty: expert, denied)
     mic: config.role !== "expert",  // an expert joins with camera and microphone off
     cam: config.role !== "expert",
@@ -161,6 +162,7 @@
       state.peerId = m.peer_id;
       state.personId = api.personId = m.person_id;
       state.iceServers = m.ice_servers || [];
+      state.iceTransportPolicy = m.ice_transport_policy === "relay" ? "relay" : "all";
       state.reconnectDelay = 1000;
       api.peerId = m.peer_id;
       setStatus(m.peers.length ? "page.joined" : "page.waiting");
@@ -212,7 +214,9 @@
 
   function addPeer(info) {
     removePeer(info.peer_id);
-    const pc = new RTCPeerConnection({ iceServers: state.iceServers });
+    const pc = new RTCPeerConnection({
+      iceServers: state.iceServers, iceTransportPolicy: state.iceTransportPolicy,
+    });
     const p = { info, pc, stream: new MediaStream(), tile: null, pendingIce: [] };
     state.peers.set(info.peer_id, p);
     pc.onicecandidate = (e) => send({ type: "ice", to: info.peer_id, candidate: e.candidate ? e.candidate.toJSON() : null });

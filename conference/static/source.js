@@ -22,6 +22,7 @@
     let ws = null;
     let stopped = false;
     let delay = 1000;
+    let ice = { iceServers: [], iceTransportPolicy: "all" };  // from each `welcome` (TURN)
 
     function setState(state, detail) {
       self.state = state;
@@ -64,6 +65,10 @@
       "welcome": (m) => {
         self.peerId = m.peer_id;
         delay = 1000;
+        ice = {
+          iceServers: m.ice_servers || [],
+          iceTransportPolicy: m.ice_transport_policy === "relay" ? "relay" : "all",
+        };
         closeAll();
         send({ type: "media-state", mic: false, cam: true });
         m.peers.forEach((info) => { peers.set(info.peer_id, { info, pc: null, pendingIce: [] }); });
@@ -91,7 +96,7 @@
     function newPc(peerId) {
       const p = peers.get(peerId) || { info: { peer_id: peerId, role: "?" }, pendingIce: [] };
       if (p.pc) p.pc.close();
-      p.pc = new RTCPeerConnection({ iceServers: [] });
+      p.pc = new RTCPeerConnection(ice);
       p.pendingIce = [];
       p.pc.onicecandidate = (e) => send({ type: "ice", to: peerId, candidate: e.candidate ? e.candidate.toJSON() : null });
       peers.set(peerId, p);
