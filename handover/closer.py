@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from proctorbot.handover.folder import handover_complete, unfinished_sessions
+from proctorbot.handover.folder import archives_to_retry, handover_complete, unfinished_sessions
 
 log = logging.getLogger(__name__)
 
@@ -34,8 +35,14 @@ class SessionCloser:
         return "handed over"
 
 
-async def resume_hand_overs(ctx: Any, manager: Any, delay_s: float = 2.0) -> None:
-    """At start-up: hand over, one after another, what a stop or a crash left undone."""
+async def resume_hand_overs(
+    ctx: Any,
+    manager: Any,
+    delay_s: float = 2.0,
+    retry_archive: Callable[[str], Awaitable[Any]] | None = None,
+) -> None:
+    """At start-up: hand over, one after another, what a stop or a crash left undone;
+    then archive again the sessions whose archive failed (``retry_archive``)."""
     await asyncio.sleep(delay_s)
     try:
         pending = await asyncio.to_thread(unfinished_sessions, ctx)
@@ -47,3 +54,8 @@ async def resume_hand_overs(ctx: Any, manager: Any, delay_s: float = 2.0) -> Non
             continue
         log.warning("session %s: its hand-over did not complete; it runs now", session_id)
         await manager.hand_over(session_id)
+    if retry_archive is None or not ctx.settings.archive.enabled:
+        return
+    for session_id in await asyncio.to_thread(archives_to_retry, ctx.settings.recordings_dir):
+        log.warning("session %s: its archive to the S3 store failed; tried again", session_id)
+        await retry_archive(session_id)

@@ -76,6 +76,32 @@ def handover_complete(folder: Path) -> bool:
         return False
 
 
+def replace_step(path: Path, outcome: dict[str, Any]) -> None:
+    """``handover.json`` with one step's outcome replaced (a step run again on its own)."""
+    data = json.loads(path.read_text("utf-8"))
+    steps = [s for s in data.get("steps", []) if s.get("name") != outcome["name"]]
+    data["steps"] = [*steps, outcome]
+    write_json(path, data)
+
+
+def archive_pending(folder: Path) -> bool:
+    """True when the hand-over completed but its ``archive`` step failed."""
+    try:
+        data = json.loads((folder / HANDOVER_FILE).read_text("utf-8"))
+    except (OSError, ValueError):
+        return False
+    archive = [s for s in data.get("steps", []) if s.get("name") == "archive"]
+    return bool(data.get("complete")) and bool(archive) and not archive[-1].get("ok")
+
+
+def archives_to_retry(recordings_dir: Path) -> list[str]:
+    """Session folders whose archive failed, oldest first."""
+    if not recordings_dir.is_dir():
+        return []
+    folders = [p for p in recordings_dir.iterdir() if p.is_dir() and archive_pending(p)]
+    return [p.name for p in sorted(folders, key=lambda p: p.stat().st_mtime)]
+
+
 def unfinished_sessions(ctx: Any, now: dt.datetime | None = None) -> list[str]:
     """Sessions with a recording whose hand-over never completed: over (by their slot or
     their status) and not being recorded. Oldest first. (``ctx``: proctorbot.context.AppContext)"""

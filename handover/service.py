@@ -71,7 +71,9 @@ async def setup(
     manager.after_session = hand_over
 
     async def start(app: web.Application) -> None:
-        app[_RESUMER] = asyncio.create_task(resume_hand_overs(ctx, manager), name="resume")
+        app[_RESUMER] = asyncio.create_task(
+            resume_hand_overs(ctx, manager, retry_archive=hand_over.retry_archive), name="resume"
+        )
 
     async def announce_stop(app: web.Application) -> None:
         running, handing = manager.running(), manager.handing_over()

@@ -12,7 +12,11 @@ ones still run on whatever exists:
 6. ``diarization`` ‖ ``transcripts`` (two cores) → ``diarization.json`` and its RTTMs,
    ``transcript.json``; then ``voices`` — each student line gets its diarization role
    (``handover/audio_pass.py``);
-7. ``report_final`` — the report again with all of it (same link).
+7. ``report_final`` — the report again with all of it (same link);
+8. ``archive`` — where ``archive.s3_bucket`` is set (a test call too, after its report):
+   the folder to the S3 store, every object verified (``storage/session_archive.py``);
+   a failure is a failed step in words, run again at the next start
+   (``retry_archive``), and the local copy stays.
 
 The hand-over is its own area so that a worker process can run it (it needs only the
 session id, the database and the folder).
@@ -36,6 +40,7 @@ from proctorbot.handover.folder import (
     AnalysisTrack,
     analysis_tracks,
     close_folder,
+    replace_step,
     write_json,
 )
 from proctorbot.storage.db_retry import retry_when_locked
@@ -144,6 +149,8 @@ class SessionHandOver:
             # a test call: its outcome is the checklist's (the day's trial summary tells the
             # organizers); a short sample needs no composite, no audio pass, no notice
             planned = ["recording", "report"]
+        if self.ctx.settings.archive.enabled:
+            planned.append("archive")
         result.planned = planned
 
         async def step(name: str, work: Callable[[], Awaitable[Any]]) -> Any:
@@ -183,7 +190,7 @@ class SessionHandOver:
         if written is not None:
             result.report_html = written.html
         if trial:
-            return await self._done(result, folder)
+            return await self._archived_and_done(result, folder, step)
         notified = await step("notify", self._notify(session_id, written))
         result.notified = int(notified or 0) if not isinstance(notified, str) else 0
         if "composite" in planned and (folder / MANIFEST_FILE).is_file():
@@ -213,7 +220,43 @@ class SessionHandOver:
             final = await step("report_final", self._report(session_id))
             if final is not None:
                 result.report_html = final.html
+        return await self._archived_and_done(result, folder, step)
+
+    async def _archived_and_done(
+        self, result: HandOverResult, folder: Path, step: Callable[..., Awaitable[Any]]
+    ) -> HandOverResult:
+        if "archive" in result.planned:
+            await step("archive", lambda: self._archive(result.session_id, folder))
         return await self._done(result, folder)
+
+    async def _archive(self, session_id: str, folder: Path) -> str:
+        """The folder to the S3 store; not all verified = a failed step, said in words."""
+        from proctorbot.storage.object_store import ObjectStore
+        from proctorbot.storage.session_archive import archive_session
+
+        store = ObjectStore(self.ctx.settings.archive)
+        archived = await asyncio.to_thread(archive_session, folder, store, session_id)
+        if not archived.verified:
+            raise RuntimeError(f"archive not verified, local copy kept: {archived.summary()}")
+        return archived.summary()
+
+    async def retry_archive(self, session_id: str) -> StepOutcome:
+        """The ``archive`` step again for a hand-over that is complete but whose archive
+        failed (the store was down): its outcome replaces the old one in handover.json."""
+        lock = self._locks.setdefault(session_id, asyncio.Lock())
+        async with lock:
+            folder = self.ctx.settings.recordings_dir / session_id
+            began = time.monotonic()
+            try:
+                detail, ok = await self._archive(session_id, folder), True
+            except Exception as exc:  # noqa: BLE001 - recorded, tried again at the next start
+                log.warning("session %s: archive failed again: %s", session_id, exc)
+                detail, ok = str(exc)[:500], False
+            outcome = StepOutcome(
+                "archive", ok, round(time.monotonic() - began, 2), detail, round(time.time(), 3)
+            )
+            await asyncio.to_thread(replace_step, folder / HANDOVER_FILE, asdict(outcome))
+            return outcome
 
     async def _done(self, result: HandOverResult, folder: Path) -> HandOverResult:
         session_id = result.session_id

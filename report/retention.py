@@ -6,6 +6,10 @@ the acts, the events and the checklist stay (they are the organization's documen
 A session under a legal hold (an appeal) keeps everything until the hold is released
 [004 §4.17, §5.6]. Every deletion and every hold writes an audit line.
 
+Where sessions are archived to an S3 store (``archive.keep_local_days`` > 0), the local
+recordings and evidence go that many days after the session too, and only when
+``archive.json`` says the store holds the folder verified (``storage/session_archive``).
+
 The scheduler calls ``run_retention(ctx)`` once a day; ``now`` is for tests.
 """
 
@@ -23,6 +27,7 @@ from proctorbot.report.session_files import MEDIA_SUFFIXES
 from proctorbot.report.tables import LegalHold, RetentionPurge
 from proctorbot.storage.db import utcnow
 from proctorbot.storage.models import ExamSession
+from proctorbot.storage.session_archive import archive_verified
 from proctorbot.storage.session_folder import EVIDENCE_DIR, REPORT_DIR
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -151,6 +156,9 @@ def run_retention(ctx: AppContext, *, now: dt.datetime | None = None) -> Retenti
             age_days = (now - ended).total_seconds() / 86400
             recordings_due = age_days >= profile.retention.recordings_days
             evidence_due = age_days >= profile.retention.evidence_days
+            keep_local = ctx.settings.archive.keep_local_days
+            if keep_local > 0 and age_days >= keep_local and archive_verified(folder):
+                recordings_due = evidence_due = True  # the store holds them, verified
             if not (recordings_due or evidence_due):
                 continue
             if profile.retention.legal_hold_on_appeal and active_hold(db, session.id):

@@ -17,6 +17,7 @@ EVIDENCE_DIR = "evidence"  # images and clips behind findings and checklist chec
 # The shared screen every ``screen_snapshot_every_s`` (bot/live_sources.py), named
 # ``<track>-MMMmSSs.jpg`` by minutes:seconds from the recording start (the report lists them).
 SCREEN_SNAPSHOTS_DIR = f"{EVIDENCE_DIR}/screen"
+ARCHIVE_FILE = "archive.json"  # what the S3 store holds of the folder, verified (storage/)
 REPORT_DIR = "report"  # report.html, report.json (report/output.py)
 
 # The analysis audio: the ``*.wav`` of the folder and every live audio chunk are mono int16
