@@ -7,8 +7,9 @@ VENV := .venv
 PIP := $(VENV)/bin/pip
 # Debian packages the product and its tests use.
 APT_PACKAGES := ffmpeg chromium espeak-ng sox libsox-fmt-all tesseract-ocr tesseract-ocr-rus \
-	tesseract-ocr-eng fonts-dejavu-core
-APT_COMMANDS := ffmpeg ffprobe chromium espeak-ng sox tesseract
+	tesseract-ocr-eng fonts-dejavu-core coturn
+# coturn: the relay-only ICE test starts its own turnserver (tests/conference/test_turn_relay.py)
+APT_COMMANDS := ffmpeg ffprobe chromium espeak-ng sox tesseract turnserver
 
 .PHONY: run test setup system-packages lint bench clean
 
@@ -34,6 +35,9 @@ system-packages:
 		echo "installing system packages (missing:$$missing)"; \
 		SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
 		$$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q $(APT_PACKAGES); \
+		case "$$missing" in *turnserver*) \
+			echo "coturn installed for the tests: its system service is disabled"; \
+			$$SUDO systemctl disable --now coturn >/dev/null 2>&1 || true;; esac; \
 	fi
 
 $(VENV)/.installed: pyproject.toml requirements-nodeps.txt
