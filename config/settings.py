@@ -191,32 +191,6 @@ class ArchiveSettings(Section):
         return bool(self.s3_bucket)
 
 
-class ArchiveSettings(Section):
-    """A finished session's folder copied to an S3 store (storage/session_archive.py).
-
-    Off while ``s3_bucket`` is empty: nothing leaves the machine (the one-process default).
-    """
-
-    s3_endpoint_url: str = ""  # empty = AWS; any S3 API (Ceph RGW, moto_server in tests)
-    s3_bucket: str = ""
-    s3_prefix: str = "sessions/"  # objects are <prefix><session id>/<path in the folder>
-    s3_region: str = "us-east-1"
-    access_key_id: SecretStr | None = None
-    secret_access_key: SecretStr | None = None
-    # Files above this go up in parts of this size (S3's multipart upload).
-    multipart_mb: int = Field(default=64, ge=5)
-    # Stored objects at or under this are read back and hashed when verified; larger ones
-    # are checked by their stored SHA-256 and size.
-    verify_download_mb: int = Field(default=8, ge=0)
-    # The local recordings and evidence are deleted this many days after the session once
-    # archive.json says the store holds them verified; 0 = the local copy stays.
-    keep_local_days: float = Field(default=0.0, ge=0)
-
-    @property
-    def enabled(self) -> bool:
-        return bool(self.s3_bucket)
-
-
 class Settings(BaseSettings):
     """Everything configurable, in one object."""
 
@@ -238,7 +212,6 @@ class Settings(BaseSettings):
     telegram: TelegramSettings = Field(default_factory=TelegramSettings)
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)
     scheduling: SchedulingSettings = Field(default_factory=SchedulingSettings)
-    archive: ArchiveSettings = Field(default_factory=ArchiveSettings)
     archive: ArchiveSettings = Field(default_factory=ArchiveSettings)
 
     @classmethod
