@@ -3,9 +3,14 @@ welcome's credentials, and the relay-only policy (aiortc honours iceTransportPol
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 from aiortc import RTCConfiguration, RTCIceTransportPolicy
+from proctorbot.bot.manager import bot_signaling_url
 from proctorbot.bot.peer_link import PeerLink, ice_configuration
 from proctorbot.bot.peers import PeerInfo
+from proctorbot.bot.session_bot import SessionBot
 
 TURN_URL = "turn:turn.example.org:3478?transport=udp"
 
@@ -43,3 +48,25 @@ async def test_bot_builds_its_rtc_configuration_from_the_welcome() -> None:
     finally:
         await link.pc.close()
         await loopback.pc.close()
+
+
+async def test_the_bot_takes_its_ice_from_each_welcome(running_server) -> None:
+    conf = running_server.ctx.settings.conference
+    conf.turn_urls = [TURN_URL]
+    conf.turn_ttl_seconds = 120
+    session_id = running_server.session_id
+    url = bot_signaling_url(running_server.ctx, session_id, running_server.url)
+    bot = SessionBot(session_id, url, running_server.ctx.settings)
+    run = asyncio.create_task(bot.run())
+    try:
+        await asyncio.wait_for(bot.joined.wait(), 10)
+        ice = bot.media.ice
+        assert ice is not None and ice.iceTransportPolicy == RTCIceTransportPolicy.ALL
+        [turn] = ice.iceServers
+        expiry, user = turn.username.split(":", 1)
+        assert user == bot.peer_id  # made for the bot's own connection
+        assert 0 < int(expiry) - time.time() <= 120
+        assert turn.urls == [TURN_URL] and turn.credential
+    finally:
+        await bot.stop()
+        await run
