@@ -458,9 +458,14 @@
   async function inboundStats(peerId) {
     // What arrives from one peer: bytes, audio energy, decoded frames (for checks and tests).
     const p = state.peers.get(peerId);
-    const result = { audio: null, video: null };
+    const result = { audio: null, video: null, route: null };
     if (!p) return result;
-    (await p.pc.getStats()).forEach((r) => {
+    const report = await p.pc.getStats();
+    report.forEach((r) => {  // route: our candidate's type on the pair in use (relay = TURN)
+      if (r.type === "candidate-pair" && r.nominated && r.state === "succeeded") {
+        const local = report.get(r.localCandidateId);
+        result.route = local ? local.candidateType : null;
+      }
       if (r.type !== "inbound-rtp") return;
       result[r.kind] = {
         bytesReceived: r.bytesReceived || 0,
@@ -613,7 +618,7 @@
     get timezone() { return config.timezone; },
     offset,                               // offset(754) -> "12:34" from the recording start
     wallClock,                            // wallClock(unixSeconds) -> "11:44:05" in the exam's zone
-    stats: inboundStats,                  // await stats(peerId): {audio, video} received
+    stats: inboundStats,                  // await stats(peerId): {audio, video, route} received
     setMedia,                             // setMedia("video", true)
     focusExempt,                          // await focusExempt(() => getDisplayMedia(...))
     focusState: () => ({ watching: focus.watching, fullscreen: focus.fullscreen, open: [...focus.open.keys()] }),

@@ -1,5 +1,6 @@
-"""Relay-only ICE through a real coturn: a sender and the bot's own receive-only link
-connect with nothing but TURN candidates, using the credentials a welcome hands out.
+"""Relay-only ICE through a real coturn: a sender and the bot's own receive-only link,
+and two Chromium call pages, connect with nothing but TURN candidates, using the
+credentials a welcome hands out.
 
 coturn runs in its REST API mode (``--use-auth-secret``) on 127.0.0.1, started by the
 test itself; ``--allow-loopback-peers`` lets it relay between two allocations on
@@ -26,6 +27,8 @@ from proctorbot.bot.peers import PeerInfo
 from proctorbot.conference.turn import ice_servers_for
 from proctorbot.config.settings import ConferenceSettings
 from pydantic import SecretStr
+
+from tests.browser_helpers import launch_chromium, open_call, wait_remote_video
 
 TURNSERVER = shutil.which("turnserver")
 pytestmark = pytest.mark.skipif(
@@ -150,3 +153,27 @@ async def test_a_credential_of_another_secret_is_refused(coturn: int) -> None:
         assert candidate_types(pc.localDescription.sdp) == set()  # no allocation: 401
     finally:
         await pc.close()
+
+
+@pytest.mark.browser
+@pytest.mark.timeout(90)
+async def test_relay_only_call_between_two_chromium_pages(
+    coturn: int, running_server, fake_media, playwright_async
+) -> None:
+    conf = running_server.ctx.settings.conference
+    conf.turn_urls = [f"turn:127.0.0.1:{coturn}?transport=udp"]
+    conf.turn_secret = SecretStr(SECRET)
+    conf.ice_transport_policy = "relay"
+    browser = await launch_chromium(playwright_async, fake_media)
+    try:
+        student = await open_call(browser, running_server.link("student"))
+        examiner = await open_call(browser, running_server.link("examiner"))
+        await wait_remote_video(student, "examiner")
+        await wait_remote_video(examiner, "student")
+        for page, other in ((student, examiner), (examiner, student)):
+            other_id = await other.evaluate("window.proctorbot.peerId")
+            got = await page.evaluate("(id) => window.proctorbot.stats(id)", other_id)
+            assert got["route"] == "relay", got
+            assert got["video"]["framesDecoded"] > 0
+    finally:
+        await browser.close()
