@@ -59,6 +59,11 @@ GapListener = Callable[[Gap], None]
 RETRY_WRITE_SECONDS = 1.0
 
 
+# A person's phone or screen share that went this close before the person's main device
+# (or the bot) left went with the person: a departure, not a gap of that source.
+LEAVING_TOGETHER_S = 10.0
+
+
 def participant_key(
     role: str, person_id: str, name: str, peer_id: str, device: str = "main"
 ) -> str:
@@ -256,7 +261,8 @@ class SessionRecorder:
     def _other_devices_gone(self, connected: set[str], at: float) -> dict[str, float]:
         """A person's other device (a phone, a screen share) still gone at the leave never
         came back: its gap lasts until the person's main device left (or the leave), so it
-        counts against its own allowance instead of being dropped as a departure."""
+        counts against its own allowance instead of being dropped as a departure; one that
+        went within ``LEAVING_TOGETHER_S`` of that moment simply left with the person."""
         ends: dict[str, float] = {}
         for key, participant in self._participants.items():
             if key in connected or participant.open_gap is None:
@@ -271,8 +277,11 @@ class SessionRecorder:
                 ),
                 None,
             )
-            if main is not None:
-                ends[key] = main.open_gap.start if main.open_gap is not None else at
+            if main is None:
+                continue
+            end = main.open_gap.start if main.open_gap is not None else at
+            if end - participant.open_gap.start > LEAVING_TOGETHER_S:
+                ends[key] = end  # else both left together: a departure, not a gap
         return ends
 
     def _write_frame(self, track: TrackRecording, frame: EncodedFrame) -> None:

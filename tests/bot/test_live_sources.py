@@ -11,8 +11,7 @@ from pathlib import Path
 
 import numpy as np
 from proctorbot.bot.live_sources import StudentSourcesWatch
-from proctorbot.bot.peer_directory import track_key
-from proctorbot.bot.peer_directory import PeerDirectory
+from proctorbot.bot.peer_directory import PeerDirectory, track_key
 from proctorbot.bot.peers import PeerInfo
 from proctorbot.bot.session_bus import SessionBus
 from proctorbot.config.profiles import load_profile

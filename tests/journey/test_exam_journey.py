@@ -126,6 +126,8 @@ async def go_through_the_checklist(journey: Journey) -> dict[str, Any]:
     await journey.shoot("consent")
     await journey.wait_phase(LOOP - 4.0)  # the room scan starts as the camera turns
     await student.click('[data-action="consent-yes"]')
+    # the whole screen is recorded [004 §4.4]: shared once, from the sources box
+    await student.click("#screen-share", timeout=30_000)
     shot_steps: set[str] = set()
     acted: dict[tuple[str, int, str], int] = {}
     async with asyncio.timeout(600):
@@ -358,8 +360,11 @@ async def test_exam_journey_from_the_links_to_the_hand_over(
         (m.created_at.timestamp() for m in outbox if m.kind == "alert"),
     )
     assert alerts, [m.kind for m in outbox]
+    exam_from = admitted_at - started_at  # flags of the checklist are not alerted
     for kind in ("extra_person", "third_party_voice"):
-        onsets = sorted({e["start"] for e in events if e["kind"] == kind and e["start"] > 0})
+        onsets = sorted(
+            {e["start"] for e in events if e["kind"] == kind and e["start"] > exam_from}
+        )
         assert onsets, f"no {kind} during the exam"
         first = started_at + onsets[0]
         delay = min((a - first for a in alerts if a >= first - 1.0), default=None)
