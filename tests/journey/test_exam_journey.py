@@ -32,6 +32,7 @@ from typing import Any
 import pytest
 from proctorbot.checklist.records import ChecklistRun
 from proctorbot.notifications.tables import OutboxMessage
+from proctorbot.rules.engine import source_device
 from proctorbot.storage.models import ExamSession
 from sqlalchemy import select
 
@@ -375,7 +376,13 @@ async def test_exam_journey_from_the_links_to_the_hand_over(
     # -- the composite shows the student wherever the raw segments have frames -----------
     composite = next(f for f in manifest["files"] if f["kind"] == "composite")
     origin = composite["started_at"]
-    videos = [f for f in manifest["files"] if f["kind"] == "video" and f["role"] == "student"]
+    videos = [  # the student's camera (the shared screen is a source of its own)
+        f
+        for f in manifest["files"]
+        if f["kind"] == "video"
+        and f["role"] == "student"
+        and source_device(f["participant"]) == "main"
+    ]
     assert len({Path(f["path"]).name.split("-")[1] for f in videos}) >= 2, "a reconnect"
     frames = await asyncio.to_thread(raw_frame_times, session_dir, videos)
     covered = [  # seconds whose last half second holds a raw frame of the student

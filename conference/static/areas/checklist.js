@@ -139,8 +139,15 @@
     if (!s.student_present && s.outcome === "in_progress") {
       root.append(el("p", { class: "hint", "data-flag": "student-absent", text: t("panel.student_absent") }));
     }
+    // Once the checklist is over the exam's live flags matter most: they come first, the
+    // steps (still there to look back at) after them.
+    const over = s.outcome !== "in_progress";
+    if (over && (s.outcome === "admitted" || view.flags.length)) {
+      renderFlags();
+      root.append(el("h2", { text: t("panel.steps_done") }));
+    }
     root.append(el("ol", { class: "steps" }, s.steps.map((step) => renderStep(s, step))));
-    if (s.outcome === "admitted" || view.flags.length) renderFlags();
+    if (!over && view.flags.length) renderFlags();
   }
 
   function renderStep(s, step) {
