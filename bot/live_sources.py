@@ -24,16 +24,12 @@ from typing import Any
 import cv2
 import numpy as np
 from proctorbot.bot.live_video import StudentVideoWatch
+from proctorbot.bot.peer_directory import peer_field
 from proctorbot.bot.session_bus import PeerJoined, PeerLeft
 from proctorbot.detection.events import DetectorEvent
 from proctorbot.storage.session_folder import SCREEN_SNAPSHOTS_DIR
 
 log = logging.getLogger(__name__)
-
-
-def _field(info: Any, name: str) -> str:
-    value = info.get(name, "") if isinstance(info, dict) else getattr(info, name, "")
-    return "" if value is None else str(value)
 
 
 class StudentSourcesWatch:
@@ -76,7 +72,7 @@ class StudentSourcesWatch:
         found = [
             pid
             for pid, info in self.bot.peers.items()
-            if _field(info, "role") == "student" and _field(info, "device") == device
+            if peer_field(info, "role") == "student" and peer_field(info, "device") == device
         ]
         return found[-1] if found else None
 

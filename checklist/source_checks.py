@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 from typing import TYPE_CHECKING, Any
 
+from proctorbot.bot.peer_directory import peer_field
 from proctorbot.checklist.detectors import VideoFrame
 from proctorbot.checklist.records import AutoResult
 
@@ -35,16 +36,12 @@ GIVE_UP_BEFORE_LIMIT_S = 1.0
 def device_of_student(peers: Any, student_peer: str, device: str) -> str | None:
     """The peer id of the student's ``device`` ("phone", "screen": same person), or None."""
 
-    def field_of(info: Any, name: str) -> str:
-        value = info.get(name, "") if isinstance(info, dict) else getattr(info, name, "")
-        return str(value or "")
-
-    person = field_of(peers.get(student_peer, {}), "person_id")
+    person = peer_field(peers.get(student_peer, {}), "person_id")
     found = None
     for peer_id, info in list(peers.items()):
-        if field_of(info, "role") != "student" or field_of(info, "device") != device:
+        if peer_field(info, "role") != "student" or peer_field(info, "device") != device:
             continue
-        if not person or field_of(info, "person_id") == person:
+        if not person or peer_field(info, "person_id") == person:
             found = peer_id  # the newest connection of that device
     return found
 
