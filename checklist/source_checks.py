@@ -73,15 +73,7 @@ async def check_phone_camera(ctx: CheckContext) -> AutoResult:
     """Waits for the phone until the step's time runs out; a snapshot for the examiner."""
     phone = await _wait_for_device(ctx, "phone", None)
     assert phone is not None
-    frames = await _frames_of(ctx, phone)
-    ctx.on_captured()
-    if not frames:
-        return AutoResult(True, False, "no_phone_video", {"frames": 0, "phone": phone})
-    snapshot = frames[-1][1]
-    evidence = (await ctx.save_image("phone.jpg", snapshot),)
-    height, width = snapshot.shape[:2]
-    details = {"frames": len(frames), "width": width, "height": height, "phone": phone}
-    return AutoResult(True, True, "phone_camera_ok", details, evidence)
+    return await _picture_of(ctx, "phone", phone, "phone_camera_ok")
 
 
 async def check_screen_share(ctx: CheckContext) -> AutoResult:
@@ -93,12 +85,18 @@ async def check_screen_share(ctx: CheckContext) -> AutoResult:
     if screen is None:
         ctx.on_captured()
         return AutoResult(True, False, "screen_not_shared", {"frames": 0})
-    frames = await _frames_of(ctx, screen)
+    return await _picture_of(ctx, "screen", screen, "screen_share_ok")
+
+
+async def _picture_of(ctx: CheckContext, device: str, peer: str, ok: str) -> AutoResult:
+    """The device's frames for the capture time: its size and a snapshot for the
+    examiner (``<device>.jpg``), or ``no_<device>_video`` when none came."""
+    frames = await _frames_of(ctx, peer)
     ctx.on_captured()
     if not frames:
-        return AutoResult(True, False, "no_screen_video", {"frames": 0, "screen": screen})
+        return AutoResult(True, False, f"no_{device}_video", {"frames": 0, device: peer})
     snapshot = frames[-1][1]
-    evidence = (await ctx.save_image("screen.jpg", snapshot),)
+    evidence = (await ctx.save_image(f"{device}.jpg", snapshot),)
     height, width = snapshot.shape[:2]
-    details = {"frames": len(frames), "width": width, "height": height, "screen": screen}
-    return AutoResult(True, True, "screen_share_ok", details, evidence)
+    details = {"frames": len(frames), "width": width, "height": height, device: peer}
+    return AutoResult(True, True, ok, details, evidence)
