@@ -126,7 +126,7 @@ class LiveWatch:
                     log.exception("%s: exam start not recorded", self.session_dir.name)
             if state != "proctored":
                 log.info("%s: no live watch (%s)", self.session_dir.name, state)
-                await self._to_examiners("status", {"state": "off", "reason": state})
+                await self.notices.to_examiners("status", {"state": "off", "reason": state})
                 return
         # telling people is a listener of the bus, like any other (panel and outbox)
         self.bot.bus.on(FindingAlerted, self.notices.finding_alerted)
@@ -134,7 +134,7 @@ class LiveWatch:
         executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="live-audio")
         try:
             await self._prepare_audio(executor)
-            await self._to_examiners("status", {"state": "watching"})
+            await self.notices.to_examiners("status", {"state": "watching"})
             helpers = [
                 asyncio.create_task(self._follow_examiner(), name="live-examiner"),
                 asyncio.create_task(self._follow_recorder_events(), name="live-recorder-events"),
@@ -352,7 +352,7 @@ class LiveWatch:
             return
         while True:
             await asyncio.sleep(self.options.open_gap_check_s)
-            if not self.session_going_on():
+            if not self.notices.session_going_on():
                 continue  # everyone has gone: the exam is over, nobody is "away"
             now = round(time.time() - self.bot.started_at, 3)
             for gap in open_gaps():
@@ -377,12 +377,6 @@ class LiveWatch:
         if closed is not None:
             self.bot.bus.publish(FindingClosed(closed))
 
-    def session_going_on(self) -> bool:
-        return self.notices.session_going_on()
-
     async def detector_failed(self, detector: str, exc: BaseException) -> None:
         """Logged each time; the examiners hear of it once per detector."""
         await self.notices.detector_failed(detector, exc)
-
-    async def _to_examiners(self, action: str, data: dict[str, Any]) -> None:
-        await self.notices.to_examiners(action, data)
