@@ -66,12 +66,34 @@ class ConferenceSettings(Section):
     # The QR link of a student's phone (second camera) opens the phone's page this long;
     # a fresh QR is shown each time the student's page asks.
     phone_link_ttl_minutes: float = Field(default=20.0, gt=0)
+    # "mesh": browsers and the bot connect peer to peer (the one-process default);
+    # "janus": every call goes through a Janus VideoRoom ([janus], conference/janus/).
+    mode: Literal["mesh", "janus"] = "mesh"
 
     @model_validator(mode="after")
     def _relay_needs_turn(self) -> ConferenceSettings:
         if self.ice_transport_policy == "relay" and not self.turn_urls:
             raise ValueError("ice_transport_policy = 'relay' needs turn_urls (nothing to relay)")
         return self
+
+
+class JanusSettings(Section):
+    """Janus instances of the media plane (``conference.mode = "janus"``)."""
+
+    # HTTP API base URLs, one per instance, e.g. ["http://10.77.0.1:8088/janus"].
+    urls: list[str] = Field(default_factory=list)
+    # Janus's api_secret (janus.jcfg general.api_secret); empty = none set there.
+    api_secret: SecretStr | None = None
+    # Janus records every published track itself (.mjr, converted after the session).
+    record: bool = True
+    # Janus's recording folder as the Janus process sees it; empty = <data_dir>/janus.
+    record_dir: str = ""
+    # A new room goes to the least loaded instance with fewer rooms than this.
+    max_rooms_per_instance: int = Field(default=200, gt=0)
+    # The address the bot's ICE gathers on when conference.allow_loopback is on (Janus
+    # refuses loopback candidates): e.g. the test's veth address 10.77.0.1; empty = every
+    # host address (or 127.0.0.1 only with allow_loopback).
+    bot_ice_address: str = ""
 
 
 class BotSettings(Section):
@@ -213,6 +235,7 @@ class Settings(BaseSettings):
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)
     scheduling: SchedulingSettings = Field(default_factory=SchedulingSettings)
     archive: ArchiveSettings = Field(default_factory=ArchiveSettings)
+    janus: JanusSettings = Field(default_factory=JanusSettings)
 
     @classmethod
     def settings_customise_sources(
