@@ -213,6 +213,28 @@ class ArchiveSettings(Section):
         return bool(self.s3_bucket)
 
 
+class ClusterSettings(Section):
+    """Scale-out mode (issue 15): bots and hand-overs as Dramatiq jobs on Redis, their
+    leases and the scheduler's lock in PostgreSQL (the main database). Off while
+    ``redis_url`` is empty: ``make run`` keeps one process with its own BotManager."""
+
+    redis_url: str = ""  # e.g. redis://127.0.0.1:6379/0; empty = one-process mode
+    # A worker that stops heartbeating this long is dead: Redis hands its messages to
+    # another worker, which takes the session's lease over.
+    heartbeat_timeout_s: float = Field(default=15.0, gt=0)
+    # A worker refuses a new bot (requeued with a delay) at or above this load (0..1:
+    # the larger of its CPU load per core and its bots per max_bots_per_worker).
+    load_threshold: float = Field(default=0.75, gt=0)
+    max_bots_per_worker: int = Field(default=6, gt=0)
+    bots_queue: str = "bots"
+    analysis_queue: str = "analysis"
+    worker_id: str = ""  # empty = <host name>-<process id>
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.redis_url)
+
+
 class Settings(BaseSettings):
     """Everything configurable, in one object."""
 
@@ -235,6 +257,7 @@ class Settings(BaseSettings):
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)
     scheduling: SchedulingSettings = Field(default_factory=SchedulingSettings)
     archive: ArchiveSettings = Field(default_factory=ArchiveSettings)
+    cluster: ClusterSettings = Field(default_factory=ClusterSettings)
     janus: JanusSettings = Field(default_factory=JanusSettings)
 
     @classmethod
