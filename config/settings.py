@@ -229,6 +229,14 @@ class ClusterSettings(Section):
     bots_queue: str = "bots"
     analysis_queue: str = "analysis"
     worker_id: str = ""  # empty = <host name>-<process id>
+    # Web nodes (conference/cluster_rooms.py): with the cluster on, every web node keeps
+    # its rooms' presence in the database and relays signaling to the others through
+    # Redis, so a student and the examiner may reach different nodes behind any load
+    # balancer. False = rooms in this process's memory (one web node only).
+    shared_rooms: bool = True
+    # How often a web node writes its heartbeat; one silent for heartbeat_timeout_s is
+    # dead: another node removes its peers (their rooms get peer-left, reason node_lost).
+    node_heartbeat_s: float = Field(default=3.0, gt=0)
 
     @property
     def enabled(self) -> bool:
