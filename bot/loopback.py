@@ -27,23 +27,33 @@ def _ice_connections(pc: RTCPeerConnection) -> list[Any]:
     return connections
 
 
-async def _gather_loopback(self: Any) -> None:
-    """Replacement for aioice ``Connection.gather_candidates``: host 127.0.0.1 only."""
-    if self._local_candidates_start:
-        return
-    self._local_candidates_start = True
-    for component in self._components:
-        self._local_candidates += await self.get_component_candidates(
-            component=component, addresses=[LOOPBACK]
-        )
-    self._local_candidates_end = True
+def _gather_only(address: str) -> Any:
+    async def gather(self: Any) -> None:
+        """Replacement for aioice ``Connection.gather_candidates``: one host address only."""
+        if self._local_candidates_start:
+            return
+        self._local_candidates_start = True
+        for component in self._components:
+            self._local_candidates += await self.get_component_candidates(
+                component=component, addresses=[address]
+            )
+        self._local_candidates_end = True
+
+    return gather
+
+
+def restrict_to_address(pc: RTCPeerConnection, address: str) -> None:
+    """Gather host candidates on ``address`` only (e.g. a test's veth address: Janus
+    refuses loopback candidates); same rules as ``restrict_to_loopback``."""
+    gather = _gather_only(address)
+    for connection in _ice_connections(pc):
+        if not hasattr(connection, "get_component_candidates"):
+            raise RuntimeError("aioice changed: cannot restrict ICE to one address")
+        connection.gather_candidates = types.MethodType(gather, connection)
 
 
 def restrict_to_loopback(pc: RTCPeerConnection) -> None:
-    for connection in _ice_connections(pc):
-        if not hasattr(connection, "get_component_candidates"):
-            raise RuntimeError("aioice changed: cannot restrict ICE to loopback")
-        connection.gather_candidates = types.MethodType(_gather_loopback, connection)
+    restrict_to_address(pc, LOOPBACK)
 
 
 def is_loopback_candidate(candidate_line: str) -> bool:
