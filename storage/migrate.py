@@ -18,6 +18,7 @@ TABLE_MODULES = (
     "proctorbot.storage.models",
     "proctorbot.bot.tables",
     "proctorbot.conference.tables",
+    "proctorbot.conference.janus.tables",
     "proctorbot.recording.tables",
     "proctorbot.detection.tables",
     "proctorbot.scheduling.tables",
