@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from aiohttp import web
 from proctorbot.checklist.adapters import build_detectors
@@ -21,9 +20,6 @@ from proctorbot.conference.off_loop import in_thread
 from proctorbot.config.catalogue import LANGUAGES, Catalogue
 
 from proctorbot.context import CONTEXT, AppContext
-
-if TYPE_CHECKING:
-    from proctorbot.bot.manager import BotManager
 
 log = logging.getLogger(__name__)
 
@@ -81,18 +77,13 @@ class ChecklistPlugin:
 CHECKLIST_PLUGIN = web.AppKey("proctorbot.checklist.plugin", ChecklistPlugin)
 
 
-async def setup(
-    app: web.Application, ctx: AppContext, manager: BotManager | None
-) -> ChecklistPlugin:
-    """The checklist's texts and evidence pages, and its plug-in in every session's bot
-    (``manager``; None: the pages alone, no bot runs a checklist)."""
+async def setup(app: web.Application, ctx: AppContext, plugin: ChecklistPlugin) -> ChecklistPlugin:
+    """The checklist's texts and evidence pages; ``plugin`` is the checklist the root added
+    to every session's bot (in this process, or in a worker's), kept here for tests."""
     app.router.add_get("/checklist/texts.json", texts)
     # in a thread: its checks read the database and the disk (conference/off_loop.py)
     app.router.add_get("/checklist/evidence/{session_id}/{path:.+}", in_thread(evidence))
-    plugin = ChecklistPlugin(ctx)
     app[CHECKLIST_PLUGIN] = plugin
-    if manager is not None:
-        manager.add_session_plugin(plugin)
     return plugin
 
 

@@ -44,30 +44,42 @@ def session_started_notice(ctx: AppContext):  # noqa: ANN201 - Callable[[str], i
     return announce
 
 
-async def setup(
-    app: web.Application, ctx: AppContext, manager: BotManager, *, wait_for_admission: bool
-) -> SessionCloser:
-    """``wait_for_admission``: a checklist runs in the sessions, so the live watch starts
+def live_watch_plugin(ctx: AppContext, *, wait_for_admission: bool) -> LiveWatchPlugin:
+    """The live watch of a session's bot, alerting through the outbox: the same in the web
+    process (one-process mode) and in a worker process (workers/).
+
+    ``wait_for_admission``: a checklist runs in the sessions, so the live watch starts
     once the student is admitted (else at once)."""
-    models = ctx.models  # shared with the checklist (checklist.adapters.build_detectors)
-    plugin = LiveWatchPlugin(
+    return LiveWatchPlugin(
         ctx,
-        models,
+        ctx.models,  # shared with the checklist (checklist.adapters.build_detectors)
         wait_for_admission=wait_for_admission,
         alert_sink=lambda session_id, folder, started_at: OutboxAlertSink(
             ctx, session_id, folder, started_at
         ),
         announce=session_started_notice(ctx),
     )
-    app[LIVE_WATCH_PLUGIN] = plugin
-    hand_over = SessionHandOver(
+
+
+def session_hand_over(ctx: AppContext) -> SessionHandOver:
+    """The hand-over of one session (a web process's bot manager, or a worker's job)."""
+    models = ctx.models
+    return SessionHandOver(
         ctx,
         audio_models=models.audio_models,
         transcriber=models.transcriber,
         labels=composite_labels,
     )
+
+
+async def setup(
+    app: web.Application, ctx: AppContext, manager: BotManager, *, live_watch: LiveWatchPlugin
+) -> SessionCloser:
+    """The hand-over after each session ``manager`` runs; ``live_watch`` is the plug-in the
+    root added to the manager (``live_watch_plugin``), kept here for tests and handlers."""
+    app[LIVE_WATCH_PLUGIN] = live_watch
+    hand_over = session_hand_over(ctx)
     app[HAND_OVER] = hand_over
-    manager.add_session_plugin(plugin)
     manager.after_session = hand_over
 
     async def start(app: web.Application) -> None:

@@ -21,10 +21,14 @@ from dataclasses import dataclass, fields
 from aiohttp import web
 
 from proctorbot.bot import service as bot_service
+from proctorbot.bot.live_watch_plugin import LiveWatchPlugin
 from proctorbot.bot.page_focus import PageFocusPlugin
+from proctorbot.bot.session_bot import SessionPlugin
 from proctorbot.checklist import service as checklist_service
+from proctorbot.checklist.service import ChecklistPlugin
 from proctorbot.checklist.views import step_in_words
 from proctorbot.conference import server as conference_server
+from proctorbot.conference.room_relay import node_relay
 from proctorbot.context import CONTEXT, AppContext
 from proctorbot.handover import service as handover_service
 from proctorbot.notifications import service as notifications_service
@@ -62,6 +66,30 @@ class Areas:
 EVERY_AREA = Areas.every()
 
 
+@dataclass(frozen=True)
+class SessionPlugins:
+    """What runs inside every session's bot, besides the recording."""
+
+    page_focus: PageFocusPlugin  # the student's page says when it leaves the screen [001 §4]
+    live_watch: LiveWatchPlugin | None  # the live detectors and alerts
+    checklist: ChecklistPlugin | None  # the pre-exam checklist
+
+    def in_order(self) -> list[SessionPlugin]:
+        return [p for p in (self.page_focus, self.live_watch, self.checklist) if p is not None]
+
+
+def session_plugins(ctx: AppContext, *, live_watch: bool, checklist: bool) -> SessionPlugins:
+    """One wiring of a session's bot for both roots: the web process's own bot manager
+    (one-process mode) and a worker process's (proctorbot/worker.py)."""
+    return SessionPlugins(
+        PageFocusPlugin(ctx),
+        handover_service.live_watch_plugin(ctx, wait_for_admission=checklist)
+        if live_watch
+        else None,
+        ChecklistPlugin(ctx) if checklist else None,
+    )
+
+
 def telegram_commands(ctx: AppContext) -> TelegramCommands:
     """The Telegram commands, told the report's signed link and the checklist's step."""
     return TelegramCommands(
@@ -86,25 +114,38 @@ async def build_app(ctx: AppContext, *, areas: Areas = EVERY_AREA) -> web.Applic
     app = web.Application()
     app[CONTEXT] = ctx
 
-    rooms = await conference_server.setup(app, ctx)
-    manager = await bot_service.setup(app, ctx) if areas.bot else None
-    if manager is not None:  # the student's page says when it leaves the screen [001 §4]
-        manager.add_session_plugin(PageFocusPlugin(ctx))
+    # [cluster]: rooms shared by the web nodes (presence in the database, Redis between)
+    rooms = await conference_server.setup(app, ctx, relay=node_relay(ctx.settings.cluster))
+    # scale-out ([cluster] redis_url set): bots and hand-overs run in worker processes
+    # (proctorbot/worker.py); this process only enqueues them
+    cluster = ctx.settings.cluster.enabled
+    manager = await bot_service.setup(app, ctx) if areas.bot and not cluster else None
+    plugins = session_plugins(
+        ctx, live_watch=manager is not None and areas.handover, checklist=areas.checklist
+    )
+    if manager is not None:
+        for plugin in plugins.in_order():
+            manager.add_session_plugin(plugin)
     closer = None
-    if manager is not None and areas.handover:
-        closer = await handover_service.setup(app, ctx, manager, wait_for_admission=areas.checklist)
+    if manager is not None and plugins.live_watch is not None:
+        closer = await handover_service.setup(app, ctx, manager, live_watch=plugins.live_watch)
     if areas.scheduling:
+        queues = None
+        if cluster:  # Dramatiq is imported only in cluster mode (the `cluster` extra)
+            from proctorbot.workers.queues import job_queues
+
+            queues = job_queues(ctx.settings.cluster)
         hooks = JobHooks(
-            bot_join=manager.join if manager is not None else None,
+            bot_join=queues.enqueue_bot if queues else manager.join if manager else None,
             people_in_room=rooms.people_in,
-            post_session=closer,
+            post_session=queues.enqueue_analysis if queues else closer,
             retention=functools.partial(asyncio.to_thread, run_retention, ctx),
         )
-        await scheduling_service.setup(app, ctx, hooks)
+        await scheduling_service.setup(app, ctx, hooks, single_active=cluster)
     if areas.notifications:
         await notifications_service.setup(app, ctx, telegram_commands(ctx))
-    if areas.checklist:
-        await checklist_service.setup(app, ctx, manager)
+    if plugins.checklist is not None:
+        await checklist_service.setup(app, ctx, plugins.checklist)
     if areas.dashboard:
         await dashboard.setup(app, ctx)
     if areas.disk_space:

@@ -27,6 +27,7 @@ from proctorbot.recording import commands as recording_commands
 from proctorbot.report import commands as report_commands
 from proctorbot.scheduling import commands as scheduling_commands
 from proctorbot.serve import serve_command
+from proctorbot.workers import commands as workers_commands
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -66,6 +67,7 @@ for area_commands in (
     notifications_commands,
     checklist_commands,
     report_commands,
+    workers_commands,
 ):
     area_commands.register(cli)
 cli.add_command(serve_command)

@@ -25,6 +25,7 @@ TABLE_MODULES = (
     "proctorbot.report.tables",
     "proctorbot.notifications.tables",
     "proctorbot.checklist.tables",
+    "proctorbot.workers.tables",
 )
 
 

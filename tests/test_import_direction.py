@@ -25,7 +25,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 PACKAGE = "proctorbot"
-ROOT_MODULES = frozenset({"app", "serve", "cli", "commands_core", "__main__"})
+ROOT_MODULES = frozenset({"app", "serve", "cli", "commands_core", "__main__", "worker"})
 NOT_AREAS = frozenset({"tests", "benchmarks", PACKAGE})
 AREAS = tuple(
     sorted(
