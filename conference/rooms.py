@@ -2,7 +2,9 @@
 
 A room exists while at least one peer is connected. The database knows the sessions;
 this registry knows only live WebSocket connections, so a restart empties it and the
-browsers simply reconnect.
+browsers simply reconnect. ``enter`` and ``leave`` are the membership: replacing the same
+person's older connection, the capacity, ``welcome``, ``peer-joined`` and ``peer-left``.
+With web nodes sharing rooms, ``cluster_rooms.ClusterRooms`` does the same across nodes.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +25,10 @@ MAIN_DEVICE = "main"
 # (conference/extra_sources.py). Any other name is the main device: a person cannot open
 # an unbounded number of sources.
 DEVICES = frozenset({MAIN_DEVICE, "phone", "screen"})
+# The close code of a connection replaced by a newer one of the same person and device.
+CLOSE_REPLACED = 4001
+# What the newcomer is told, made from the room as it is when the newcomer enters it.
+Welcome = Callable[["Room"], dict[str, Any]]
 
 
 def device_of(raw: str | None) -> str:
@@ -99,6 +106,13 @@ class Room:
             if peer.peer_id != exclude:
                 await peer.send(message)
 
+    def local_peers(self) -> list[Peer]:
+        """The peers whose sockets this process holds (all of them in one process)."""
+        return [p for p in self.peers.values() if p.ws is not None]
+
+    async def media_state_changed(self, peer: Peer) -> None:
+        """The peer's mic/cam changed (kept in memory here; shared rooms record it)."""
+
 
 @dataclass
 class RoomRegistry:
@@ -128,6 +142,52 @@ class RoomRegistry:
     def forget_if_empty(self, room: Room) -> None:
         if not room.peers and self.rooms.get(room.session_id) is room:
             del self.rooms[room.session_id]
+
+    async def enter(
+        self, peer: Peer, session_id: str, capacity: int, welcome: Welcome
+    ) -> Room | None:
+        """Add a newcomer: its older connection (same person, role, device) leaves with
+        reason ``replaced`` (closed 4001); None when the room is full. The newcomer gets
+        ``welcome(room)`` (the others present), the others ``peer-joined``."""
+        previous = self.open(session_id).find_person(peer.person_id, peer.role, peer.device)
+        if previous is not None:
+            # The same person's same device (or the bot) again: a reload or a network drop.
+            # The new connection wins; the old one leaves with reason "replaced". Another
+            # device of the person (a phone beside the laptop) is a second source instead.
+            old_room = self.open(session_id)
+            log.info("%s replaces %s in %s", peer.role, previous.peer_id, session_id)
+            self.remove_peer(old_room, previous.peer_id)
+            await old_room.broadcast(
+                {"type": "peer-left", "peer_id": previous.peer_id, "reason": "replaced"}
+            )
+            await previous.ws.close(code=CLOSE_REPLACED, message=b"replaced")
+
+        # From here to the registration there is no `await`: two people joining at the
+        # same moment always see each other (one in `welcome`, the other in `peer-joined`).
+        room = self.open(session_id)
+        if peer.role != "bot" and room.people_count() >= capacity:
+            self.forget_if_empty(room)
+            return None
+        message = welcome(room)
+        room.peers[peer.peer_id] = peer
+        await peer.send(message)
+        await room.broadcast({"type": "peer-joined", "peer": peer.describe()}, exclude=peer.peer_id)
+        return room
+
+    async def leave(self, room: Room, peer: Peer, reason: str) -> bool:
+        """The peer's socket closed: the others get ``peer-left``; False when it had
+        already been replaced by a newer connection of the same person."""
+        if room.peers.get(peer.peer_id) is not peer:
+            return False
+        self.remove_peer(room, peer.peer_id)
+        await room.broadcast({"type": "peer-left", "peer_id": peer.peer_id, "reason": reason})
+        return True
+
+    async def start(self) -> None:
+        """Nothing to start in one process (shared rooms subscribe and heartbeat)."""
+
+    async def stop(self) -> None:
+        """Nothing to stop in one process."""
 
 
 def new_peer_id(role: str) -> str:

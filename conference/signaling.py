@@ -48,7 +48,7 @@ log = logging.getLogger(__name__)
 # Close codes sent to a refused socket (4000 + the HTTP status of the refusal page).
 CLOSE_REFUSED = 4403
 CLOSE_ROOM_FULL = 4409
-CLOSE_REPLACED = 4001
+# (4001, a connection replaced by a newer one of the same person: rooms.CLOSE_REPLACED)
 CLOSE_FLOODING = 4429
 
 
@@ -154,31 +154,6 @@ async def join_room(
 
     The welcome's ``ice_servers`` carry TURN credentials made for this connection
     (conference/turn.py, from ``server_key`` unless ``turn_secret`` is set)."""
-    previous = rooms.open(admission.session_id).find_person(
-        admission.person_id, admission.role, device
-    )
-    if previous is not None:
-        # The same person's same device (or the bot) again: a reload or a network drop.
-        # The new connection wins; the old one leaves with reason "replaced". Another
-        # device of the person (a phone beside the laptop) is a second source instead.
-        old_room = rooms.open(admission.session_id)
-        log.info("%s replaces %s in %s", admission.role, previous.peer_id, old_room.session_id)
-        rooms.remove_peer(old_room, previous.peer_id)
-        await old_room.broadcast(
-            {"type": "peer-left", "peer_id": previous.peer_id, "reason": "replaced"}
-        )
-        await previous.ws.close(code=CLOSE_REPLACED, message=b"replaced")
-
-    # From here to the registration there is no `await`: two people joining at the
-    # same moment always see each other (one in `welcome`, the other in `peer-joined`).
-    room = rooms.open(admission.session_id)
-    capacity = conf.max_participants_per_room
-    if admission.role != "bot" and room.people_count() >= capacity:
-        rooms.forget_if_empty(room)
-        log.warning("room %s full: %s refused", room.session_id, admission.name)
-        await send_error(ws, "room_full", f"the room holds at most {capacity} people")
-        await ws.close(code=CLOSE_ROOM_FULL, message=b"room_full")
-        return None
     off = admission.role in ("expert", "bot")  # an expert joins with camera and mic off
     peer = Peer(
         peer_id=new_peer_id(admission.role),
@@ -197,27 +172,36 @@ async def join_room(
         "name": peer.name,
         "person_id": peer.person_id,
         "device": peer.device,
-        "session_id": room.session_id,
+        "session_id": admission.session_id,
         "title": admission.session_title,
-        "peers": [p.describe() for p in room.peers.values()],
+        "peers": [],  # the others present as it enters (below)
         "ice_servers": ice_servers_for(conf, server_key, peer.peer_id),
         "ice_transport_policy": conf.ice_transport_policy,
         "language": admission.language,
     }
-    room.peers[peer.peer_id] = peer
-
-    await peer.send(welcome)
-    await room.broadcast({"type": "peer-joined", "peer": peer.describe()}, exclude=peer.peer_id)
+    # rooms.enter: the older connection of the same person and device replaced, the
+    # capacity checked, then `welcome` with the others present and `peer-joined` to them
+    # (in one process, or across web nodes: conference/cluster_rooms.py)
+    capacity = conf.max_participants_per_room
+    room = await rooms.enter(
+        peer,
+        admission.session_id,
+        capacity,
+        lambda room: {**welcome, "peers": [p.describe() for p in room.peers.values()]},
+    )
+    if room is None:
+        log.warning("room %s full: %s refused", admission.session_id, admission.name)
+        await send_error(ws, "room_full", f"the room holds at most {capacity} people")
+        await ws.close(code=CLOSE_ROOM_FULL, message=b"room_full")
+        return None
     log.info("%s %s (%s) joined %s", peer.role, peer.peer_id, peer.name, room.session_id)
     return room, peer
 
 
 async def leave_room(app: web.Application, room: Room, peer: Peer) -> None:
-    if room.peers.get(peer.peer_id) is not peer:
-        return  # already replaced by a newer connection of the same person
-    app[ROOMS].remove_peer(room, peer.peer_id)
     reason = "left" if peer.ws.close_code in (1000, 1001, None) else f"closed-{peer.ws.close_code}"
-    await room.broadcast({"type": "peer-left", "peer_id": peer.peer_id, "reason": reason})
+    if not await app[ROOMS].leave(room, peer, reason):
+        return  # already replaced by a newer connection of the same person
     log.info("%s %s left %s (%s)", peer.role, peer.peer_id, room.session_id, reason)
 
 
@@ -274,6 +258,7 @@ async def relay_media_state(room: Room, sender: Peer, message: dict[str, Any]) -
     sender.mic = bool(require(message, "mic", bool))
     sender.cam = bool(require(message, "cam", bool))
     state = {"type": "media-state", "from": sender.peer_id, "mic": sender.mic, "cam": sender.cam}
+    await room.media_state_changed(sender)  # web nodes sharing rooms record it
     await room.broadcast(state, exclude=sender.peer_id)
 
 
