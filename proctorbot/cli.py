@@ -19,6 +19,7 @@ from proctorbot import __version__, commands_core
 from proctorbot.bot import commands as bot_commands
 from proctorbot.checklist import commands as checklist_commands
 from proctorbot.command_settings import SETTINGS, settings_loader
+from proctorbot.deploy import commands as deploy_commands
 from proctorbot.detection import audio_commands, vision_commands
 from proctorbot.log_redaction import SecretRedactor, quiet_request_logs
 from proctorbot.log_redaction import install as install_redactor
@@ -68,6 +69,7 @@ for area_commands in (
     checklist_commands,
     report_commands,
     workers_commands,
+    deploy_commands,
 ):
     area_commands.register(cli)
 cli.add_command(serve_command)
