@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import WSCloseCode, web
 from proctorbot.conference.cluster_rooms import ClusterRooms
 from proctorbot.conference.extra_sources import phone_link_handler
+from proctorbot.conference.janus_bridge import mount_janus_bridge
 from proctorbot.conference.keys import PANEL_SCRIPTS, ROOMS
 from proctorbot.conference.off_loop import database_busy_answer
 from proctorbot.conference.pages import STATIC_DIR, call_page
@@ -74,4 +75,6 @@ async def setup(
     app.on_shutdown.append(close_all_sockets)
     app.on_response_prepare.append(add_security_headers)  # CSP, no framing, no banner
     app.middlewares.append(database_busy_answer)  # a locked database: 503, not 500
+    if ctx.settings.conference.mode == "janus":  # media through Janus, not a mesh
+        mount_janus_bridge(app, ctx)
     return rooms

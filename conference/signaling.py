@@ -23,11 +23,13 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from aiohttp import WSMsgType, web
 from proctorbot.conference.admission import ALL_ROLES, Admission, Refusal, admit
+from proctorbot.conference.bad_message import BadMessage
+from proctorbot.conference.janus_bridge import JANUS_BRIDGE
 from proctorbot.conference.keys import ROOMS
 from proctorbot.conference.message_budget import MessageBudget
 from proctorbot.conference.rooms import (
@@ -50,14 +52,6 @@ CLOSE_REFUSED = 4403
 CLOSE_ROOM_FULL = 4409
 # (4001, a connection replaced by a newer one of the same person: rooms.CLOSE_REPLACED)
 CLOSE_FLOODING = 4429
-
-
-class BadMessage(Exception):
-    """A client message that cannot be relayed; `code` goes back in the `error`."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 async def signaling_handler(request: web.Request) -> web.WebSocketResponse:
@@ -89,8 +83,13 @@ async def signaling_handler(request: web.Request) -> web.WebSocketResponse:
     if joined is None:
         return ws
     room, peer = joined
+    # conference.mode = "janus": media through Janus (janus_bridge.py), its messages too
+    bridge = request.app.get(JANUS_BRIDGE)
+    relays = RELAYS if bridge is None else {**RELAYS, **bridge.relays()}
     budget = MessageBudget()
     try:
+        if bridge is not None:
+            await bridge.peer_joined(room, peer)
         async for msg in ws:
             if msg.type == WSMsgType.ERROR:
                 log.warning(
@@ -100,7 +99,7 @@ async def signaling_handler(request: web.Request) -> web.WebSocketResponse:
                 if await over_budget(room, peer, budget):
                     break
             elif msg.type == WSMsgType.TEXT:
-                bad = await handle_message(room, peer, msg.data, limit)
+                bad = await handle_message(room, peer, msg.data, limit, relays)
                 if bad is not None:
                     budget.note_bad(bad.code)
             elif msg.type == WSMsgType.BINARY:
@@ -111,6 +110,8 @@ async def signaling_handler(request: web.Request) -> web.WebSocketResponse:
     finally:
         log_summary(room, peer, budget)
         await leave_room(request.app, room, peer)
+        if bridge is not None:
+            await bridge.peer_left(room, peer)  # also when replaced: its own Janus session
     return ws
 
 
@@ -178,6 +179,7 @@ async def join_room(
         "ice_servers": ice_servers_for(conf, server_key, peer.peer_id),
         "ice_transport_policy": conf.ice_transport_policy,
         "language": admission.language,
+        "media": conf.mode,  # "mesh": peer to peer; "janus": publish/subscribe via Janus
     }
     # rooms.enter: the older connection of the same person and device replaced, the
     # capacity checked, then `welcome` with the others present and `peer-joined` to them
@@ -205,7 +207,9 @@ async def leave_room(app: web.Application, room: Room, peer: Peer) -> None:
     log.info("%s %s left %s (%s)", peer.role, peer.peer_id, room.session_id, reason)
 
 
-async def handle_message(room: Room, sender: Peer, raw: str, limit: int) -> BadMessage | None:
+async def handle_message(
+    room: Room, sender: Peer, raw: str, limit: int, relays: Mapping[str, Relay] | None = None
+) -> BadMessage | None:
     """Parse one text message and relay it; any problem becomes an `error` to the sender
     (and is returned, for the socket's counters)."""
     try:
@@ -217,7 +221,7 @@ async def handle_message(room: Room, sender: Peer, raw: str, limit: int) -> BadM
             raise BadMessage("bad_json", "the message is not valid JSON") from None
         if not isinstance(message, dict) or not isinstance(message.get("type"), str):
             raise BadMessage("not_object", "a message must be a JSON object with a string 'type'")
-        relay = RELAYS.get(message["type"])
+        relay = (RELAYS if relays is None else relays).get(message["type"])
         if relay is None:
             raise BadMessage("unknown_type", f"unknown message type {message['type'][:40]!r}")
         message["from"] = sender.peer_id
@@ -288,7 +292,8 @@ async def relay_panel(room: Room, sender: Peer, message: dict[str, Any]) -> None
         )
 
 
-RELAYS: dict[str, Callable[[Room, Peer, dict[str, Any]], Awaitable[None]]] = {
+Relay = Callable[[Room, Peer, dict[str, Any]], Awaitable[None]]
+RELAYS: dict[str, Relay] = {
     "offer": relay_to_peer,
     "answer": relay_to_peer,
     "ice": relay_to_peer,
