@@ -61,12 +61,24 @@ class BotManager:
     # Why each bot left by itself (room_empty, slot_over, overrun_limit).
     ended: dict[str, str] = field(default_factory=dict)
     shutting_down: bool = False
+    # conference.mode "janus": where each session's VideoRoom is (made on first use)
+    janus_rooms: Any = None
     _tasks: dict[str, asyncio.Task[None]] = field(default_factory=dict)
     _handovers: dict[str, asyncio.Task[None]] = field(default_factory=dict)
 
     def add_session_plugin(self, plugin: SessionPlugin) -> None:
         """``await plugin(bot)`` runs in every session the bot joins from now on."""
         self.plugins.append(plugin)
+
+    def _janus_rooms(self) -> Any:
+        """conference.mode "janus": the room placement (one per manager); else None."""
+        if self.ctx.settings.conference.mode != "janus":
+            return None
+        if self.janus_rooms is None:
+            from proctorbot.conference.janus.placement import JanusRooms
+
+            self.janus_rooms = JanusRooms(self.ctx.db, self.ctx.settings)
+        return self.janus_rooms
 
     def is_joined(self, session_id: str) -> bool:
         task = self._tasks.get(session_id)
@@ -77,7 +89,13 @@ class BotManager:
         if self.is_joined(session_id):
             return self.bots[session_id]
         url = bot_signaling_url(self.ctx, session_id, self.base_url)
-        bot = SessionBot(session_id, url, self.ctx.settings, plugins=tuple(self.plugins))
+        bot = SessionBot(
+            session_id,
+            url,
+            self.ctx.settings,
+            plugins=tuple(self.plugins),
+            janus_place=self._janus_rooms(),
+        )
         self.bots[session_id] = bot
         self._tasks[session_id] = asyncio.create_task(self._run(bot), name=f"bot-{session_id}")
         return bot

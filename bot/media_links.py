@@ -140,8 +140,10 @@ class MediaLinks:
                 )
                 await self.close_link(peer_id, "left")
 
-    def new_link(self, peer: PeerInfo) -> PeerLink:
-        link = PeerLink(
+    def new_link(self, peer: PeerInfo, link: PeerLink | None = None) -> PeerLink:
+        """A peer-to-peer link to ``peer`` (or ``link``, made elsewhere: a Janus one,
+        bot/janus_media.py), watched for failure and for its connect deadline."""
+        link = link or PeerLink(
             peer,
             send=self.send,
             on_track=self.track_started,

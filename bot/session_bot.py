@@ -42,6 +42,7 @@ from typing import Any
 import aiohttp
 import numpy as np
 from proctorbot.bot.events_log import EventsLog
+from proctorbot.bot.janus_media import JanusRoomWatch
 from proctorbot.bot.media_feeds import MediaFeeds
 from proctorbot.bot.media_links import MediaLinks
 from proctorbot.bot.network_quality import NetworkQuality
@@ -88,6 +89,7 @@ class SessionBot:
         settings: Settings,
         *,
         plugins: tuple[SessionPlugin, ...] = (),
+        janus_place: Callable[[str], Awaitable[Any]] | None = None,
     ) -> None:
         self.session_id = session_id
         self.ws_url = ws_url
@@ -138,6 +140,20 @@ class SessionBot:
             send=self._send,
             spawn=self._spawn,
         )
+        # conference.mode "janus": the media comes through the session's VideoRoom
+        # (bot/janus_media.py), not from peer-to-peer offers; signaling stays as it is.
+        self.janus: JanusRoomWatch | None = None
+        if settings.conference.mode == "janus" and janus_place is not None:
+            self.janus = JanusRoomWatch(
+                session_id,
+                settings,
+                place=janus_place,
+                media=self.media,
+                peers=self.peers,
+                key=self._key,
+                session_dir=self.session_dir,
+                spawn=self._spawn,
+            )
         self._panel_handlers: dict[str, list[PanelHandler]] = {}
         self._ws: aiohttp.ClientWebSocketResponse | None = None
         self._stopping = asyncio.Event()
@@ -147,6 +163,8 @@ class SessionBot:
     async def run(self) -> Manifest:
         """Stay in the call until ``stop()``; reconnect when the signaling drops."""
         self._spawn(self.media.media_watchdog(), "media-watchdog")  # also while signaling is down
+        if self.janus is not None:
+            self._spawn(self.janus.run(), "janus-room")
         try:
             async with aiohttp.ClientSession() as http:
                 while not self._stopping.is_set():
@@ -357,6 +375,8 @@ class SessionBot:
                     await self.media.rekey(link, peer)  # still here: its link and recording go on
                     continue
             elif self.media.media_flowing(link):
+                continue
+            if self.janus is not None:  # Janus's publishers are followed by the room watch
                 continue
             carried = False
             if link is not None:  # a link that no longer carries media: a fresh one

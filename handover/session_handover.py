@@ -142,6 +142,8 @@ class SessionHandOver:
         folder = self.ctx.settings.recordings_dir / session_id
         language, trial = await asyncio.to_thread(self._session_facts, session_id)
         planned = ["recording", "report", "notify"]
+        if self.ctx.settings.conference.mode == "janus" and self.ctx.settings.janus.record:
+            planned.append("janus_recordings")  # Janus's own copy of every track
         if self.ctx.settings.recording.make_composite:
             planned.append("composite")
         planned += ["models", "speech", "diarization", "transcripts", "voices", "report_final"]
@@ -193,6 +195,8 @@ class SessionHandOver:
             return await self._archived_and_done(result, folder, step)
         notified = await step("notify", self._notify(session_id, written))
         result.notified = int(notified or 0) if not isinstance(notified, str) else 0
+        if "janus_recordings" in planned and (folder / MANIFEST_FILE).is_file():
+            await step("janus_recordings", lambda: self._janus_recordings(session_id, folder))
         if "composite" in planned and (folder / MANIFEST_FILE).is_file():
             await step("composite", lambda: self._composite(session_id, folder, language))
         full = None
@@ -293,6 +297,20 @@ class SessionHandOver:
             return f"{record.duration:.0f} s" if record else "nothing recorded"
 
         return await asyncio.to_thread(make)
+
+    async def _janus_recordings(self, session_id: str, folder: Path) -> str:
+        """The session's VideoRoom closed (Janus closes its recordings) and Janus's
+        ``.mjr`` files converted and listed in the manifest (conference/janus/recordings.py)."""
+        from proctorbot.conference.janus.placement import JanusRooms, janus_record_dir
+        from proctorbot.conference.janus.recordings import add_janus_recordings
+
+        await JanusRooms(self.ctx.db, self.ctx.settings).release(session_id)
+        rec_dir = janus_record_dir(self.ctx.settings) / session_id
+        if not rec_dir.is_dir():
+            return f"no Janus recording in {rec_dir}"
+        manifest = await asyncio.to_thread(add_janus_recordings, folder, rec_dir)
+        janus = [f for f in manifest.files if f.kind.startswith("janus_")]
+        return f"{len(janus)} Janus files; record of truth: {manifest.record_of_truth}"[:400]
 
     async def _models(self) -> Any:
         if self.audio_models is None:

@@ -20,7 +20,7 @@ from proctorbot.storage.session_folder import MANIFEST_FILE
 @dataclass
 class RecordedFile:
     path: str  # relative to the session folder
-    kind: str  # video | audio | analysis | composite
+    kind: str  # video | audio | analysis | composite | janus_video | janus_audio
     codec: str
     participant: str
     role: str
@@ -73,6 +73,10 @@ class Manifest:
     files: list[RecordedFile] = field(default_factory=list)
     gaps: list[Gap] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    # Janus mode: which copy of each track is authoritative, "<participant>:<kind>" ->
+    # "bot" (the bot's segments) or "janus" (Janus's own recording, kinds janus_video /
+    # janus_audio: the bot had a gap of its own or missed the track). Empty in a mesh.
+    record_of_truth: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -92,6 +96,7 @@ class Manifest:
                 Gap(**{k: v for k, v in g.items() if k != "duration"}) for g in data.get("gaps", [])
             ],
             errors=list(data.get("errors", [])),
+            record_of_truth=dict(data.get("record_of_truth", {})),
         )
 
 
