@@ -38,11 +38,12 @@ def declare_actors(
 ) -> None:
     cluster = settings.cluster
 
-    def run_session_bot(session_id: str) -> str:
-        return bot_job(session_id)
+    # the outcome is logged by the job; an actor returning a value would need Results
+    def run_session_bot(session_id: str) -> None:
+        bot_job(session_id)
 
-    def hand_over_session(session_id: str) -> str:
-        return analysis_job(session_id)
+    def hand_over_session(session_id: str) -> None:
+        analysis_job(session_id)
 
     dramatiq.actor(
         run_session_bot,
