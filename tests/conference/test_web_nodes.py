@@ -163,3 +163,32 @@ async def test_a_killed_node_is_reaped_and_its_people_reconnect(
                 assert [p["peer_id"] for p in again.welcome["peers"]] == [examiner.peer_id]
                 joined = await examiner.receive("peer-joined")
                 assert joined["peer"]["peer_id"] == again.peer_id
+
+
+async def test_media_between_a_sender_on_one_node_and_the_bot_on_the_other(
+    tmp_path: Path, postgres_url, redis_url
+) -> None:
+    """Signaling through two nodes, media peer to peer: the bot (joined through node B)
+    decodes the video of an aiortc sender that joined through node A."""
+    from proctorbot.bot.manager import BotManager
+
+    from tests.bot.participant import ScriptedParticipant
+
+    async with web_nodes(tmp_path, postgres_url, redis_url) as cluster:
+        a, b = cluster.nodes
+        cluster.ctx.settings.conference.allow_loopback = True
+        manager = BotManager(cluster.ctx, base_url=b.url)
+        bot = await manager.join(cluster.session_id)
+        student = ScriptedParticipant(a.ws_url(cluster.token("student")))
+        try:
+            await asyncio.wait_for(bot.joined.wait(), 15)
+            await student.join()
+            assert [p["role"] for p in student.welcome["peers"]] == ["bot"]
+            await asyncio.wait_for(student.connected.wait(), 20)
+            frames = bot.video_frames(student.welcome["peer_id"], fps=5)
+            t, frame = await asyncio.wait_for(anext(frames), 15)
+            await frames.aclose()
+            assert frame.shape == (240, 320, 3) and frame.any()
+        finally:
+            await student.leave()
+            await manager.leave(cluster.session_id)
