@@ -33,7 +33,7 @@ from proctorbot.context import AppContext
 
 log = logging.getLogger(__name__)
 
-# A refused bot comes back on the queue after this, for another worker.
+# A refused (or crashed) bot comes back on the queue after this, for another worker.
 REFUSED_DELAY_S = 2.0
 # Beyond the lease timeout, how long a new holder waits for a silent one to go stale.
 TAKEOVER_MARGIN_S = 2.0
@@ -108,7 +108,9 @@ class BotJob:
             return outcome
         if session_id in manager.ended:
             return f"done: the session is over ({manager.ended[session_id]})"
-        return "done: the bot left"
+        # it crashed before the end (its recording is kept): the session goes on in a new bot
+        await asyncio.to_thread(self.queues.send_bot, session_id, delay_s=REFUSED_DELAY_S)
+        return "the bot left before the session's end: the session is enqueued again"
 
     async def _renew(self, session_id: str) -> bool:
         """The lease's heartbeat; False once it is lost."""
