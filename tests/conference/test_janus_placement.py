@@ -4,6 +4,8 @@ them, released at the end; an instance that does not answer is passed over."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from proctorbot.conference.janus import videoroom
 from proctorbot.conference.janus.client import JanusClient
@@ -17,9 +19,11 @@ from proctorbot.conference.janus.placement import (
 
 from tests.conference import janus_fixture
 from tests.conference.janus_fixture import free_port
+from tests.scheduling import test_postgres_jobstore
 
 janus_network = janus_fixture.janus_network
 janus_factory = janus_fixture.janus_factory
+postgres_url = test_postgres_jobstore.postgres_url
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -91,3 +95,32 @@ async def test_an_instance_that_does_not_answer_is_passed_over(app_context, janu
     settings.janus.urls = [dead]
     with pytest.raises(NoJanusInstance, match="no answer"):
         await JanusRooms(app_context.db, settings).place("session-y")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def placement_db(request, app_context):
+    """The placement's database: the test's SQLite, or a throwaway PostgreSQL cluster."""
+    if request.param == "sqlite":
+        yield app_context
+        return
+    from proctorbot.context import AppContext
+
+    settings = app_context.settings.model_copy(deep=True)
+    settings.database_url = request.getfixturevalue("postgres_url")
+    context = AppContext.build(settings)
+    try:
+        yield context
+    finally:
+        context.engine.dispose()
+
+
+async def test_two_nodes_placing_one_session_at_once_agree(placement_db, janus_factory) -> None:
+    first, second = janus_factory(), janus_factory()
+    settings = placement_db.settings.model_copy(deep=True)
+    settings.janus.urls = [first.url, second.url]
+    await JanusRooms(placement_db.db, settings).place("busy-session")  # first has a room
+    nodes = [JanusRooms(placement_db.db, settings) for _ in range(3)]
+    places = await asyncio.gather(*(node.place("contested") for node in nodes))
+    assert len(set(places)) == 1 and places[0].url == second.url
+    loads = {load.url: load.rooms for load in await nodes[0].loads()}
+    assert loads == {first.url: 1, second.url: 1}
