@@ -311,9 +311,20 @@ class ClusterRooms(RoomRegistry):
                 await asyncio.to_thread(
                     self._store().reap, self.timeout_s, self._relay().send_blocking
                 )
+                await self._drop_orphans()
             except Exception:
                 log.exception("web node %s: heartbeat failed", self.node_id)
             await asyncio.sleep(self.heartbeat_s)
+
+    async def _drop_orphans(self) -> None:
+        """Records of this node without a socket here (a leave whose envelope could not
+        be sent while Redis was away): removed now, the others told."""
+        for presence in await asyncio.to_thread(self._store().of_node, self.node_id):
+            room = self.rooms.get(presence.session_id)
+            held = room is not None and room.peers.get(presence.peer_id) is not None
+            if not held and presence.peer_id not in self._entering:
+                log.warning("web node %s: orphan record %s removed", self.node_id, presence.peer_id)
+                await self._leave_record(presence.session_id, presence.peer_id, "left")
 
     async def _start_over(self) -> None:
         """Close every socket of this node (1012): the browsers reconnect, each gets a

@@ -148,6 +148,12 @@ class PresenceStore:
             rows = session.scalars(select(PresenceRow).where(PresenceRow.session_id == session_id))
             return [Presence.of_row(r) for r in rows]
 
+    def of_node(self, node_id: str) -> list[Presence]:
+        """The connections the record gives to a node."""
+        with self.db() as session:
+            rows = session.scalars(select(PresenceRow).where(PresenceRow.node_id == node_id))
+            return [Presence.of_row(r) for r in rows]
+
     # --- nodes ----------------------------------------------------------------------------
 
     def beat(self, node_id: str) -> bool:

@@ -155,3 +155,22 @@ async def test_a_silent_node_is_reaped_by_another(app_context) -> None:
     finally:
         for node in (a, b):
             await node.stop()
+
+
+async def test_a_record_without_its_socket_is_removed_by_its_node(app_context) -> None:
+    """A leave whose envelope could not go out (Redis away) leaves a record behind: the
+    node's heartbeat finds it and removes it, telling the others."""
+    a, b = await nodes(app_context)
+    try:
+        student, examiner = person(1), person(2, "examiner")
+        await a.enter(student, "s4", capacity=8, welcome=welcome)
+        await b.enter(examiner, "s4", capacity=8, welcome=welcome)
+        await settle()
+        assert examiner.ws.heard() == {student.peer_id}
+        a.rooms["s4"].peers.pop(student.peer_id)  # as leave() does when its txn failed
+        await asyncio.sleep(0.6)
+        assert PresenceStore(app_context.db).people_in("s4") == {examiner.person_id}
+        assert examiner.ws.heard() == set()
+    finally:
+        for node in (a, b):
+            await node.stop()
