@@ -186,3 +186,47 @@ def test_record_of_truth_rules() -> None:
     assert truth_of(crashed, "student-1-main", "video") == "janus"
     only_janus = Manifest("s", 0.0, files=[file("janus_video", 30.0)])
     assert truth_of(only_janus, "student-1-main", "video") == "janus"
+
+
+async def test_the_bot_of_a_janus_server_records_a_page_published_through_the_bridge(
+    app_context, janus: JanusProcess, tmp_path: Path
+) -> None:
+    """The whole Janus mode in one process: the server's signaling bridge publishes the
+    student's page into the room the placement made, the BotManager's bot (the same
+    placement, from the database) subscribes to it and records it under its key."""
+    from proctorbot.bot.manager import BotManager
+
+    from tests.browser_helpers import serve_app
+    from tests.conference.test_janus_bridge import aiortc_page
+
+    settings = app_context.settings
+    settings.conference.mode = "janus"
+    settings.janus.urls = [janus.url]
+    settings.janus.bot_ice_address = JANUS_ICE_ADDRESS
+    settings.janus.record_dir = str(tmp_path / "janus-rec")
+    async with serve_app(app_context) as server:
+        manager = BotManager(server.ctx, base_url=server.url, end_by_itself=False)
+        bot = await manager.join(server.session_id)
+        try:
+            await asyncio.wait_for(bot.joined.wait(), 10)
+            assert bot.janus is not None
+            await asyncio.wait_for(bot.janus.joined.wait(), 10)
+            async with aiortc_page(server, "student") as student:
+                await student.publish()
+                peer_id = student.client.peer_id
+                await wait_for(
+                    lambda: (
+                        bot.sources_recording(peer_id, 1.0) == {"camera": True, "microphone": True}
+                    ),
+                    20,
+                    "the bot recording the page published through the bridge",
+                )
+                await asyncio.sleep(2.0)
+        finally:
+            await manager.leave(server.session_id)
+    manifest = read_manifest(bot.session_dir)
+    assert [p.role for p in manifest.participants] == ["student"]
+    kinds = {f.kind for f in manifest.files if f.role == "student" and f.frames > 0}
+    assert {"video", "audio"} <= kinds
+    place = await manager.janus_rooms.lookup(server.session_id)
+    assert place is not None and any(Path(place.rec_dir).glob("*-video-*.mjr"))
