@@ -38,10 +38,10 @@ from proctorbot.bot.peers import PeerInfo
 from proctorbot.conference.janus import videoroom
 from proctorbot.conference.janus.client import JanusClient, JanusError, JanusHandle, JanusSession
 from proctorbot.config.settings import Settings
+from proctorbot.storage.session_folder import JANUS_FEEDS_DIR
 
 logger = logging.getLogger(__name__)
 
-FEEDS_DIR = Path("janus") / "feeds"
 # A publisher may appear in Janus before the signaling announced its peer to the bot.
 PEER_WAIT_S = 10.0
 
@@ -50,7 +50,7 @@ PlaceRoom = Callable[[str], Awaitable[Any]]  # session id -> a place with .url a
 
 def write_feed_owner(session_dir: Path, room: int, feed: int, owner: dict[str, Any]) -> None:
     """``janus/feeds/<room>-<feed>.json`` written whole (temporary file + rename)."""
-    folder = session_dir / FEEDS_DIR
+    folder = session_dir / JANUS_FEEDS_DIR
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / f"{room}-{feed}.json"
     temporary = target.with_suffix(".tmp")

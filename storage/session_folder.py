@@ -19,6 +19,9 @@ EVIDENCE_DIR = "evidence"  # images and clips behind findings and checklist chec
 SCREEN_SNAPSHOTS_DIR = f"{EVIDENCE_DIR}/screen"
 ARCHIVE_FILE = "archive.json"  # what the S3 store holds of the folder, verified (storage/)
 REPORT_DIR = "report"  # report.html, report.json (report/output.py)
+# Janus mode: Janus's own recording converted after the session (conference/janus/recordings.py)
+JANUS_DIR = "janus"
+JANUS_FEEDS_DIR = f"{JANUS_DIR}/feeds"  # <room>-<feed>.json: whose feed (bot/janus_media.py)
 
 # The analysis audio: the ``*.wav`` of the folder and every live audio chunk are mono int16
 # at this rate, the rate the audio models (VAD, CAM++, segmentation, Whisper) take.

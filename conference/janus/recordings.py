@@ -40,12 +40,11 @@ from proctorbot.recording.manifest import (
     sha256_of,
     write_manifest,
 )
+from proctorbot.storage.session_folder import JANUS_DIR, JANUS_FEEDS_DIR
 
 logger = logging.getLogger(__name__)
 
 JANUS_PP_REC = "janus-pp-rec"
-JANUS_DIR = "janus"
-FEEDS_DIR = Path(JANUS_DIR) / "feeds"
 CONVERT_TIMEOUT_S = 600.0
 SHORTER_BY_S = 2.0
 KINDS = {"video": ("janus_video", ".webm", "vp8"), "audio": ("janus_audio", ".opus", "opus")}
@@ -132,7 +131,7 @@ def media_duration(path: Path) -> float:
 def feed_owners(session_dir: Path) -> dict[tuple[int, int], dict[str, Any]]:
     """(room, feed) -> the owner the bot wrote (participant, role, name, person_id)."""
     owners: dict[tuple[int, int], dict[str, Any]] = {}
-    folder = session_dir / FEEDS_DIR
+    folder = session_dir / JANUS_FEEDS_DIR
     for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
         try:
             owner = json.loads(path.read_text())
