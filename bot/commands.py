@@ -35,7 +35,17 @@ async def _run(app_ctx, session_id: str, url: str | None, seconds: float | None)
     from proctorbot.bot.manager import bot_signaling_url
     from proctorbot.bot.session_bot import SessionBot
 
-    bot = SessionBot(session_id, bot_signaling_url(app_ctx, session_id, url), app_ctx.settings)
+    janus_place = None
+    if app_ctx.settings.conference.mode == "janus":  # the room from the shared placement
+        from proctorbot.conference.janus.placement import JanusRooms
+
+        janus_place = JanusRooms(app_ctx.db, app_ctx.settings)
+    bot = SessionBot(
+        session_id,
+        bot_signaling_url(app_ctx, session_id, url),
+        app_ctx.settings,
+        janus_place=janus_place,
+    )
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, lambda: asyncio.ensure_future(bot.stop()))

@@ -143,6 +143,12 @@ class SessionBot:
         # conference.mode "janus": the media comes through the session's VideoRoom
         # (bot/janus_media.py), not from peer-to-peer offers; signaling stays as it is.
         self.janus: JanusRoomWatch | None = None
+        if settings.conference.mode == "janus" and janus_place is None:
+            logger.error(
+                "session %s: conference.mode is janus but the bot was given no room "
+                "placement (janus_place): it records nothing",
+                session_id,
+            )
         if settings.conference.mode == "janus" and janus_place is not None:
             self.janus = JanusRoomWatch(
                 session_id,
