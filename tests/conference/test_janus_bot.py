@@ -230,3 +230,105 @@ async def test_the_bot_of_a_janus_server_records_a_page_published_through_the_br
     assert {"video", "audio"} <= kinds
     place = await manager.janus_rooms.lookup(server.session_id)
     assert place is not None and any(Path(place.rec_dir).glob("*-video-*.mjr"))
+
+
+async def test_a_bot_killed_in_janus_mode_loses_nothing(
+    running_server, janus: JanusProcess, tmp_path: Path
+) -> None:
+    """`kill -9` of the bot (`proctorbot bot join`, janus mode) mid-session: Janus goes on
+    recording; a new bot resumes in the folder with a bot_down gap; after the hand-over
+    step Janus's copy of the student is the record of truth and covers the whole call."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from proctorbot.conference.keys import ROOMS
+
+    if shutil.which("janus-pp-rec") is None:
+        pytest.skip("janus-pp-rec is not installed (janus-tools)")
+    ctx = running_server.ctx
+    sid = running_server.session_id
+    settings = ctx.settings.model_copy(deep=True)
+    settings.conference.mode = "janus"
+    settings.janus.urls = [janus.url]
+    settings.janus.bot_ice_address = JANUS_ICE_ADDRESS
+    settings.janus.record_dir = str(tmp_path / "janus-rec")
+    settings.recording.segment_seconds = 2.0
+    settings.recording.make_composite = False
+    env = {
+        **os.environ,
+        "PROCTORBOT_DATA_DIR": str(ctx.settings.data_dir),
+        "PROCTORBOT_CONFERENCE__ALLOW_LOOPBACK": "true",
+        "PROCTORBOT_CONFERENCE__MODE": "janus",
+        "PROCTORBOT_JANUS__URLS": json.dumps([janus.url]),
+        "PROCTORBOT_JANUS__BOT_ICE_ADDRESS": JANUS_ICE_ADDRESS,
+        "PROCTORBOT_JANUS__RECORD_DIR": settings.janus.record_dir,
+        "PROCTORBOT_RECORDING__SEGMENT_SECONDS": "2",
+        "PROCTORBOT_RECORDING__MAKE_COMPOSITE": "false",
+    }
+
+    def bot_present() -> bool:
+        room = running_server.app[ROOMS].get(sid)
+        return bool(room and room.with_role("bot"))
+
+    process = subprocess.Popen(  # noqa: S603
+        [sys.executable, "-m", "proctorbot", "bot", "join", sid, "--url", running_server.url],
+        env=env,
+        cwd=tmp_path,
+        stderr=subprocess.DEVNULL,
+    )
+    rooms = JanusRooms(ctx.db, settings)
+    student = Person(running_server.ws_url(running_server.token("student")))
+    try:
+        await wait_for(bot_present, 30, "the bot process in the call")
+        place = None
+        async with asyncio.timeout(15):
+            while place is None:
+                place = await rooms.lookup(sid)
+                await asyncio.sleep(0.2)
+        session_dir = ctx.settings.recordings_dir / sid
+        async with JanusClient(janus.url) as client:
+            await student.join(client, place.room)
+            began = time.time()
+            await wait_for(
+                lambda: len(list(session_dir.glob("student-*/video-*.ivf"))) >= 2,
+                20,
+                "the bot process recording the student",
+            )
+            process.send_signal(signal.SIGKILL)
+            process.wait(10)
+            await wait_for(lambda: not bot_present(), 15, "the killed bot gone from the call")
+            await asyncio.sleep(1.0)
+            bot = SessionBot(
+                sid, bot_signaling_url(ctx, sid, running_server.url), settings, janus_place=rooms
+            )
+            run = asyncio.create_task(bot.run())
+            try:
+                await wait_for(
+                    lambda: bot.sources_recording(student.peer_id, 1.0)["camera"],
+                    20,
+                    "the new bot recording the student through Janus",
+                )
+                await asyncio.sleep(2.0)
+            finally:
+                await bot.stop()
+                await asyncio.wait_for(run, 30)
+            await student.leave()
+            ended = time.time()
+    finally:
+        if process.poll() is None:
+            process.kill()
+    hand_over = SessionHandOver(
+        dataclasses.replace(ctx, settings=settings), audio_models=None, transcriber=None
+    )
+    said = await hand_over._janus_recordings(sid, session_dir)
+    manifest = read_manifest(session_dir)
+    key = next(p.participant for p in manifest.participants if p.role == "student")
+    assert any(g.participant == key and g.reason == "bot_down" for g in manifest.gaps)
+    assert manifest.record_of_truth[f"{key}:video"] == "janus", said
+    assert manifest.record_of_truth[f"{key}:audio"] == "janus", said
+    janus_video = [f for f in manifest.files if f.participant == key and f.kind == "janus_video"]
+    assert len(janus_video) == 1  # one publication, one file: nothing lost at the kill
+    assert janus_video[0].duration >= (ended - began) - 2.5, (janus_video[0], ended - began)
