@@ -9,8 +9,10 @@ participant's signaling peer id (the bridge publishes under it), so its tracks g
 participant key of the peer the signaling announced, and the recorder, manifest, live
 watch and checklist see no difference. Janus's "unpublished"/"leaving" closes the link
 (a ``left`` gap, as when a mesh peer leaves); a link whose ICE fails closes as
-``connection_failed`` (MediaLinks). If Janus or the session there goes away, the watch
-joins again after ``bot.reconnect_delay_seconds`` and subscribes to whoever publishes.
+``connection_failed`` (MediaLinks). If Janus or the bot's session there goes away, its
+links close with a ``bot_down`` gap (the recording's fault, never the participant's) and
+the watch joins again after ``bot.reconnect_delay_seconds`` and subscribes to whoever
+publishes.
 
 Each feed's owner is written once to ``janus/feeds/<room>-<feed>.json`` in the session
 folder (never read during the session): Janus's own recordings are named by room and
@@ -98,7 +100,16 @@ class JanusRoomWatch:
             except Exception:  # noqa: BLE001 - the watch must go on
                 logger.exception("session %s: Janus room watch failed", self.session_id)
             self.joined.clear()
+            await self._drop_janus_links()
             await asyncio.sleep(self.settings.bot.reconnect_delay_seconds)
+
+    async def _drop_janus_links(self) -> None:
+        """The bot's Janus session is gone, and with it its subscriptions: each link
+        closes with a ``bot_down`` gap (the recording's fault: Janus itself may well go
+        on receiving and recording, conference/janus/recordings.py), closed again when
+        the watch is back in the room and subscribes anew."""
+        for link in [link for link in self.media.links.values() if isinstance(link, JanusLink)]:
+            await self.media.close_link(link.peer.peer_id, "bot_down")
 
     async def _watch_once(self) -> None:
         place = await self.place(self.session_id)

@@ -193,7 +193,8 @@ async def test_the_bot_of_a_janus_server_records_a_page_published_through_the_br
 ) -> None:
     """The whole Janus mode in one process: the server's signaling bridge publishes the
     student's page into the room the placement made, the BotManager's bot (the same
-    placement, from the database) subscribes to it and records it under its key."""
+    placement, from the database) subscribes to it and records it under its key; when
+    the bot's Janus session is lost it subscribes again, a bot_down gap between."""
     from proctorbot.bot.manager import BotManager
 
     from tests.browser_helpers import serve_app
@@ -221,13 +222,31 @@ async def test_the_bot_of_a_janus_server_records_a_page_published_through_the_br
                     20,
                     "the bot recording the page published through the bridge",
                 )
-                await asyncio.sleep(2.0)
+                await asyncio.sleep(1.0)
+                # the bot's Janus session is lost: it joins again and subscribes anew
+                lost = bot.janus._session
+                assert lost is not None
+                await lost.destroy()
+                await wait_for(lambda: not bot.janus.joined.is_set(), 5, "the watch noticing")
+                await asyncio.wait_for(bot.janus.joined.wait(), 10)
+                await wait_for(
+                    lambda: (
+                        bot.sources_recording(peer_id, 1.0) == {"camera": True, "microphone": True}
+                    ),
+                    20,
+                    "the bot recording again after its Janus session was lost",
+                )
+                await asyncio.sleep(1.0)
         finally:
             await manager.leave(server.session_id)
     manifest = read_manifest(bot.session_dir)
     assert [p.role for p in manifest.participants] == ["student"]
     kinds = {f.kind for f in manifest.files if f.role == "student" and f.frames > 0}
     assert {"video", "audio"} <= kinds
+    key = manifest.participants[0].participant
+    lost_gaps = [g for g in manifest.gaps if g.participant == key]
+    assert [g.reason for g in lost_gaps] == ["bot_down"], manifest.gaps
+    assert lost_gaps[0].end is not None and lost_gaps[0].duration < 10
     place = await manager.janus_rooms.lookup(server.session_id)
     assert place is not None and any(Path(place.rec_dir).glob("*-video-*.mjr"))
 
