@@ -79,19 +79,22 @@ async def test_bots_refused_leased_and_taken_over_after_kill_9(
             busy = WorkerProcess.start(
                 {**env, "PROCTORBOT_CLUSTER__LOAD_THRESHOLD": "0.000001"}, tmp_path / "busy.log"
             )
-            first = WorkerProcess.start(env, tmp_path / "first.log")
-            second = WorkerProcess.start(env, tmp_path / "second.log")
-            workers += [busy, first, second]
+            workers.append(busy)
             await busy.wait_for("worker consuming")
             queues.send_bot(server.session_id)
+            # two more workers boot (seconds) while the busy one refuses the message
+            pair = [WorkerProcess.start(env, tmp_path / f"w{i}.log") for i in (1, 2)]
+            workers += pair
             await busy.wait_for("refused: load")
 
             # 1. another worker takes it
-            await first.wait_for("worker consuming")
-            await wait_until(lambda: bots_in_room(server) == 1, 30, "a bot joins")
+            await wait_until(lambda: bots_in_room(server) == 1, 40, "a bot joins")
             holder = leases.holder(server.session_id)
-            assert holder is not None and holder.worker_id.endswith(f"-{first.pid}")
+            assert holder is not None
+            first, second = pair if holder.worker_id.endswith(f"-{pair[0].pid}") else pair[::-1]
+            assert holder.worker_id.endswith(f"-{first.pid}")
             busy.stop()
+            assert "bot_job: " in busy.text() and "session is over" not in busy.text()
 
             # 2. a student is recorded
             student = ScriptedParticipant(server.ws_url(server.token("student")))
