@@ -45,8 +45,10 @@ def worker_id(settings: Settings) -> str:
     return f"{settings.cluster.worker_id or socket.gethostname()}-{os.getpid()}"
 
 
-def build_worker(settings: Settings, *, with_plugins: bool = True) -> WorkerParts:
-    ctx = AppContext.build(settings)
+def build_worker(
+    settings: Settings, *, with_plugins: bool = True, migrate: bool = True
+) -> WorkerParts:
+    ctx = AppContext.build(settings, migrate=migrate)
     cluster = settings.cluster
     broker = make_broker(cluster)
     queues = JobQueues(broker, cluster)
@@ -70,14 +72,17 @@ def build_worker(settings: Settings, *, with_plugins: bool = True) -> WorkerPart
 @click.option("--queues", "queues", multiple=True, default=("bots",))
 @click.option("--plugins", type=click.Choice(["all", "none"]), default="all")
 @click.option("--config", "config_path", default=None)
-def main(queues: tuple[str, ...], plugins: str, config_path: str | None) -> None:
+@click.option("--migrated", is_flag=True, help="The database is migrated (by the supervisor).")
+def main(queues: tuple[str, ...], plugins: str, config_path: str | None, migrated: bool) -> None:
     logging.basicConfig(
         level=logging.WARNING,
         format=f"%(asctime)s %(levelname)s [worker {os.getpid()}] %(name)s: %(message)s",
         stream=sys.stderr,
     )
     os.environ.setdefault("PYANNOTE_METRICS_ENABLED", "0")
-    parts = build_worker(load_settings(config_path), with_plugins=plugins == "all")
+    parts = build_worker(
+        load_settings(config_path), with_plugins=plugins == "all", migrate=not migrated
+    )
     names = {parts.ctx.settings.cluster.bots_queue if q == "bots" else q for q in queues}
     names = {parts.ctx.settings.cluster.analysis_queue if q == "analysis" else q for q in names}
     stopping: threading.Event = parts.bot_job.stopping

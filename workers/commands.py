@@ -19,7 +19,8 @@ RESTART_DELAY_S = 1.0
 
 
 def worker_process_command(queues: tuple[str, ...], plugins: str, config: str | None) -> list[str]:
-    command = [sys.executable, "-m", "proctorbot.worker", "--plugins", plugins]
+    # the supervisor migrated the database once: K processes must not race to
+    command = [sys.executable, "-m", "proctorbot.worker", "--plugins", plugins, "--migrated"]
     for queue in queues:
         command += ["--queues", queue]
     if config:
@@ -84,6 +85,9 @@ def worker_command(
     if not settings.cluster.enabled:
         raise click.ClickException("[cluster] redis_url is empty: there is no queue to consume")
     config = ctx.obj.get("config_path") if ctx.obj else None
+    from proctorbot.storage.migrate import upgrade
+
+    upgrade(settings.resolved_database_url)
     sys.exit(supervise(worker_process_command(queues, plugins, config), processes))
 
 
