@@ -91,7 +91,9 @@ class JanusRooms:
         self.settings = settings
         secret = settings.janus.api_secret
         self.api_secret = secret.get_secret_value() if secret is not None else None
-        self._lock = asyncio.Lock()  # one placement at a time per process
+        # one placement of a session at a time in this process (other sessions go on;
+        # other processes are kept apart by the row's primary key)
+        self._locks: dict[str, asyncio.Lock] = {}
 
     def client(self, url: str) -> JanusClient:
         return JanusClient(url, api_secret=self.api_secret)
@@ -101,7 +103,7 @@ class JanusRooms:
 
     async def place(self, session_id: str) -> RoomPlace:
         """The session's room (made now if needed) on its instance."""
-        async with self._lock:
+        async with self._locks.setdefault(session_id, asyncio.Lock()):
             row = await asyncio.to_thread(self._row, session_id)
             if row is None:
                 chosen = await self._choose()
@@ -134,6 +136,7 @@ class JanusRooms:
         except JanusError as exc:
             logger.warning("session %s: room not destroyed: %s", session_id, exc)
         await asyncio.to_thread(self._delete, session_id)
+        self._locks.pop(session_id, None)
 
     async def loads(self) -> list[InstanceLoad]:
         """Every configured instance's load (rooms from the table, participants from Janus)."""
