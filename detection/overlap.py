@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -25,12 +26,25 @@ def load_segmentation_model(checkpoint: Path) -> torch.nn.Module:
     return model
 
 
+@dataclass
+class FrameScores:
+    """Per frame of a chunk: P(≥ 2 voices) and the features of ``second_voice.py`` (the
+    last hidden layer and the 7 log-probabilities; None for a model without them)."""
+
+    overlap: np.ndarray
+    features: np.ndarray | None
+    step: float
+
+
 class OverlapScorer:
     """Frame-level probability that two or more voices speak at once in a ≤ 10-s chunk."""
 
     def __init__(self, model: torch.nn.Module) -> None:
+        from proctorbot.detection.second_voice import has_hidden_layer
+
         self.model = model
         self._powerset = self._build_powerset(model)
+        self._hidden = has_hidden_layer(model)
 
     @staticmethod
     def _build_powerset(model: torch.nn.Module) -> torch.Tensor:
@@ -47,6 +61,13 @@ class OverlapScorer:
 
     def overlap_probability(self, samples: np.ndarray) -> tuple[np.ndarray, float]:
         """P(≥ 2 voices) per frame: 1 − P(none) − P(exactly one)."""
+        scores = self.frame_scores(samples)
+        return scores.overlap, scores.step
+
+    def frame_scores(self, samples: np.ndarray) -> FrameScores:
+        """``overlap_probability`` and the second-voice features from one forward pass."""
+        from proctorbot.detection.second_voice import segmentation_frames
+
         n = len(samples)
         chunk = int(CHUNK_SECONDS * SAMPLE_RATE)
         # a short input fills the chunk by repetition: zero padding made the model see a
@@ -56,10 +77,22 @@ class OverlapScorer:
             if n
             else np.zeros(chunk, np.float32)
         )
+        hidden = None
         with torch.inference_mode():
-            probs = self.model(torch.from_numpy(padded)[None, None])[0].exp()
+            x = torch.from_numpy(padded)[None, None]
+            if self._hidden:
+                log_probs, hidden = segmentation_frames(self.model, x)
+                log_probs, hidden = log_probs[0], hidden[0]
+            else:
+                log_probs = self.model(x)[0]
+        probs = log_probs.exp()
         single = 1 + len(self.model.specifications.classes)
         overlap = probs[:, single:].sum(dim=-1).numpy()
         step = CHUNK_SECONDS / probs.shape[0]
         keep = int(np.ceil(n / SAMPLE_RATE / step))
-        return overlap[:keep], step
+        features = (
+            None
+            if hidden is None
+            else torch.cat([hidden, log_probs], dim=-1).numpy()[:keep].astype(np.float32)
+        )
+        return FrameScores(overlap[:keep], features, step)

@@ -21,6 +21,7 @@ from proctorbot.detection.audio_models import AudioModels
 from proctorbot.detection.events import DetectorEvent, EventKind
 from proctorbot.detection.examiner_echo import ExaminerEcho
 from proctorbot.detection.own_voice_level import OwnVoiceLevel
+from proctorbot.detection.second_voice import SecondVoiceHead
 from proctorbot.detection.speech_activity import SpeechSegment
 from proctorbot.detection.track_buffer import TrackBuffer
 from proctorbot.detection.voice_findings import Finding, extend_findings, findings_in_session
@@ -48,6 +49,9 @@ class ThirdPartyConfig:
     overlap_threshold: float = 0.3
     overlap_every: float = 2.5
     overlap_min_seconds: float = 0.3
+    # a frame whose second-voice probability (detection/second_voice.py: a head on the
+    # overlap model's hidden layer) reaches this counts as overlapped speech; 0 = off
+    second_voice_threshold: float = 0.0
     echo_max_delay: float = 0.5
     echo_min_examiner_speech: float = 0.2
     echo_tail: float = 0.2  # room decay: the echo outlasts the examiner's speech by this much
@@ -113,6 +117,9 @@ class ThirdPartyVoiceDetector:
         self.third_party: list[Finding] = []
         self.overlap: list[Finding] = []
         self._overlap_frames: list[tuple[float, float, float]] = []
+        self.second_voice = (
+            SecondVoiceHead.load() if self.config.second_voice_threshold > 0 else None
+        )
         self.messages: list[str] = []
 
     # ----------------------------------------------------------------- feeding
@@ -328,7 +335,16 @@ class ThirdPartyVoiceDetector:
         first_new, self._overlap_done = self._overlap_done, end
         if self.student_vad.fraction(first_new, end) < 0.2:
             return []
-        probs, step = self.models.overlap.overlap_probability(self.student.slice(start, end))
+        scores = self.models.overlap.frame_scores(self.student.slice(start, end))
+        probs, step = scores.overlap, scores.step
+        if self.second_voice is not None and scores.features is not None:
+            second = self.second_voice.probability(scores.features)
+            # a frame counts when either says two voices; scored against the overlap threshold
+            probs = np.where(
+                second >= cfg.second_voice_threshold,
+                np.maximum(probs, cfg.overlap_threshold),
+                probs,
+            )
         events: list[DetectorEvent] = []
         run_start: float | None = None
         run_scores: list[float] = []
