@@ -5,6 +5,11 @@ over the student's speech, examiner echo present; 3 mixtures per speaker), false
 hour on ≈ 1.3 h of student-only tracks (clean, through Opus at 24 kbit/s, with room noise,
 with reverb, quiet with short pauses, with the examiner's echo and double talk), DER (pyannote.metrics) on the pyannote sample and the AMI debug excerpts, and the
 real-time factors. Run: ``.venv/bin/python benchmarks/voices.py [--quick] [--threshold 0.75]``.
+
+``--set heldout`` reports on the held-apart speakers instead (turns anywhere in the track,
+−6/−10/−15/−20 dB, whispered / near / far prompters, Opus, the examiner's echo; ≥ 3 h of
+student-only tracks; intervals), ``--set tuning-cv`` chooses thresholds by leave-one-speaker-
+out on the tuning speakers: ``voice_sets.py`` (the split), ``voices_heldout.py``.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ import sys
 import time
 import warnings
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -367,6 +372,35 @@ def main() -> int:
         action="store_true",
         help="only the whole-analysis real-time factor (detector + diarization + transcript), per stage",
     )
+    parser.add_argument(
+        "--set",
+        choices=["classic", "heldout", "tuning-cv"],
+        default="classic",
+        help="classic: the set above; heldout: figures on the held-apart speakers "
+        "(voice_sets.py); tuning-cv: thresholds by leave-one-speaker-out on the tuning speakers",
+    )
+    parser.add_argument("--mixtures", type=int, default=6, help="prompted tracks per student")
+    parser.add_argument("--turns", type=int, default=6, help="prompter turns per track")
+    parser.add_argument(
+        "--fa-hours", type=float, default=3.0, help="student-only hours (heldout, tuning-cv)"
+    )
+    parser.add_argument("--max-fa", type=float, default=1.0, help="tuning-cv: false alarms/h")
+    parser.add_argument(
+        "--second-voice",
+        type=float,
+        default=None,
+        help="second-voice head threshold (detection/second_voice.py; 0 = off)",
+    )
+    parser.add_argument(
+        "--baseline", action="store_true", help="heldout: also without the second-voice head"
+    )
+    parser.add_argument(
+        "--grid",
+        nargs="*",
+        default=None,
+        help="tuning-cv: NAME=v1,v2 … (ThirdPartyConfig fields) replacing the default grid",
+    )
+    parser.add_argument("--json", action="store_true", help="end with one JSON line")
     args = parser.parse_args()
     if not EVALDATA.is_dir():
         print(f"no evaluation data at {EVALDATA}", file=sys.stderr)
@@ -393,6 +427,17 @@ def main() -> int:
     _ = models.embedder, models.overlap  # load before timing
     if args.rtf_only:
         return whole_analysis_rtf(models, settings, speakers, prompters, rng)
+    if args.set != "classic":
+        import voices_heldout
+        from proctorbot.detection.third_party_voice import ThirdPartyConfig
+
+        config = ThirdPartyConfig(
+            similarity_threshold=settings.voice_similarity_threshold,
+            overlap_threshold=settings.overlap_threshold,
+        )
+        if args.second_voice is not None:
+            config = replace(config, second_voice_threshold=args.second_voice)
+        return voices_heldout.main(models, config, args)
 
     if "voices" not in args.skip:
         turns_total = turns_hit = 0
