@@ -258,6 +258,7 @@ class JanusSession:
         self._tasks: list[asyncio.Task[None]] = []
         self.closed = asyncio.Event()
         self.close_reason = ""
+        self._stopper: asyncio.Task[None] | None = None
 
     def start(self) -> None:
         self._tasks = [
@@ -284,6 +285,11 @@ class JanusSession:
                 await self.client.post(f"/{self.id}", {"janus": "destroy"})
         finally:
             await self._stop("destroyed")
+
+    def _stop_soon(self, reason: str) -> None:
+        """From the session's own tasks: stop in a task of its own (kept referenced)."""
+        if self._stopper is None:
+            self._stopper = asyncio.create_task(self._stop(reason), name=f"janus-stop-{self.id}")
 
     async def _stop(self, reason: str) -> None:
         if not self.close_reason:
@@ -321,7 +327,7 @@ class JanusSession:
                 await self.keepalive()
             except JanusApiError as exc:
                 log.warning("janus session %s: %s", self.id, exc)
-                asyncio.create_task(self._stop(str(exc)))
+                self._stop_soon(str(exc))
                 return
             except JanusUnreachable as exc:
                 log.warning("janus session %s keepalive: %s", self.id, exc)
@@ -338,13 +344,13 @@ class JanusSession:
                 failures = 0
             except JanusApiError as exc:
                 log.warning("janus session %s long poll: %s", self.id, exc)
-                asyncio.create_task(self._stop(str(exc)))
+                self._stop_soon(str(exc))
                 return
             except JanusUnreachable as exc:
                 failures += 1
                 if failures >= 3:
                     log.warning("janus session %s: %s", self.id, exc)
-                    asyncio.create_task(self._stop(f"unreachable: {exc}"))
+                    self._stop_soon(f"unreachable: {exc}")
                     return
                 await asyncio.sleep(1.0)
                 continue
@@ -357,7 +363,7 @@ class JanusSession:
         if kind == "keepalive":
             return
         if kind == "timeout":
-            asyncio.create_task(self._stop("timed out"))
+            self._stop_soon("timed out")
             return
         transaction = message.get("transaction")
         if kind == "event" and transaction in self._waiting:

@@ -101,3 +101,17 @@ async def test_errors_in_words(janus_factory) -> None:
     async with JanusClient(f"http://127.0.0.1:{free_port()}/janus") as client:
         with pytest.raises(JanusUnreachable, match="did not answer"):
             await client.create_session()
+
+
+async def test_a_janus_that_dies_closes_the_session_and_its_handles(janus_factory) -> None:
+    doomed = janus_factory()
+    async with JanusClient(doomed.url) as client:
+        session = await client.create_session()
+        handle = await session.attach()
+        waiting = asyncio.create_task(handle.next_event())
+        doomed.stop()
+        await asyncio.wait_for(session.closed.wait(), 15)
+        assert "unreachable" in session.close_reason
+        assert await asyncio.wait_for(waiting, 5) is None  # the handle's reader is told
+        with pytest.raises(JanusUnreachable):
+            await handle.message({"request": "list"})
