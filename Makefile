@@ -7,9 +7,10 @@ VENV := .venv
 PIP := $(VENV)/bin/pip
 # Debian packages the product and its tests use.
 APT_PACKAGES := ffmpeg chromium espeak-ng sox libsox-fmt-all tesseract-ocr tesseract-ocr-rus \
-	tesseract-ocr-eng fonts-dejavu-core coturn
+	tesseract-ocr-eng fonts-dejavu-core coturn janus janus-tools
 # coturn: the relay-only ICE test starts its own turnserver (tests/conference/test_turn_relay.py)
-APT_COMMANDS := ffmpeg ffprobe chromium espeak-ng sox tesseract turnserver
+# janus, janus-tools: the Janus tests start their own Janus (tests/conference/janus_fixture.py)
+APT_COMMANDS := ffmpeg ffprobe chromium espeak-ng sox tesseract turnserver janus janus-pp-rec
 
 .PHONY: run test setup system-packages lint bench clean
 
@@ -38,6 +39,9 @@ system-packages:
 		case "$$missing" in *turnserver*) \
 			echo "coturn installed for the tests: its system service is disabled"; \
 			$$SUDO systemctl disable --now coturn >/dev/null 2>&1 || true;; esac; \
+		case "$$missing" in *janus*) \
+			echo "janus installed for the tests: its system service is disabled"; \
+			$$SUDO systemctl disable --now janus >/dev/null 2>&1 || true;; esac; \
 	fi
 
 $(VENV)/.installed: pyproject.toml requirements-nodeps.txt
