@@ -19,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, fields
 
 from aiohttp import web
+from apscheduler.schedulers.base import STATE_RUNNING
 
 from proctorbot.bot import service as bot_service
 from proctorbot.bot.live_watch_plugin import LiveWatchPlugin
@@ -130,18 +131,25 @@ async def build_app(ctx: AppContext, *, areas: Areas = EVERY_AREA) -> web.Applic
     if manager is not None and plugins.live_watch is not None:
         closer = await handover_service.setup(app, ctx, manager, live_watch=plugins.live_watch)
     if areas.scheduling:
-        queues = None
+        queues = orphans = None
         if cluster:  # Dramatiq is imported only in cluster mode (the `cluster` extra)
+            from proctorbot.workers import orphan_watch
             from proctorbot.workers.queues import job_queues
 
             queues = job_queues(ctx.settings.cluster)
+            # a due session no bot holds is enqueued by the active node (the safety net)
+            orphans = orphan_watch.orphan_watch(ctx, queues)
         hooks = JobHooks(
-            bot_join=queues.enqueue_bot if queues else manager.join if manager else None,
+            bot_join=orphans.enqueue_bot if orphans else manager.join if manager else None,
             people_in_room=rooms.people_in,
             post_session=queues.enqueue_analysis if queues else closer,
             retention=functools.partial(asyncio.to_thread, run_retention, ctx),
         )
-        await scheduling_service.setup(app, ctx, hooks, single_active=cluster)
+        scheduler = await scheduling_service.setup(app, ctx, hooks, single_active=cluster)
+        if orphans is not None:
+            await orphan_watch.setup(
+                app, orphans, is_active=lambda: scheduler.state == STATE_RUNNING
+            )
     if areas.notifications:
         await notifications_service.setup(app, ctx, telegram_commands(ctx))
     if plugins.checklist is not None:

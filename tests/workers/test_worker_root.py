@@ -32,7 +32,7 @@ async def test_a_cluster_web_node_enqueues_instead_of_running_bots(app_context) 
     app_context.settings.scheduling.jobstore_url = "postgresql://nobody@/nowhere"
     app = await build_app(app_context, areas=Areas(bot=True, scheduling=True))
     hooks = app[JOB_HOOKS]
-    assert hooks.bot_join.__name__ == "enqueue_bot"
+    assert hooks.bot_join.__name__ == "enqueue_bot"  # through the orphan watch: remembered
     assert hooks.post_session.__name__ == "enqueue_analysis"
 
 
