@@ -142,8 +142,6 @@ class SessionHandOver:
         folder = self.ctx.settings.recordings_dir / session_id
         language, trial = await asyncio.to_thread(self._session_facts, session_id)
         planned = ["recording", "report", "notify"]
-        if self.ctx.settings.conference.mode == "janus" and self.ctx.settings.janus.record:
-            planned.append("janus_recordings")  # Janus's own copy of every track
         if self.ctx.settings.recording.make_composite:
             planned.append("composite")
         planned += ["models", "speech", "diarization", "transcripts", "voices", "report_final"]
@@ -151,6 +149,9 @@ class SessionHandOver:
             # a test call: its outcome is the checklist's (the day's trial summary tells the
             # organizers); a short sample needs no composite, no audio pass, no notice
             planned = ["recording", "report"]
+        if self.ctx.settings.conference.mode == "janus":
+            # the room released (a trial's too), Janus's own copy of every track listed
+            planned.insert(3 if not trial else 2, "janus_recordings")
         if self.ctx.settings.archive.enabled:
             planned.append("archive")
         result.planned = planned
@@ -192,6 +193,8 @@ class SessionHandOver:
         if written is not None:
             result.report_html = written.html
         if trial:
+            if "janus_recordings" in planned and (folder / MANIFEST_FILE).is_file():
+                await step("janus_recordings", lambda: self._janus_recordings(session_id, folder))
             return await self._archived_and_done(result, folder, step)
         notified = await step("notify", self._notify(session_id, written))
         result.notified = int(notified or 0) if not isinstance(notified, str) else 0
@@ -305,6 +308,8 @@ class SessionHandOver:
         from proctorbot.conference.janus.recordings import add_janus_recordings
 
         await JanusRooms(self.ctx.db, self.ctx.settings).release(session_id)
+        if not self.ctx.settings.janus.record:
+            return "room released; Janus does not record ([janus] record = false)"
         rec_dir = janus_record_dir(self.ctx.settings) / session_id
         if not rec_dir.is_dir():
             return f"no Janus recording in {rec_dir}"
