@@ -90,6 +90,8 @@ async def test_concurrent_joins_on_two_nodes_each_hear_of_every_other_once(app_c
             assert peer.ws.heard() == everyone - {peer.peer_id}, peer.peer_id
             assert peer.ws.sent[0]["type"] == "welcome"
         assert PresenceStore(app_context.db).people_in("s1") == {p.person_id for p in peers}
+        # the scheduler's hook (rooms.people_in), on either node
+        assert await a.people_in("s1") == await b.people_in("s1") == {p.person_id for p in peers}
 
         # leaving, from both nodes at once: the others are told, once
         leaving = peers[:3]
