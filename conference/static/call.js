@@ -5,6 +5,10 @@
 // already present. Each connection always negotiates one audio and one video
 // transceiver (sendrecv), so a camera switched on later needs no renegotiation:
 // the track is simply put on the sender with replaceTrack().
+// With `welcome.media === "janus"` (conference/janus_bridge.py) there is no mesh: one
+// sendonly connection publishes our tracks to Janus (`publish`), and each other peer
+// we may see comes as its own recvonly connection (`subscribe-offer` → answer); tiles,
+// peers() and stats(peerId) keep their meaning.
 "use strict";
 
 (function () {
@@ -24,6 +28,8 @@
     mic: config.role !== "expert",  // an expert joins with camera and microphone off
     cam: config.role !== "expert",
     peers: new Map(),            // peer_id -> {info, pc, stream, tile, pendingIce: []}
+    media: "mesh",               // from `welcome`: "mesh" (peer to peer) or "janus"
+    publisher: null,             // janus: our one sendonly RTCPeerConnection
     handlers: new Map(),         // message type -> [handler]
     reconnectDelay: 1000,
     stage: "waiting",            // set by the checklist: waiting | checklist | exam | over
@@ -90,7 +96,8 @@
       return got;
     }
     $("self-video").srcObject = state.local;
-    state.peers.forEach((p) => attachLocal(p.pc));
+    if (state.publisher) attachLocal(state.publisher);
+    state.peers.forEach((p) => { if (p.pc && state.media === "mesh") attachLocal(p.pc); });
     return got;
   }
   function localTrack(kind) { return state.local.getTracks().find((tr) => tr.kind === kind) || null; }
@@ -168,21 +175,33 @@
       setStatus(m.peers.length ? "page.joined" : "page.waiting");
       send({ type: "media-state", mic: state.mic, cam: state.cam });
       closeAllPeers();  // links kept through a signaling drop: everyone has a new id now
+      state.media = m.media === "janus" ? "janus" : "mesh";
+      if (state.media === "janus") {  // Janus offers us each feed we may see
+        m.peers.filter((info) => !ownOtherDevice(info)).forEach((info) => addPeer(info));
+        publish().catch((err) => console.error("publish", err));
+        return;
+      }
       // We are the later joiner: we offer to everyone already here (the bot too).
       m.peers.filter((info) => !ownOtherDevice(info))
         .forEach((info) => { addPeer(info); offer(info.peer_id); });
     },
     "peer-joined": (m) => { if (!ownOtherDevice(m.peer)) { addPeer(m.peer); setStatus("page.joined"); } },
     "peer-left": (m) => removePeer(m.peer_id),
-    "offer": (m) => answer(m),
+    "offer": (m) => { if (state.media === "mesh") return answer(m); },
     "answer": (m) => withPeer(m.from, async (p) => {
+      if (state.media !== "mesh") return;
       await p.pc.setRemoteDescription({ type: "answer", sdp: m.sdp });
       flushIce(p);
     }),
     "ice": (m) => withPeer(m.from, async (p) => {
+      if (state.media !== "mesh") return;
       if (!p.pc.remoteDescription) { p.pendingIce.push(m.candidate); return; }
       await addIce(p, m.candidate);
     }),
+    "publish-answer": async (m) => {
+      if (state.publisher) await state.publisher.setRemoteDescription({ type: "answer", sdp: m.sdp });
+    },
+    "subscribe-offer": (m) => subscribe(m),
     "media-state": (m) => withPeer(m.from, async (p) => {
       p.info.mic = m.mic; p.info.cam = m.cam; renderPeer(p);
     }),
@@ -191,6 +210,7 @@
     "error": (m) => {
       console.warn("signaling error", m.code, m.message);
       if (m.code === "room_full") setStatus("error.room_full");
+      if (m.code === "janus_unavailable") setStatus("error.janus_unavailable");
     },
   };
 
@@ -214,24 +234,70 @@
 
   function addPeer(info) {
     removePeer(info.peer_id);
+    const p = { info, pc: null, stream: new MediaStream(), tile: null, pendingIce: [] };
+    state.peers.set(info.peer_id, p);
+    // janus: no connection until Janus offers this peer's feed (subscribe-offer)
+    if (state.media === "mesh") receiveFrom(p, "sendrecv");
+    renderPeer(p);
+    renderPeopleList();
+    return p;
+  }
+
+  function receiveFrom(p, how) {
+    // The connection that brings a peer's tracks: the mesh link, or the Janus feed.
+    const peerId = p.info.peer_id;
     const pc = new RTCPeerConnection({
       iceServers: state.iceServers, iceTransportPolicy: state.iceTransportPolicy,
     });
-    const p = { info, pc, stream: new MediaStream(), tile: null, pendingIce: [] };
-    state.peers.set(info.peer_id, p);
-    pc.onicecandidate = (e) => send({ type: "ice", to: info.peer_id, candidate: e.candidate ? e.candidate.toJSON() : null });
+    p.pc = pc;
+    pc.onicecandidate = (e) => {
+      const candidate = e.candidate ? e.candidate.toJSON() : null;
+      if (how === "sendrecv") send({ type: "ice", to: peerId, candidate });
+      else if (p.pc === pc) send({ type: "janus-ice", feed: peerId, candidate });
+    };
     pc.ontrack = (e) => {
       p.stream.addTrack(e.track);
       if (p.tile) playRemote(p.tile.querySelector("video"), p.stream);
     };
     pc.onconnectionstatechange = () => {
+      if (p.pc !== pc) return;
       p.info.connection = pc.connectionState;
       if (p.tile) p.tile.dataset.connection = pc.connectionState;
-      emit("connection", { peer_id: info.peer_id, state: pc.connectionState });
+      emit("connection", { peer_id: peerId, state: pc.connectionState });
     };
-    renderPeer(p);
-    renderPeopleList();
-    return p;
+    return pc;
+  }
+
+  // ---- Janus: publish once, receive each feed ---------------------------------------
+  async function publish() {
+    closePublisher();
+    const pc = new RTCPeerConnection({
+      iceServers: state.iceServers, iceTransportPolicy: state.iceTransportPolicy,
+    });
+    state.publisher = pc;
+    pc.onicecandidate = (e) => {
+      if (state.publisher === pc) send({ type: "janus-ice", candidate: e.candidate ? e.candidate.toJSON() : null });
+    };
+    // Both kinds always (sendonly): a camera switched on later is a replaceTrack().
+    for (const kind of ["audio", "video"]) {
+      pc.addTransceiver(localTrack(kind) || kind, { direction: "sendonly", streams: [state.local] });
+    }
+    await pc.setLocalDescription(await pc.createOffer());
+    send({ type: "publish", sdp: pc.localDescription.sdp });
+  }
+  function closePublisher() {
+    if (state.publisher) state.publisher.close();
+    state.publisher = null;
+  }
+  async function subscribe(m) {
+    const p = state.peers.get(m.feed);
+    if (!p || state.media !== "janus") return;
+    if (p.pc) { p.pc.close(); p.stream = new MediaStream(); }
+    const pc = receiveFrom(p, "recvonly");
+    await pc.setRemoteDescription({ type: "offer", sdp: m.sdp });
+    pc.getTransceivers().forEach((tr) => { tr.direction = "recvonly"; });
+    await pc.setLocalDescription(await pc.createAnswer());
+    send({ type: "subscribe-answer", feed: m.feed, sdp: pc.localDescription.sdp });
   }
 
   function playRemote(video, stream) {
@@ -281,12 +347,16 @@
   function removePeer(peerId) {
     const p = state.peers.get(peerId);
     if (!p) return;
-    p.pc.close();
+    if (p.pc) p.pc.close();
     if (p.tile) p.tile.remove();
     state.peers.delete(peerId);
     renderPeopleList();
   }
-  function closeAllPeers() { [...state.peers.keys()].forEach(removePeer); renderPeopleList(); }
+  function closeAllPeers() {
+    [...state.peers.keys()].forEach(removePeer);
+    closePublisher();
+    renderPeopleList();
+  }
 
   // ---- rendering ----------------------------------------------------------------------
   function renderPeer(p) {
@@ -459,7 +529,7 @@
     // What arrives from one peer: bytes, audio energy, decoded frames (for checks and tests).
     const p = state.peers.get(peerId);
     const result = { audio: null, video: null, route: null };
-    if (!p) return result;
+    if (!p || !p.pc) return result;
     const report = await p.pc.getStats();
     report.forEach((r) => {  // route: our candidate's type on the pair in use (relay = TURN)
       if (r.type === "candidate-pair" && r.nominated && r.state === "succeeded") {

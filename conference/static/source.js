@@ -4,7 +4,9 @@
 // `<role>-<id>-<device>`) and to those who watch (examiner, expert, organizer); never to
 // the person's other devices, and it receives nothing. The same messages as the call
 // page (docs/architecture.md, Signaling): we offer to those present; a newcomer offers to
-// us and we answer with our one video track, everything else inactive.
+// us and we answer with our one video track, everything else inactive. With
+// `welcome.media === "janus"` the track is published once to Janus (`publish`) and the
+// server lets only the watchers subscribe to it (conference/janus_bridge.py `sees`).
 "use strict";
 
 (function () {
@@ -19,6 +21,7 @@
       peerId: null,
     };
     const peers = new Map();  // peer_id -> {info, pc, pendingIce}
+    let publisher = null;     // janus: our one sendonly connection to Janus
     let ws = null;
     let stopped = false;
     let delay = 1000;
@@ -71,13 +74,21 @@
         };
         closeAll();
         send({ type: "media-state", mic: false, cam: true });
+        if (m.media === "janus") {
+          publish().catch((err) => console.error("source publish", err));
+          setState("sending");
+          return;
+        }
         m.peers.forEach((info) => { peers.set(info.peer_id, { info, pc: null, pendingIce: [] }); });
         m.peers.filter((info) => WATCHERS.has(info.role)).forEach((info) => offer(info.peer_id));
         setState("sending");
       },
       "peer-joined": (m) => { peers.set(m.peer.peer_id, { info: m.peer, pc: null, pendingIce: [] }); },
       "peer-left": (m) => close(m.peer_id),
-      "offer": (m) => answer(m),
+      "offer": (m) => { if (!publisher) return answer(m); },
+      "publish-answer": async (m) => {
+        if (publisher) await publisher.setRemoteDescription({ type: "answer", sdp: m.sdp });
+      },
       "answer": async (m) => {
         const p = peers.get(m.from);
         if (!p || !p.pc) return;
@@ -101,6 +112,17 @@
       p.pc.onicecandidate = (e) => send({ type: "ice", to: peerId, candidate: e.candidate ? e.candidate.toJSON() : null });
       peers.set(peerId, p);
       return p;
+    }
+
+    async function publish() {
+      const pc = new RTCPeerConnection(ice);
+      publisher = pc;
+      pc.onicecandidate = (e) => {
+        if (publisher === pc) send({ type: "janus-ice", candidate: e.candidate ? e.candidate.toJSON() : null });
+      };
+      pc.addTransceiver(self.track, { direction: "sendonly" });
+      await pc.setLocalDescription(await pc.createOffer());
+      send({ type: "publish", sdp: pc.localDescription.sdp });
     }
 
     async function offer(peerId) {
@@ -139,14 +161,19 @@
       if (p && p.pc) p.pc.close();
       peers.delete(peerId);
     }
-    function closeAll() { [...peers.keys()].forEach(close); }
+    function closeAll() {
+      [...peers.keys()].forEach(close);
+      if (publisher) publisher.close();
+      publisher = null;
+    }
 
     function setTrack(track) {
       // Another camera (rear/front) on the same connections: no renegotiation needed.
       self.track = track;
-      peers.forEach((p) => {
-        if (!p.pc) return;
-        p.pc.getSenders().forEach((s) => {
+      const pcs = [...peers.values()].map((p) => p.pc).concat([publisher]);
+      pcs.forEach((pc) => {
+        if (!pc) return;
+        pc.getSenders().forEach((s) => {
           if (s.track === null || s.track.kind === "video") s.replaceTrack(track).catch(() => {});
         });
       });

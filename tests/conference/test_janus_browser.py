@@ -1,0 +1,166 @@
+"""Headless Chromium through a real Janus (``conference.mode = "janus"``): the student and the
+examiner each publish once and see each other by subscription (conference/janus_bridge.py),
+a receive-only aiortc peer (the bot's way in) gets the student's audio and video from the
+same room, and a leave removes the tile and the Janus handles.
+
+Janus runs in the test's loopback-only namespace on the fixture's veth pair (10.77.0.1):
+Chromium's host candidate on that address is the one Janus accepts."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from proctorbot.conference.janus import videoroom
+from proctorbot.conference.janus.client import JanusClient
+from proctorbot.conference.janus_bridge import JANUS_BRIDGE
+
+from tests.browser_helpers import (
+    CHROMIUM,
+    launch_chromium,
+    make_fake_media,
+    open_call,
+    serve_app,
+    signaling_client,
+    wait_remote_video,
+)
+from tests.conference import janus_fixture
+from tests.conference.janus_fixture import JanusProcess
+from tests.conference.janus_peers import subscribe
+
+janus_network = janus_fixture.janus_network
+janus_factory = janus_fixture.janus_factory
+janus = janus_fixture.janus
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(150)]
+
+
+@pytest.fixture
+async def janus_server(app_context, janus: JanusProcess):
+    app_context.settings.conference.mode = "janus"
+    app_context.settings.janus.urls = [janus.url]
+    async with serve_app(app_context) as server:
+        yield server
+
+
+@pytest.fixture
+async def chromium_pw(janus: JanusProcess) -> AsyncIterator[Any]:
+    """Playwright in the Janus fixture's namespace (lo and the veth pair only: checked by
+    the fixture, so the loopback-only check of browser_helpers does not apply)."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} is not installed")
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as pw:
+        yield pw
+
+
+# A moving canvas sent by source.js as the student's "screen" device; its peer id.
+SHARE_A_CANVAS = """async () => {
+  const canvas = document.createElement("canvas");
+  canvas.width = 320; canvas.height = 180;
+  const g = canvas.getContext("2d");
+  let n = 0;
+  setInterval(() => { g.fillStyle = `hsl(${(n += 7) % 360} 80% 50%)`; g.fillRect(0, 0, 320, 180); }, 66);
+  const track = canvas.captureStream(15).getVideoTracks()[0];
+  const source = window.ProctorSource.create({
+    token: window.proctorbot.token, wsPath: "/ws", device: "screen", track,
+  });
+  window.__screen = source.start();
+  while (!source.peerId) await new Promise((r) => setTimeout(r, 50));
+  return source.peerId;
+}"""
+
+
+async def frames_decoded(page: Any, peer_id: str) -> int:
+    stats = await page.evaluate("(id) => window.proctorbot.stats(id)", peer_id)
+    return (stats.get("video") or {}).get("framesDecoded", 0)
+
+
+async def wait_frames_grow(page: Any, peer_id: str, timeout_s: float = 20.0) -> int:
+    """framesDecoded of `peer_id`'s feed on `page` grows (read twice, 1 s apart)."""
+    async with asyncio.timeout(timeout_s):
+        while True:
+            first = await frames_decoded(page, peer_id)
+            if first > 0:
+                await asyncio.sleep(1.0)
+                second = await frames_decoded(page, peer_id)
+                if second > first:
+                    return second
+            await asyncio.sleep(0.3)
+
+
+async def test_student_and_examiner_through_janus(
+    janus_server, janus: JanusProcess, fake_media, chromium_pw, tmp_path: Path
+) -> None:
+    examiner_media = make_fake_media(tmp_path / "examiner", text="Добрый день.", name="examiner")
+    student_browser = await launch_chromium(chromium_pw, fake_media)
+    examiner_browser = await launch_chromium(chromium_pw, examiner_media)
+    bridge = janus_server.app[JANUS_BRIDGE]
+    bot_peer = None
+    try:
+        # The bot is in the room too (welcome lists it): the bridge gives it no Janus media.
+        async with signaling_client(janus_server, "bot") as bot:
+            assert bot.welcome["media"] == "janus"
+            student = await open_call(student_browser, janus_server.link("student"))
+            examiner = await open_call(examiner_browser, janus_server.link("examiner"))
+            student_id = await student.evaluate("window.proctorbot.peerId")
+            examiner_id = await examiner.evaluate("window.proctorbot.peerId")
+            assert bot.peer_id not in bridge.media
+
+            # Each sees the other's video, by subscription, and the stats by peer id grow.
+            assert (await wait_remote_video(examiner, "student"))["width"] == 320
+            assert (await wait_remote_video(student, "examiner"))["width"] > 0
+            assert await wait_frames_grow(examiner, student_id) > 0
+            assert await wait_frames_grow(student, examiner_id) > 0
+            assert set(bridge.media[student_id].subscriptions) == {examiner_id}
+            assert set(bridge.media[examiner_id].subscriptions) == {student_id}
+            # ... one upload each: one publisher connection, one receiving one per feed.
+            for page, other in ((student, examiner_id), (examiner, student_id)):
+                assert await page.evaluate("window.proctorbot.peers().length") == 2  # + the bot
+                heard = await page.evaluate("(id) => window.proctorbot.stats(id)", other)
+                assert heard["audio"]["bytesReceived"] > 0
+
+            # A second source of the student (source.js, as the screen share sends it):
+            # published once, the examiner receives it, the student's own page does not.
+            screen_id = await student.evaluate(SHARE_A_CANVAS)
+            await examiner.wait_for_function(
+                "(id) => window.proctorbot.peers().some((p) => p.peer_id === id)", arg=screen_id
+            )
+            assert await wait_frames_grow(examiner, screen_id) > 0
+            assert screen_id in bridge.media[examiner_id].subscriptions
+            assert screen_id not in bridge.media[student_id].subscriptions
+            await student.evaluate("window.__screen.stop()")
+            await examiner.wait_for_function(
+                "(id) => !window.proctorbot.peers().some((p) => p.peer_id === id)", arg=screen_id
+            )
+
+            # The bot's way in: a receive-only aiortc peer on the student's feed.
+            media = bridge.media[student_id]
+            async with JanusClient(janus.url) as client:
+                bot_peer = await subscribe(client, media.place.room, media.feed_id)
+                async with asyncio.timeout(20):
+                    while min(bot_peer.frames.values()) < 10:
+                        await asyncio.sleep(0.2)
+                await bot_peer.close()
+                bot_peer = None
+
+                # The examiner leaves: its tile goes, and its Janus handles with it.
+                await examiner.click("#leave")
+                await student.wait_for_function(
+                    """() => !document.querySelector('.tile.remote[data-role="examiner"]')"""
+                )
+                async with asyncio.timeout(10):
+                    while examiner_id in bridge.media or bridge.media[student_id].subscriptions:
+                        await asyncio.sleep(0.1)
+                admin = await (await client.create_session()).attach()
+                left = await videoroom.list_participants(admin, media.place.room)
+                assert [p.display for p in left] == [student_id]
+    finally:
+        if bot_peer is not None:
+            await bot_peer.close()
+        await student_browser.close()
+        await examiner_browser.close()
