@@ -21,6 +21,7 @@ import numpy as np
 from proctorbot.checklist.detectors import (
     ChecklistDetectors,
     EnrolledVoice,
+    HeardSpeech,
     IdReading,
     RoomScanFindings,
     VideoFrame,
@@ -114,10 +115,14 @@ class WhisperNameTranscriber:
     def __init__(self, transcriber: Provider) -> None:
         self.transcriber = transcriber
 
-    def transcribe(self, samples: np.ndarray, sample_rate: int, language: str) -> str:
+    def transcribe(self, samples: np.ndarray, sample_rate: int, language: str) -> HeardSpeech:
         if sample_rate != ANALYSIS_SAMPLE_RATE:
             raise ValueError(f"expected 16 kHz audio, got {sample_rate}")
-        return self.transcriber().transcribe(int16_to_float(samples), language).text
+        # No initial_prompt with the roster name: measured, it makes Whisper write the
+        # prompted name over another student's speech (benchmarks/spoken_names.py).
+        transcript = self.transcriber().transcribe(int16_to_float(samples), language)
+        words = tuple((w.text, w.probability) for s in transcript.segments for w in s.words)
+        return HeardSpeech(transcript.text, words)
 
 
 class CampPlusVoiceEnroller:

@@ -31,7 +31,7 @@ from proctorbot.checklist.feed import StudentFeed
 from proctorbot.checklist.records import AutoResult, StepKind
 from proctorbot.checklist.source_checks import check_phone_camera, check_screen_share
 from proctorbot.detection.events import DetectorEvent, EventKind
-from proctorbot.detection.names import best_name_in_text
+from proctorbot.detection.spoken_name import match_spoken_name
 from proctorbot.storage.session_folder import ANALYSIS_SAMPLE_RATE as SAMPLE_RATE
 from proctorbot.storage.session_folder import EVIDENCE_DIR, VOICEPRINTS_DIR
 
@@ -321,9 +321,10 @@ async def check_name_aloud(ctx: CheckContext) -> AutoResult:
         details["voiceprint"] = "unavailable"
     if ctx.detectors.transcriber is None:
         return AutoResult(False, None, "unavailable", details, evidence)
-    text = await asyncio.to_thread(
+    heard = await asyncio.to_thread(
         ctx.detectors.transcriber.transcribe, audio, SAMPLE_RATE, ctx.language
     )
+    text = heard if isinstance(heard, str) else heard.text
     details["audio_dbfs"] = round(level_dbfs(audio), 1)
     if not text.strip():
         details["transcript"] = ""
@@ -331,7 +332,9 @@ async def check_name_aloud(ctx: CheckContext) -> AutoResult:
             return AutoResult(True, False, "no_speech", details, evidence)
         # Sound, but no words: the recognizer failed, which says nothing about the name.
         return AutoResult(False, None, "speech_not_recognized", details, evidence)
-    name = best_name_in_text(text.split(), ctx.student_name)
+    # phonetic, word by word: Whisper hears Russian names roughly (issue 16)
+    words = () if isinstance(heard, str) else heard.words
+    name = match_spoken_name(words or text.split(), ctx.student_name)
     details.update(transcript=text, name_score=name.score)
     if not name.matched:
         return AutoResult(True, False, "name_mismatch", details, evidence)

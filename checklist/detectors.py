@@ -105,8 +105,18 @@ class IdDocumentReader(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class HeardSpeech:
+    """What the recognizer heard: the text and each word with its probability (0..1)."""
+
+    text: str
+    words: tuple[tuple[str, float], ...] = ()
+
+
 class Transcriber(Protocol):
-    def transcribe(self, samples: np.ndarray, sample_rate: int, language: str) -> str: ...
+    def transcribe(
+        self, samples: np.ndarray, sample_rate: int, language: str
+    ) -> HeardSpeech | str: ...
 
 
 @dataclass(frozen=True)

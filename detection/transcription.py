@@ -65,7 +65,9 @@ class Transcript:
 class Transcriber(Protocol):
     engine: str
 
-    def transcribe(self, samples: np.ndarray, language: str | None = None) -> Transcript: ...
+    def transcribe(
+        self, samples: np.ndarray, language: str | None = None, initial_prompt: str | None = None
+    ) -> Transcript: ...
 
 
 class FasterWhisperTranscriber:
@@ -81,7 +83,10 @@ class FasterWhisperTranscriber:
         )
         self.beam_size = beam_size
 
-    def transcribe(self, samples: np.ndarray, language: str | None = None) -> Transcript:
+    def transcribe(
+        self, samples: np.ndarray, language: str | None = None, initial_prompt: str | None = None
+    ) -> Transcript:
+        """``initial_prompt``: text the speech is expected to resemble (Whisper's prompt)."""
         segments, info = self.model.transcribe(
             samples.astype(np.float32),
             language=language,
@@ -93,6 +98,7 @@ class FasterWhisperTranscriber:
             vad_filter=len(samples) > VAD_FILTER_MIN_SECONDS * SAMPLE_RATE,
             condition_on_previous_text=False,
             temperature=list(TEMPERATURES),
+            initial_prompt=initial_prompt,
         )
         out = [
             TranscriptSegment(
@@ -128,7 +134,9 @@ class OpenAIWhisperTranscriber:
             )
         self.model = whisper.load_model(str(path), device="cpu")
 
-    def transcribe(self, samples: np.ndarray, language: str | None = None) -> Transcript:
+    def transcribe(
+        self, samples: np.ndarray, language: str | None = None, initial_prompt: str | None = None
+    ) -> Transcript:
         result = self.model.transcribe(
             samples.astype(np.float32),
             language=language,
@@ -136,6 +144,7 @@ class OpenAIWhisperTranscriber:
             fp16=False,
             condition_on_previous_text=False,
             temperature=0.0,
+            initial_prompt=initial_prompt,
         )
         out = [
             TranscriptSegment(
