@@ -7,10 +7,12 @@ VENV := .venv
 PIP := $(VENV)/bin/pip
 # Debian packages the product and its tests use.
 APT_PACKAGES := ffmpeg chromium espeak-ng sox libsox-fmt-all tesseract-ocr tesseract-ocr-rus \
-	tesseract-ocr-eng fonts-dejavu-core coturn janus janus-tools
+	tesseract-ocr-eng fonts-dejavu-core coturn janus janus-tools redis-server
 # coturn: the relay-only ICE test starts its own turnserver (tests/conference/test_turn_relay.py)
 # janus, janus-tools: the Janus tests start their own Janus (tests/conference/janus_fixture.py)
-APT_COMMANDS := ffmpeg ffprobe chromium espeak-ng sox tesseract turnserver janus janus-pp-rec
+# redis-server: the work plane's tests start their own (tests/workers/conftest.py)
+APT_COMMANDS := ffmpeg ffprobe chromium espeak-ng sox tesseract turnserver janus janus-pp-rec \
+	redis-server
 
 .PHONY: run test setup system-packages lint bench clean
 
@@ -42,6 +44,9 @@ system-packages:
 		case "$$missing" in *janus*) \
 			echo "janus installed for the tests: its system service is disabled"; \
 			$$SUDO systemctl disable --now janus >/dev/null 2>&1 || true;; esac; \
+		case "$$missing" in *redis-server*) \
+			echo "redis-server installed for the tests: its system service is disabled"; \
+			$$SUDO systemctl disable --now redis-server >/dev/null 2>&1 || true;; esac; \
 	fi
 
 $(VENV)/.installed: pyproject.toml requirements-nodeps.txt
