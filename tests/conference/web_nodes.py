@@ -1,5 +1,7 @@
 """Two web nodes sharing rooms, as real processes: PostgreSQL, Redis, `cluster_node` x 2.
 
+Without PostgreSQL server binaries the nodes share one SQLite file instead (same code).
+
 Each service is started by the fixture in a temporary folder on a free port and killed at
 the end; a test skips (with the reason) when redis-server or PostgreSQL is not installed.
 """
@@ -35,6 +37,19 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+@pytest.fixture
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A throwaway PostgreSQL (tests/scheduling/test_postgres_jobstore.py) when its server
+    is installed; else one SQLite file the node processes share (the room lock is then
+    SQLite's write lock): the same code, so the test runs either way."""
+    from tests.scheduling.test_postgres_jobstore import PG_BIN
+
+    if (PG_BIN / "initdb").exists():
+        return request.getfixturevalue("postgres_url")
+    (tmp_path / "var").mkdir(exist_ok=True)
+    return f"sqlite:///{tmp_path / 'var' / 'shared.sqlite3'}"
 
 
 @pytest.fixture
@@ -106,13 +121,13 @@ class Cluster:
         )
 
 
-def cluster_env(tmp_path: Path, postgres_url: str, redis_url: str, capacity: int) -> dict[str, str]:
+def cluster_env(tmp_path: Path, database_url: str, redis_url: str, capacity: int) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PROCTORBOT_")}
     env.update(
         PYTHONPATH=str(ROOT),
         PYANNOTE_METRICS_ENABLED="0",
         PROCTORBOT_DATA_DIR=str(tmp_path / "var"),
-        PROCTORBOT_DATABASE_URL=postgres_url,
+        PROCTORBOT_DATABASE_URL=database_url,
         PROCTORBOT_SERVER__SECRET_KEY=SECRET,
         PROCTORBOT_CLUSTER__REDIS_URL=redis_url,
         PROCTORBOT_CLUSTER__NODE_HEARTBEAT_S=str(HEARTBEAT_S),
@@ -156,17 +171,17 @@ async def wait_ready(node: Node, timeout: float = 60.0) -> None:
 
 @contextlib.asynccontextmanager
 async def web_nodes(
-    tmp_path: Path, postgres_url: str, redis_url: str, *, count: int = 2, capacity: int = 8
+    tmp_path: Path, database_url: str, redis_url: str, *, count: int = 2, capacity: int = 8
 ) -> AsyncIterator[Cluster]:
-    """`count` web nodes on one PostgreSQL and one Redis, the demo day seeded."""
+    """`count` web nodes on one database (PostgreSQL) and one Redis, the demo day seeded."""
     from proctorbot.config.settings import load_settings
     from proctorbot.storage.demo import seed_demo
 
     from proctorbot.context import AppContext
 
-    env = cluster_env(tmp_path, postgres_url, redis_url, capacity)
+    env = cluster_env(tmp_path, database_url, redis_url, capacity)
     settings = load_settings(
-        data_dir=tmp_path / "var", database_url=postgres_url, server={"secret_key": SECRET}
+        data_dir=tmp_path / "var", database_url=database_url, server={"secret_key": SECRET}
     )
     ctx = AppContext.build(settings)  # migrates once, before the nodes start
     day = seed_demo(ctx.db, profile=settings.default_profile, language="ru")
