@@ -18,9 +18,9 @@ RTP and SRTP only and leave the cores to the worker):
 
 * student video: 640x480 at 15 fps, VP8 ~600 kbit/s, a keyframe every 2 s, drawn from a
   portrait of ../shared/evaldata/faces; a second face (another portrait) appears beside
-  the student at 10 s and every 25 s after, for 6 s;
+  the student at 8 s and every 20 s after, for 6 s;
 * student audio: Opus 20 ms, one LibriSpeech speaker of ../shared/evaldata talking, with
-  a prompter (another speaker, -6 dB) for 3 s at 18 s and every 25 s after;
+  a prompter (another speaker, -6 dB) for 3 s at 16 s and every 20 s after;
 * examiner: a test picture and now and then a question (a third speaker).
 
 Measured over ``--seconds`` per N: the worker's CPU (process and children, from /proc)
@@ -74,11 +74,13 @@ STUDENT_VOICE, PROMPTER_VOICE, EXAMINER_VOICE = (
     "198-126831-0000",
     "229-130880-0000",
 )
-STUDENT_FACE, SECOND_FACE = "fr_obama.jpg", "fr_biden.jpg"
+# a close-up the live analyzer finds alone, and a portrait it finds beside it (checked
+# with VideoWatcher; an official portrait beside another is not found at 640x480)
+STUDENT_FACE, SECOND_FACE = "dlib_Tom_Cruise_avp_2014_4.jpg", "fr_obama.jpg"
 FPS = 15
 SR = 16000
-FACE_FIRST_S, FACE_EVERY_S, FACE_SECONDS = 10.0, 25.0, 6.0
-PROMPTER_FIRST_S, PROMPTER_EVERY_S, PROMPTER_SECONDS = 18.0, 25.0, 3.0
+FACE_FIRST_S, FACE_EVERY_S, FACE_SECONDS = 8.0, 20.0, 6.0
+PROMPTER_FIRST_S, PROMPTER_EVERY_S, PROMPTER_SECONDS = 16.0, 20.0, 3.0
 ALERT_GOAL_S = 5.0
 ALERT_KINDS = {"extra_person": "extra_person", "prompter": "third_party_voice"}
 WORKER_AREAS = {"bot": True, "handover": True, "disk_space": True}
@@ -206,7 +208,9 @@ def encode_audio(wav: Path, path: Path) -> list[bytes]:
     return packets_of(path)
 
 
-def make_media(folder: Path, seconds: float) -> Media:
+def make_media(
+    folder: Path, seconds: float, faces: tuple[str, str] = (STUDENT_FACE, SECOND_FACE)
+) -> Media:
     """Everything the senders hand over, for a run of ``seconds`` (+ a spare 20 s)."""
     import cv2
 
@@ -214,15 +218,15 @@ def make_media(folder: Path, seconds: float) -> Media:
 
     total = seconds + 20.0
     onsets = onsets_for(seconds)
-    faces = [at for what, at in onsets if what == "extra_person"]
+    second_faces = [at for what, at in onsets if what == "extra_person"]
     prompters = [at for what, at in onsets if what == "prompter"]
     segments, at = [], 0.0
-    for start in faces:
+    for start in second_faces:
         segments += [Segment("present", start - at), Segment("second_face", FACE_SECONDS)]
         at = start + FACE_SECONDS
     segments.append(Segment("present", total - at))
-    student_face = cv2.imread(str(FACES / STUDENT_FACE))
-    second_face = cv2.imread(str(FACES / SECOND_FACE))
+    student_face = cv2.imread(str(FACES / faces[0]))
+    second_face = cv2.imread(str(FACES / faces[1]))
     frames = [
         frame
         for _, frame in render_scenario(
@@ -289,6 +293,76 @@ def packet_track_class() -> type:
             return packet
 
     return PacketTrack
+
+
+class JanusSender:
+    """A participant in Janus mode: its signaling socket (the peer id) and one publication
+    of its two tracks into the session's VideoRoom under that id, as the signaling bridge
+    publishes a browser (tests/conference/test_janus_bot.py does the same)."""
+
+    def __init__(self, ws_url: str, video: Any, audio: Any) -> None:
+        self.ws_url = ws_url
+        self.video, self.audio = video, audio
+        self.connected = asyncio.Event()
+        self.peer_id = ""
+        self._http: Any = None
+        self._ws: Any = None
+        self._reader: asyncio.Task[None] | None = None
+        self._handle: Any = None
+        self._pc: Any = None
+
+    async def join(self, client: Any, room: int, address: str) -> None:
+        import aiohttp
+        from aiortc import RTCPeerConnection, RTCSessionDescription
+        from proctorbot.bot.loopback import restrict_to_address
+        from proctorbot.conference.janus import videoroom
+
+        self._http = aiohttp.ClientSession()
+        self._ws = await self._http.ws_connect(self.ws_url)
+        welcome = json.loads((await self._ws.receive(timeout=10)).data)
+        self.peer_id = welcome["peer_id"]
+        self._reader = asyncio.create_task(self._drain())
+        session = await client.create_session()
+        self._handle = await session.attach()
+        await videoroom.join_as_publisher(self._handle, room, self.peer_id)
+        self._pc = pc = RTCPeerConnection()
+        pc.addTransceiver(self.audio, direction="sendonly")
+        pc.addTransceiver(self.video, direction="sendonly")
+
+        @pc.on("connectionstatechange")
+        def _changed() -> None:
+            if pc.connectionState == "connected":
+                self.connected.set()
+
+        restrict_to_address(pc, address)
+        await pc.setLocalDescription(await pc.createOffer())
+        offer = {"type": pc.localDescription.type, "sdp": pc.localDescription.sdp}
+        answer = await videoroom.publish(self._handle, offer)
+        await pc.setRemoteDescription(RTCSessionDescription(answer["sdp"], answer["type"]))
+
+    async def _drain(self) -> None:
+        async for _ in self._ws:
+            pass
+
+    def pause_media(self) -> None:
+        self.video.running = self.audio.running = False
+
+    async def leave(self) -> None:
+        self.pause_media()
+        if self._handle is not None:
+            handle, self._handle = self._handle, None
+            try:
+                await handle.detach()
+            except Exception:  # noqa: BLE001 - Janus may have dropped it already
+                pass
+        if self._pc is not None:
+            await self._pc.close()
+        if self._reader is not None:
+            self._reader.cancel()
+        if self._ws is not None:
+            await self._ws.close()
+        if self._http is not None:
+            await self._http.close()
 
 
 # ---------------------------------------------------------------------------- worker
@@ -655,8 +729,13 @@ def outbox_delays(
     return delays
 
 
-async def run_rooms(rooms: int, seconds: float, media: Media, profile: bool) -> dict[str, Any]:
-    """One worker, N rooms, ``seconds`` of media: one row of the table."""
+async def run_rooms(
+    rooms: int, seconds: float, media: Media, profile: bool, janus_mode: bool = False
+) -> dict[str, Any]:
+    """One worker, N rooms, ``seconds`` of media: one row of the table. ``janus_mode``: a
+    Janus of its own for this N (tests/conference/janus_fixture.py, on the veth pair the
+    caller made), the worker with ``conference.mode = "janus"``, the senders publishing
+    into the session's VideoRoom and the bot subscribing there."""
     from proctorbot.conference.links import session_links
     from proctorbot.config.settings import load_settings
     from proctorbot.recording.manifest import read_manifest
@@ -674,6 +753,19 @@ async def run_rooms(rooms: int, seconds: float, media: Media, profile: bool) -> 
         "PROCTORBOT_RECORDING__MAKE_COMPOSITE": "false",
         "PYANNOTE_METRICS_ENABLED": "0",
     }
+    janus = None
+    if janus_mode:
+        from tests.conference.janus_fixture import JANUS_ICE_ADDRESS, start_janus
+
+        janus = await asyncio.to_thread(start_janus, workdir / "janus")
+        env.update(
+            {
+                "PROCTORBOT_CONFERENCE__MODE": "janus",
+                "PROCTORBOT_JANUS__URLS": json.dumps([janus.url]),
+                "PROCTORBOT_JANUS__BOT_ICE_ADDRESS": JANUS_ICE_ADDRESS,
+                "PROCTORBOT_JANUS__RECORD_DIR": str(workdir / "janus-rec"),
+            }
+        )
     os.environ.update(env)
     ctx = AppContext.build(load_settings())
     session_ids = make_sessions(ctx, rooms)
@@ -685,6 +777,7 @@ async def run_rooms(rooms: int, seconds: float, media: Media, profile: bool) -> 
         cwd=workdir,
     )
     people: list[tuple[str, str, Any]] = []
+    client: Any = None
     try:
 
         async def worker_up() -> bool:
@@ -703,16 +796,40 @@ async def run_rooms(rooms: int, seconds: float, media: Media, profile: bool) -> 
         ws = url.replace("http://", "ws://")
         for session_id in session_ids:
             for link in session_links(ctx, session_id):
-                person = ScriptedParticipant(f"{ws}/ws?t={link.token}")
-                if link.role == "student":
-                    person.video = track_class("video", media.student_video, 1 / FPS, 90000)
-                    person.audio = track_class("audio", media.student_audio, 0.02, 48000)
+                student = link.role == "student"
+                video = track_class(
+                    "video",
+                    media.student_video if student else media.examiner_video,
+                    1 / FPS,
+                    90000,
+                )
+                audio = track_class(
+                    "audio", media.student_audio if student else media.examiner_audio, 0.02, 48000
+                )
+                if janus is None:
+                    person: Any = ScriptedParticipant(f"{ws}/ws?t={link.token}")
+                    person.video, person.audio = video, audio
                 else:
-                    person.video = track_class("video", media.examiner_video, 1 / FPS, 90000)
-                    person.audio = track_class("audio", media.examiner_audio, 0.02, 48000)
+                    person = JanusSender(f"{ws}/ws?t={link.token}", video, audio)
                 people.append((session_id, link.role, person))
-        for _, _, person in people:
-            await person.join()
+        if janus is None:
+            for _, _, person in people:
+                await person.join()
+        else:
+            from proctorbot.conference.janus.client import JanusClient
+            from proctorbot.conference.janus.placement import JanusRooms
+
+            placement = JanusRooms(ctx.db, ctx.settings)
+
+            async def placed() -> bool:
+                return all([await placement.lookup(sid) is not None for sid in session_ids])
+
+            await wait_for(placed, 60, "the bots in their Janus rooms")
+            client = JanusClient(janus.url)
+            await client.__aenter__()
+            for session_id, _, person in people:
+                place = await placement.lookup(session_id)
+                await person.join(client, place.room, JANUS_ICE_ADDRESS)
         await asyncio.wait_for(asyncio.gather(*(p.connected.wait() for _, _, p in people)), 60)
 
         start = await fetch_stats(url, profile=profile)
@@ -721,6 +838,7 @@ async def run_rooms(rooms: int, seconds: float, media: Media, profile: bool) -> 
             cpu_seconds(),
             machine_busy(),
         )
+        janus_start = cpu_seconds(janus.process.pid) if janus is not None else 0.0
         wall_start = time.monotonic()
         loads = []
         while time.monotonic() - wall_start < seconds:
@@ -731,6 +849,7 @@ async def run_rooms(rooms: int, seconds: float, media: Media, profile: bool) -> 
             cpu_seconds(),
             machine_busy(),
         )
+        janus_cpu = cpu_seconds(janus.process.pid) - janus_start if janus is not None else None
         window = time.monotonic() - wall_start
         for _, _, person in people:
             person.pause_media()
@@ -759,11 +878,15 @@ async def run_rooms(rooms: int, seconds: float, media: Media, profile: bool) -> 
                 await person.leave()
             except Exception:  # noqa: BLE001 - already gone
                 pass
+        if client is not None:
+            await client.__aexit__(None, None, None)
         worker_process.send_signal(signal.SIGTERM)
         try:
             worker_process.wait(120)
         except subprocess.TimeoutExpired:
             worker_process.kill()
+        if janus is not None:
+            janus.stop()
 
     recorded: dict[str, int] = collections.Counter()
     for session_id in session_ids:
@@ -804,6 +927,8 @@ async def run_rooms(rooms: int, seconds: float, media: Media, profile: bool) -> 
         "cpu_core_s_per_s": round((cpu_end - cpu_start) / window, 3),
         "cpu_per_room": round((cpu_end - cpu_start) / window / rooms, 3),
         "senders_cpu_core_s_per_s": round((mine_end - mine_start) / window, 3),
+        "janus_cpu_core_s_per_s": None if janus_cpu is None else round(janus_cpu / window, 3),
+        "janus_cpu_per_room": None if janus_cpu is None else round(janus_cpu / window / rooms, 3),
         "machine_busy_cores": round(busy * (os.cpu_count() or 1), 2),
         "frames_sent": sum(t["sent"] for t in tracks.values()),
         "frames_received": sum(t["received"] for t in tracks.values()),
@@ -852,6 +977,7 @@ COLUMNS = (
     ("cpu_core_s_per_s", "cpu"),
     ("cpu_per_room", "cpu/room"),
     ("senders_cpu_core_s_per_s", "senders"),
+    ("janus_cpu_per_room", "janus/room"),
     ("frames_sent", "sent"),
     ("frames_recorded", "recorded"),
     ("frames_lost", "lost"),
@@ -895,21 +1021,44 @@ def summary(mode: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
         "frames_lost": shown.get("frames_lost"),
         "alert_delay_max_s": shown.get("alert_delay_max_s"),
         "goal_met": bool(best and best["rooms"] >= 6),
+        "janus_cpu_per_room": max(
+            (r["janus_cpu_per_room"] for r in rows if r.get("janus_cpu_per_room") is not None),
+            default=None,
+        ),
         "rows": rows,
     }
 
 
-async def run_mode(mode: str, counts: list[int], seconds: float, profile: bool) -> dict:
-    with tempfile.TemporaryDirectory(prefix="capacity-media-") as folder:
-        print(f"encoding {seconds + 20:.0f} s of media ...", file=sys.stderr)
-        media = await asyncio.to_thread(make_media, Path(folder), seconds)
-        rows = []
-        for rooms in counts:
-            print(f"{mode}: {rooms} room(s) for {seconds:g} s ...", file=sys.stderr)
-            rows.append(await run_rooms(rooms, seconds, media, profile))
-            print(
-                json.dumps({k: v for k, v in rows[-1].items() if k != "profile"}), file=sys.stderr
-            )
+async def run_mode(
+    mode: str, counts: list[int], seconds: float, profile: bool, faces: tuple[str, str]
+) -> dict:
+    veth = None
+    if mode == "janus":
+        from tests.conference.janus_fixture import VethPair, skip_reason
+
+        reason = skip_reason()
+        if reason:
+            print(f"janus mode skipped: {reason}", file=sys.stderr)
+            return summary(mode, [])
+        veth = VethPair.up()
+    rows: list[dict[str, Any]] = []
+    try:
+        with tempfile.TemporaryDirectory(prefix="capacity-media-") as folder:
+            print(f"encoding {seconds + 20:.0f} s of media ...", file=sys.stderr)
+            media = await asyncio.to_thread(make_media, Path(folder), seconds, faces)
+            for rooms in counts:
+                print(f"{mode}: {rooms} room(s) for {seconds:g} s ...", file=sys.stderr)
+                try:
+                    row = await run_rooms(rooms, seconds, media, profile, mode == "janus")
+                    rows.append({"mode": mode, **row})
+                except Exception as exc:  # noqa: BLE001 - the next N still runs
+                    print(f"{mode}: {rooms} room(s) failed: {exc!r}", file=sys.stderr)
+                    continue
+                shown = {k: v for k, v in rows[-1].items() if k != "profile"}
+                print(json.dumps(shown), file=sys.stderr)
+    finally:
+        if veth is not None:
+            veth.down()
     return summary(mode, rows)
 
 
@@ -919,6 +1068,11 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60.0, help="media per room count")
     parser.add_argument("--mode", choices=("one-process", "janus", "both"), default="one-process")
     parser.add_argument("--profile", action="store_true", help="sample where the time goes")
+    parser.add_argument(
+        "--faces",
+        default=f"{STUDENT_FACE},{SECOND_FACE}",
+        help="the student's and the second person's photo in evaldata/faces/one_face",
+    )
     parser.add_argument("--json", action="store_true", help="end with one JSON line")
     parser.add_argument("--worker", type=Path, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--enroll", type=Path, default=None, help=argparse.SUPPRESS)
@@ -933,10 +1087,8 @@ def main() -> None:
     modes = ["one-process", "janus"] if args.mode == "both" else [args.mode]
     results = []
     for mode in modes:
-        if mode == "janus":
-            print("janus mode: not available yet (no conference.mode = janus)", file=sys.stderr)
-            continue
-        results.append(asyncio.run(run_mode(mode, counts, args.seconds, args.profile)))
+        faces = tuple(args.faces.split(",", 1))
+        results.append(asyncio.run(run_mode(mode, counts, args.seconds, args.profile, faces)))
     for result in results:
         print_table(result["mode"], result["rows"])
         print(
@@ -945,11 +1097,11 @@ def main() -> None:
             f"{'met' if result['goal_met'] else 'not met'})"
         )
     if args.json and results:
-        final = dict(results[0])
-        final["modes"] = {r["mode"]: {k: v for k, v in r.items() if k != "rows"} for r in results}
-        final["load_average"] = round(os.getloadavg()[0], 2)
+        final = {k: v for k, v in results[0].items() if k != "rows"}
         for result in results[1:]:
-            final.setdefault("other_rows", []).extend(result["rows"])
+            final[result["mode"]] = {k: v for k, v in result.items() if k != "rows"}
+        final["rows"] = [row for result in results for row in result["rows"]]
+        final["load_average"] = round(os.getloadavg()[0], 2)
         print(json.dumps(final))
 
 
