@@ -25,7 +25,7 @@ from typing import Any
 from proctorbot.conference.rooms import CLOSE_REPLACED, MAIN_DEVICE
 from proctorbot.conference.tables import PresenceRow, RoomLockRow, WebNodeRow
 from proctorbot.storage.db import utcnow
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 log = logging.getLogger(__name__)
@@ -160,14 +160,12 @@ class PresenceStore:
         """This node is alive; False when another node had already declared it dead (its
         peers are gone from the rooms: its sockets must start over)."""
         with self.db.begin() as session:
+            now = database_now(session)
             result = session.execute(
-                update(WebNodeRow)
-                .where(WebNodeRow.node_id == node_id)
-                .values(heartbeat_at=utcnow())
+                update(WebNodeRow).where(WebNodeRow.node_id == node_id).values(heartbeat_at=now)
             )
             if result.rowcount:
                 return True
-            now = utcnow()
             session.add(WebNodeRow(node_id=node_id, started_at=now, heartbeat_at=now))
         return False
 
@@ -176,11 +174,12 @@ class PresenceStore:
     ) -> list[str]:
         """Remove the nodes silent for ``timeout_s`` and their peers (reason
         ``node_lost``); the ids of the nodes removed. Several nodes may reap at once: a
-        dead node is taken by one of them (SKIP LOCKED)."""
-        cutoff = (now or utcnow()) - dt.timedelta(seconds=timeout_s)
+        dead node is taken by one of them (SKIP LOCKED). Heartbeats and the cutoff are
+        the database's clock, so nodes on machines whose clocks differ agree."""
         reaped: list[str] = []
         while True:
             with self.db.begin() as session:
+                cutoff = (now or database_now(session)) - dt.timedelta(seconds=timeout_s)
                 dead = session.scalars(
                     select(WebNodeRow)
                     .where(WebNodeRow.heartbeat_at < cutoff)
@@ -246,6 +245,15 @@ class PresenceStore:
 
 def _nodes(rows: Iterable[Presence]) -> list[str]:
     return sorted({r.node_id for r in rows})
+
+
+def database_now(session: Session) -> dt.datetime:
+    """The time by the database server's clock on PostgreSQL (one clock for every node);
+    SQLite runs on this machine, whose clock it is."""
+    if session.get_bind().dialect.name == "postgresql":
+        value = session.scalar(text("select now() at time zone 'utc'"))
+        return value.replace(tzinfo=dt.UTC)
+    return utcnow()
 
 
 def _bump_version(session: Session, session_id: str) -> None:
