@@ -152,6 +152,8 @@ class ClusterRooms(RoomRegistry):
         told = False
         try:
             told = await self._leave_record(room.session_id, peer.peer_id, reason)
+        except Exception as exc:  # Redis or the database away: the heartbeat retries
+            log.warning("%s left %s, not yet recorded: %s", peer.peer_id, room.session_id, exc)
         finally:
             if not told and room.peers.get(peer.peer_id) is peer:
                 # no envelope of ours will come: replaced elsewhere (its envelope may
@@ -201,14 +203,23 @@ class ClusterRooms(RoomRegistry):
             except RelayLost as lost:
                 log.error("web node %s: %s; its sockets start over", self.node_id, lost)
                 await self._start_over()
-                await asyncio.sleep(RELAY_RETRY_S)
-                with contextlib.suppress(RelayLost):
-                    await self._relay().open(self.node_id)
+                await self._reopen()
                 continue
             try:
                 await self.apply(envelope)
             except Exception:
                 log.exception("web node %s: envelope %s failed", self.node_id, envelope.get("op"))
+
+    async def _reopen(self) -> None:
+        """Subscribe again, every RELAY_RETRY_S until the relay answers."""
+        while True:
+            await asyncio.sleep(RELAY_RETRY_S)
+            try:
+                await self._relay().open(self.node_id)
+            except RelayLost:
+                continue
+            log.warning("web node %s: its inbox is back", self.node_id)
+            return
 
     async def apply(self, envelope: dict[str, Any]) -> None:
         op = envelope.get("op")

@@ -21,6 +21,7 @@ starts over (its sockets closed, the browsers reconnect and get a fresh welcome)
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from dataclasses import dataclass, field
@@ -85,12 +86,15 @@ class RedisRelay:
 
     async def open(self, node_id: str) -> None:
         if self._pubsub is not None:
-            await self._pubsub.aclose()
-        self._pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+            pubsub, self._pubsub = self._pubsub, None
+            with contextlib.suppress(Exception):
+                await pubsub.aclose()
+        pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
         try:
-            await self._pubsub.subscribe(channel_of(node_id))
+            await pubsub.subscribe(channel_of(node_id))
         except self._errors as exc:
             raise RelayLost(f"cannot subscribe at {self.url}: {exc}") from exc
+        self._pubsub = pubsub
 
     async def receive(self) -> Envelope:
         if self._pubsub is None:
@@ -98,7 +102,8 @@ class RedisRelay:
         while True:
             try:
                 message = await self._pubsub.get_message(timeout=5.0)
-            except self._errors as exc:
+            except (*self._errors, RuntimeError) as exc:
+                self._pubsub = None  # subscribe again (open) before reading on
                 raise RelayLost(f"Redis subscription lost: {exc}") from exc
             if message is not None and message.get("type") == "message":
                 return json.loads(message["data"])

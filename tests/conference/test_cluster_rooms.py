@@ -176,3 +176,83 @@ async def test_a_record_without_its_socket_is_removed_by_its_node(app_context) -
     finally:
         for node in (a, b):
             await node.stop()
+
+
+async def test_redis_going_away_closes_the_sockets_and_the_nodes_come_back(
+    app_context, tmp_path
+) -> None:
+    """Pub/sub loses what is sent while Redis is away: every node closes its sockets
+    (1012, the pages reconnect) and subscribes again once Redis is back."""
+    import shutil
+    import subprocess
+
+    import pytest
+    from proctorbot.conference.room_relay import RedisRelay
+
+    from tests.conference.web_nodes import free_port
+
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.skip("redis-server is not installed")
+    port = free_port()
+    command = [
+        binary,
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+    ]
+
+    async def start_redis() -> subprocess.Popen:
+        process = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.DEVNULL)
+        await asyncio.sleep(0.3)
+        return process
+
+    redis = await start_redis()
+    made: list[ClusterRooms] = []
+    try:
+        for i in range(2):
+            node = ClusterRooms(
+                store=PresenceStore(app_context.db),
+                relay=RedisRelay(f"redis://127.0.0.1:{port}/0"),
+                node_id=f"node-{i}",
+                heartbeat_s=0.2,
+                timeout_s=5.0,
+            )
+            await node.start()
+            made.append(node)
+        a, b = made
+        student, examiner = person(1), person(2, "examiner")
+        await a.enter(student, "s5", capacity=8, welcome=welcome)
+        await b.enter(examiner, "s5", capacity=8, welcome=welcome)
+        await settle()
+        assert examiner.ws.heard() == {student.peer_id}
+
+        redis.kill()
+        redis.wait()
+        for _ in range(70):  # the subscription notices (a read waits 5 s at most)
+            if student.ws.closed and examiner.ws.closed:
+                break
+            await asyncio.sleep(0.1)
+        assert (student.ws.close_code, examiner.ws.close_code) == (1012, 1012)
+        for node, peer in ((a, student), (b, examiner)):  # what the handlers' finally does
+            await node.leave(node.rooms["s5"], peer, "closed-1012")
+
+        redis = await start_redis()
+        await asyncio.sleep(2.0)  # both subscribed again; the orphan records removed
+        again, other = person(1), person(2, "examiner")
+        again.peer_id, other.peer_id = "student-1b", "examiner-2b"
+        await b.enter(again, "s5", capacity=8, welcome=welcome)
+        await a.enter(other, "s5", capacity=8, welcome=welcome)
+        await settle()
+        assert again.ws.heard() == {other.peer_id} and other.ws.heard() == {again.peer_id}
+        assert PresenceStore(app_context.db).people_in("s5") == {"person-1", "person-2"}
+    finally:
+        for node in made:
+            await node.stop()
+        redis.kill()
+        redis.wait()
