@@ -1,7 +1,8 @@
 """Headless Chromium through a real Janus (``conference.mode = "janus"``): the student and the
 examiner each publish once and see each other by subscription (conference/janus_bridge.py),
 a receive-only aiortc peer (the bot's way in) gets the student's audio and video from the
-same room, and a leave removes the tile and the Janus handles.
+same room, a leave removes the tile and the Janus handles, an expert's camera switched on
+later reaches the student, and a dropped socket comes back publishing anew.
 
 Janus runs in the test's loopback-only namespace on the fixture's veth pair (10.77.0.1):
 Chromium's host candidate on that address is the one Janus accepts."""
@@ -17,6 +18,7 @@ import pytest
 from proctorbot.conference.janus import videoroom
 from proctorbot.conference.janus.client import JanusClient
 from proctorbot.conference.janus_bridge import JANUS_BRIDGE
+from proctorbot.conference.keys import ROOMS
 
 from tests.browser_helpers import (
     CHROMIUM,
@@ -159,6 +161,27 @@ async def test_student_and_examiner_through_janus(
                 admin = await (await client.create_session()).attach()
                 left = await videoroom.list_participants(admin, media.place.room)
                 assert [p.display for p in left] == [student_id]
+
+            # An expert joins with camera and microphone off (published, nothing sent);
+            # switching the camera on is a replaceTrack: the student sees it through Janus.
+            expert = await open_call(examiner_browser, janus_server.link("expert"))
+            assert await expert.evaluate("window.proctorbot.media()") == {
+                "mic": False,
+                "cam": False,
+            }
+            await expert.click("#toggle-cam")
+            assert (await wait_remote_video(student, "expert"))["width"] > 0
+
+            # The student's socket drops: the page comes back with a new peer id, publishes
+            # anew, and the expert receives it again; the old Janus session is gone.
+            room = janus_server.app[ROOMS].get(janus_server.session_id)
+            await room.peers[student_id].ws.close(code=1011, message=b"test drop")
+            await student.wait_for_function(
+                f"window.proctorbot.peerId && window.proctorbot.peerId !== {student_id!r}"
+            )
+            again = await student.evaluate("window.proctorbot.peerId")
+            assert await wait_frames_grow(expert, again) > 0
+            assert student_id not in bridge.media
     finally:
         if bot_peer is not None:
             await bot_peer.close()
