@@ -339,8 +339,11 @@ class ClusterRooms(RoomRegistry):
 
     async def _start_over(self) -> None:
         """Close every socket of this node (1012): the browsers reconnect, each gets a
-        fresh welcome from the shared record."""
-        for room in list(self.rooms.values()):
+        fresh welcome from the shared record. The mirrors go too: what was missed is not
+        patched, and records left behind are the heartbeat's orphans."""
+        rooms = list(self.rooms.values())
+        self.rooms.clear()
+        for room in rooms:
             for peer in room.local_peers():
                 await peer.ws.close(code=WSCloseCode.SERVICE_RESTART, message=b"node restart")
 
