@@ -232,6 +232,7 @@ async def test_redis_going_away_closes_the_sockets_and_the_nodes_come_back(
         await settle()
         assert examiner.ws.heard() == {student.peer_id}
 
+        rooms = (a.rooms["s5"], b.rooms["s5"])  # what each socket's handler holds
         redis.kill()
         redis.wait()
         for _ in range(70):  # the subscription notices (a read waits 5 s at most)
@@ -239,8 +240,8 @@ async def test_redis_going_away_closes_the_sockets_and_the_nodes_come_back(
                 break
             await asyncio.sleep(0.1)
         assert (student.ws.close_code, examiner.ws.close_code) == (1012, 1012)
-        for node, peer in ((a, student), (b, examiner)):  # what the handlers' finally does
-            await node.leave(node.rooms["s5"], peer, "closed-1012")
+        for node, room, peer in ((a, rooms[0], student), (b, rooms[1], examiner)):
+            await node.leave(room, peer, "closed-1012")  # as the handlers' finally does
 
         redis = await start_redis()
         await asyncio.sleep(2.0)  # both subscribed again; the orphan records removed
