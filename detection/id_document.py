@@ -27,8 +27,12 @@ from proctorbot.detection.lighting import sharpness
 from proctorbot.detection.mrz import MrzName, find_mrz_name
 from proctorbot.detection.names import NameMatch, best_name_in_text, fold_name, match_name
 from proctorbot.detection.ocr import OcrWord, TesseractReader
+from proctorbot.detection.page_orientation import quarter_turns
 
 RECTIFIED_WIDTH = 1000
+# Confidence summed over legible words above which a turned page is taken to read the
+# right way round (about five words read well).
+LEGIBLE_PAGE = 400.0
 _NAME_CAPTIONS = {
     "фамилия": "surname",
     "surname": "surname",
@@ -274,6 +278,12 @@ class IdDocumentReader:
                         )
                     if match.matched:
                         break
+        if match is not None and not match.matched:
+            # Last chance: the whole page deskewed and turned upright (a booklet shot
+            # sideways, a page held at an angle), its machine zone read first.
+            upright = self._read_upright(card, expected_name or "")
+            if upright[4] is not None and upright[4].score > match.score:
+                card, words, mrz, name, match = upright
         face_match, distance, images = self._faces(frame, card, candidate, live_encoding)
         # A window or a door is a quadrilateral too: a document also carries text or a photo.
         legible = sum(
@@ -299,6 +309,29 @@ class IdDocumentReader:
             frame_index=index,
             images=images,
         )
+
+    def _read_upright(
+        self, card: np.ndarray, expected: str
+    ) -> tuple[np.ndarray, list[OcrWord], MrzName | None, str, NameMatch | None]:
+        """The page deskewed and turned the way its text reads best (confidence summed over
+        legible words; never by the roster name, so no turn is picked for matching), then
+        read machine zone first."""
+        pages = quarter_turns(_limit_width(card, 1600))
+        readings = []
+        for index, page in enumerate(pages):
+            if index == 2 and max(r[0] for r in readings) >= LEGIBLE_PAGE:
+                break  # level, or level upside down, reads: no need to turn it sideways
+            words = self.ocr.words(_ocr_ready(_limit_width(page, 1200)), psm=11)
+            readings.append((_legibility(words), page, words))
+        _, page, words = max(readings, key=lambda r: r[0])
+        gray = _ocr_ready(page)
+        mrz = find_mrz_name(self.ocr.mrz_lines(_lower_part(gray))) or find_mrz_name(_lines(words))
+        name, match = self._name(words, mrz, expected)
+        if match is not None and not match.matched:
+            words = words + self.ocr.words(_ocr_ready(page, 1600), psm=11, languages="eng")
+            mrz = mrz or find_mrz_name(_lines(words))
+            name, match = self._name(words, mrz, expected)
+        return page, words, mrz, name, match
 
     def _read_text(self, card: np.ndarray) -> tuple[list[OcrWord], MrzName | None, bool]:
         """OCR words, the MRZ name if any, and whether the MRZ-alphabet pass already ran."""
@@ -442,6 +475,13 @@ def _likely_name(words: list[OcrWord]) -> str:
     ]
     letters.sort(key=lambda w: -w.height)
     return " ".join(w.text for w in letters[:3])
+
+
+def _legibility(words: list[OcrWord]) -> float:
+    """How well a page reads this way up: the confidence summed over real words."""
+    return sum(
+        w.confidence for w in words if w.confidence > 60 and sum(c.isalpha() for c in w.text) >= 3
+    )
 
 
 def _looks_like_document(words: list[OcrWord]) -> bool:
