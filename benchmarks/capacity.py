@@ -25,7 +25,9 @@ RTP and SRTP only and leave the cores to the worker):
 
 Measured over ``--seconds`` per N: the worker's CPU (process and children, from /proc)
 in core-seconds per second; frames sent / received by the bot / written by the recorder
-per track (sent and never written: frames lost); each injected onset's alert delay (from the
+per track (frames lost: sent and never written, counted from the moment every track reaches
+the bot, so Janus mode's subscription start is not a loss; what was missing before that is
+``frames_lost_before_window``); each injected onset's alert delay (from the
 onset to ``FindingAlerted`` on the session bus, and to the outbox row); the event loop's
 lag; the detectors' own time (video ms per frame and frames analysed per second, audio
 core-seconds per second), the worker's CPU by thread, and frames the live watch's queues
@@ -832,7 +834,20 @@ async def run_rooms(
                 await person.join(client, place.room, JANUS_ICE_ADDRESS)
         await asyncio.wait_for(asyncio.gather(*(p.connected.wait() for _, _, p in people)), 60)
 
+        def sent_now() -> dict[str, int]:
+            return {
+                f"{sid}/{role}/{kind}": getattr(person, kind).frames_sent
+                for sid, role, person in people
+                for kind in ("video", "audio")
+            }
+
+        async def all_received() -> bool:  # Janus: the bot subscribes once a feed is up
+            tracks = (await fetch_stats(url))["tracks"]
+            return all(tracks.get(key, {}).get("frames", 0) > 0 for key in sent_now())
+
+        await wait_for(all_received, 30, "every track at the bot")
         start = await fetch_stats(url, profile=profile)
+        sent_before = sent_now()
         cpu_start, mine_start, busy_start = (
             cpu_seconds(worker_process.pid),
             cpu_seconds(),
@@ -855,11 +870,7 @@ async def run_rooms(
             person.pause_media()
         await asyncio.sleep(3.0)  # the last packets reach the bot, the last alerts go out
         end = await fetch_stats(url, since=start["wall"])
-        sent = {
-            f"{sid}/{role}/{kind}": getattr(person, kind).frames_sent
-            for sid, role, person in people
-            for kind in ("video", "audio")
-        }
+        sent = sent_now()
         injected = [
             (sid, what, person.video.first_frame_at + at)
             if what == "extra_person"
@@ -901,7 +912,16 @@ async def run_rooms(
     }
     # lost: sent and never written. ``received`` is the bot's count as the senders paused,
     # before the jitter buffers gave up their last frame (written at the leave's flush).
-    lost = {key: max(0, t["sent"] - t["recorded"]) for key, t in tracks.items()}
+    # Counted from the window's start (every track already at the bot): sent since then
+    # minus written since then (all written minus what had been received by then).
+    received_before = {key: value["frames"] for key, value in start["tracks"].items()}
+    lost = {
+        key: max(0, (t["sent"] - sent_before[key]) - (t["recorded"] - received_before.get(key, 0)))
+        for key, t in tracks.items()
+    }
+    lost_at_start = sum(max(0, t["sent"] - t["recorded"]) for t in tracks.values()) - sum(
+        lost.values()
+    )
     short = sum(max(0, t["sent"] - t["received"]) for t in tracks.values())
     matched = alert_delays(injected, end["alerts"])
     delays = [
@@ -935,6 +955,7 @@ async def run_rooms(
         "frames_recorded": sum(t["recorded"] for t in tracks.values()),
         "frames_lost": sum(lost.values()),
         "frames_lost_by_track": {key: n for key, n in lost.items() if n},
+        "frames_lost_before_window": max(0, lost_at_start),
         "received_short": short,
         "onsets": len(injected),
         "alerts_missed": sum(1 for d in delays if d is None),
