@@ -7,10 +7,11 @@ VENV := .venv
 PIP := $(VENV)/bin/pip
 # Debian packages the product and its tests use.
 APT_PACKAGES := ffmpeg chromium espeak-ng sox libsox-fmt-all tesseract-ocr tesseract-ocr-rus \
-	tesseract-ocr-eng fonts-dejavu-core coturn janus janus-tools redis-server
+	tesseract-ocr-eng fonts-dejavu-core coturn janus janus-tools redis-server postgresql-15
 # coturn: the relay-only ICE test starts its own turnserver (tests/conference/test_turn_relay.py)
 # janus, janus-tools: the Janus tests start their own Janus (tests/conference/janus_fixture.py)
 # redis-server: the work plane's tests start their own (tests/workers/conftest.py)
+# postgresql-15: the scale-out tests start throwaway clusters (deploy/services.py)
 APT_COMMANDS := ffmpeg ffprobe chromium espeak-ng sox tesseract turnserver janus janus-pp-rec \
 	redis-server
 
@@ -34,6 +35,7 @@ setup: system-packages $(VENV)/.installed
 system-packages:
 	@missing=""; for c in $(APT_COMMANDS); do command -v $$c >/dev/null || missing="$$missing $$c"; done; \
 	dpkg -s tesseract-ocr-rus >/dev/null 2>&1 || missing="$$missing tesseract-ocr-rus"; \
+	test -x /usr/lib/postgresql/15/bin/initdb || missing="$$missing postgresql-15"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing system packages (missing:$$missing)"; \
 		SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
@@ -47,6 +49,9 @@ system-packages:
 		case "$$missing" in *redis-server*) \
 			echo "redis-server installed for the tests: its system service is disabled"; \
 			$$SUDO systemctl disable --now redis-server >/dev/null 2>&1 || true;; esac; \
+		case "$$missing" in *postgresql*) \
+			echo "postgresql installed for the tests: its system service is disabled"; \
+			$$SUDO systemctl disable --now postgresql >/dev/null 2>&1 || true;; esac; \
 	fi
 
 $(VENV)/.installed: pyproject.toml requirements-nodeps.txt

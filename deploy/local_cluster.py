@@ -51,6 +51,8 @@ class ClusterPlan:
     heartbeat_timeout_s: float = 5.0
     # the bots gather ICE on 127.0.0.1 only (tests and demos on one machine)
     allow_loopback: bool = True
+    verbose: bool = False  # INFO logs from every node and worker
+    worker_plugins: str = "all"  # what runs in each bot besides the recording (or "none")
     seed_demo: bool = True  # the demo exam day (storage/demo.py), seeded before the nodes
     extra_env: dict[str, str] = field(default_factory=dict)
 
@@ -111,19 +113,23 @@ class LocalCluster:
     def start_node(self, index: int, port: int | None = None) -> ServiceProcess:
         """A web node (``proctorbot serve``) on 127.0.0.1; blocks until /healthz answers."""
         port = port or free_port()
-        command = [sys.executable, "-m", "proctorbot", "serve", "--host", "127.0.0.1"]
+        command = [sys.executable, "-m", "proctorbot", *(["-v"] if self.plan.verbose else [])]
+        command += ["serve", "--host", "127.0.0.1"]
         command += ["--port", str(port)]
         url = f"http://127.0.0.1:{port}"
         node = start_process(f"web-{index}", command, self.plan.folder, url, env=self.env())
         wait_until_ready(node, http_ok(f"{url}/healthz"), timeout=90)
         return node
 
-    def start_worker(self, queue: str, index: int) -> ServiceProcess:
-        """One worker process consuming ``queue`` (one job at a time)."""
+    def start_worker(self, queue: str, index: int, worker_id: str = "") -> ServiceProcess:
+        """One worker process consuming ``queue`` (one job at a time); its leases name it
+        ``<worker_id or host name>-<pid>``."""
         command = [sys.executable, "-m", "proctorbot.worker", "--queues", queue]
-        worker = start_process(
-            f"worker-{queue}-{index}", command, self.plan.folder, queue, env=self.env()
-        )
+        command += ["--plugins", self.plan.worker_plugins, *(["-v"] if self.plan.verbose else [])]
+        env = self.env()
+        if worker_id:
+            env["PROCTORBOT_CLUSTER__WORKER_ID"] = worker_id
+        worker = start_process(f"worker-{queue}-{index}", command, self.plan.folder, queue, env=env)
         self.workers.append(worker)
         return worker
 

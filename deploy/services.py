@@ -15,6 +15,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -163,11 +164,25 @@ def _as_postgres(command: list[str]) -> list[str]:
     return [runner, "-u", "postgres", "--", *command]
 
 
+def _postgres_can_enter(folder: Path) -> bool:
+    probe = subprocess.run(
+        _as_postgres(["test", "-x", str(folder), "-a", "-w", str(folder)]), capture_output=True
+    )
+    return probe.returncode == 0
+
+
 def start_postgres(folder: Path) -> ServiceProcess:
     """A PostgreSQL 15 cluster of its own (trust auth, unix socket in the folder only)."""
     if not (PG_BIN / "initdb").exists():
         raise ServiceMissing("PostgreSQL server is not installed (Debian package: postgresql-15)")
     folder.mkdir(parents=True, exist_ok=True)
+    if os.geteuid() == 0 and not _postgres_can_enter(folder.parent):
+        # as root the server runs as the postgres user, which may not enter a private tmp
+        # folder (pytest's): the cluster lives in /tmp, the folder points at it
+        outside = Path(tempfile.mkdtemp(prefix="proctorbot-pg-"))
+        shutil.rmtree(folder)
+        folder.symlink_to(outside, target_is_directory=True)
+        folder = outside
     if os.geteuid() == 0:
         shutil.chown(folder, "postgres", "postgres")
     folder.chmod(0o700)

@@ -73,9 +73,12 @@ def build_worker(
 @click.option("--plugins", type=click.Choice(["all", "none"]), default="all")
 @click.option("--config", "config_path", default=None)
 @click.option("--migrated", is_flag=True, help="The database is migrated (by the supervisor).")
-def main(queues: tuple[str, ...], plugins: str, config_path: str | None, migrated: bool) -> None:
+@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+def main(
+    queues: tuple[str, ...], plugins: str, config_path: str | None, migrated: bool, verbose: int
+) -> None:
     logging.basicConfig(
-        level=logging.WARNING,
+        level=logging.WARNING - 10 * min(verbose, 2),
         format=f"%(asctime)s %(levelname)s [worker {os.getpid()}] %(name)s: %(message)s",
         stream=sys.stderr,
     )

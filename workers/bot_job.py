@@ -59,6 +59,9 @@ class BotJob:
     async def run(self, session_id: str) -> str:
         if await asyncio.to_thread(self._session_over, session_id):
             return "skipped: the session is over"
+        holder = await asyncio.to_thread(self.leases.holder, session_id)
+        if holder is not None and holder.ended_at is not None:
+            return f"skipped: its bot left, the session was over ({holder.ended_reason})"
         reading = await asyncio.to_thread(self.load.report, len(self.running))
         if self.load.over_threshold(reading):
             await asyncio.to_thread(self.queues.send_bot, session_id, delay_s=REFUSED_DELAY_S)
@@ -107,7 +110,9 @@ class BotJob:
         if outcome:
             return outcome
         if session_id in manager.ended:
-            return f"done: the session is over ({manager.ended[session_id]})"
+            reason = manager.ended[session_id]
+            await asyncio.to_thread(self.leases.end, session_id, self.worker_id, reason)
+            return f"done: the session is over ({reason})"
         # it crashed before the end (its recording is kept): the session goes on in a new bot
         await asyncio.to_thread(self.queues.send_bot, session_id, delay_s=REFUSED_DELAY_S)
         return "the bot left before the session's end: the session is enqueued again"

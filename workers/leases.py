@@ -25,6 +25,8 @@ class LeaseHolder:
     worker_id: str
     heartbeat_at: dt.datetime
     takeovers: int
+    ended_at: dt.datetime | None = None
+    ended_reason: str = ""
 
 
 @dataclass
@@ -57,7 +59,8 @@ class BotLeases:
                     else_=table.c.takeovers + 1,
                 ),
             },
-            where=(table.c.worker_id == excluded.worker_id) | (table.c.heartbeat_at < stale_before),
+            where=table.c.ended_at.is_(None)
+            & ((table.c.worker_id == excluded.worker_id) | (table.c.heartbeat_at < stale_before)),
         ).returning(table.c.worker_id)
         with self.engine.begin() as connection:
             return connection.execute(statement).first() is not None
@@ -73,25 +76,42 @@ class BotLeases:
             return result.rowcount == 1
 
     def release(self, session_id: str, worker_id: str) -> None:
-        """The bot left: the lease is free at once (only if still ours)."""
+        """The bot left: the lease is free at once (only if still ours and not ended)."""
         with self.engine.begin() as connection:
             connection.execute(
                 delete(BotLease).where(
-                    BotLease.session_id == session_id, BotLease.worker_id == worker_id
+                    BotLease.session_id == session_id,
+                    BotLease.worker_id == worker_id,
+                    BotLease.ended_at.is_(None),
                 )
             )
+
+    def end(self, session_id: str, worker_id: str, reason: str) -> bool:
+        """The bot left because the session was over: the lease stays, ended, so neither a
+        late message nor the orphan sweep starts another bot (False: not ours)."""
+        with self.engine.begin() as connection:
+            result = connection.execute(
+                update(BotLease)
+                .where(BotLease.session_id == session_id, BotLease.worker_id == worker_id)
+                .values(ended_at=utcnow(), ended_reason=reason[:40])
+            )
+            return result.rowcount == 1
 
     def holder(self, session_id: str) -> LeaseHolder | None:
         with self.engine.connect() as connection:
             row = connection.execute(
-                select(BotLease.worker_id, BotLease.heartbeat_at, BotLease.takeovers).where(
-                    BotLease.session_id == session_id
-                )
+                select(
+                    BotLease.worker_id,
+                    BotLease.heartbeat_at,
+                    BotLease.takeovers,
+                    BotLease.ended_at,
+                    BotLease.ended_reason,
+                ).where(BotLease.session_id == session_id)
             ).first()
         return LeaseHolder(*row) if row is not None else None
 
     def is_fresh(self, holder: LeaseHolder | None, now: dt.datetime | None = None) -> bool:
-        if holder is None:
+        if holder is None or holder.ended_at is not None:
             return False
         age = (now or utcnow()) - holder.heartbeat_at
         return age.total_seconds() <= self.timeout_s

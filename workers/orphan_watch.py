@@ -1,6 +1,6 @@
 """The cluster's safety net, on the web node whose scheduler is active: a session that
 is due (bot/service.sessions_due: within the join window, not over) and that no bot
-holds (no fresh lease) gets a ``bots`` message — a session planned without its jobs (a
+holds (no fresh lease, and none that ended with the session) gets a ``bots`` message — a session planned without its jobs (a
 demo day), or one whose message was lost (Redis restarted without persistence, a worker
 that was thought dead). A session is enqueued again only after ``resend_after_s``, so
 messages still waiting for a free worker are not multiplied."""
@@ -39,8 +39,9 @@ class OrphanWatch:
         now = time.monotonic()
         enqueued = []
         for session_id in sessions_due(self.ctx):
-            if self.leases.is_fresh(self.leases.holder(session_id)):
-                continue
+            holder = self.leases.holder(session_id)
+            if self.leases.is_fresh(holder) or (holder is not None and holder.ended_at):
+                continue  # a bot runs it, or its bot left because it was over
             if now - self.sent_at.get(session_id, -1e9) < self.resend_after_s:
                 continue
             self.queues.send_bot(session_id)

@@ -24,6 +24,10 @@ class BotLease(Base):
     taken_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     # How many times a worker took the session over from a silent one.
     takeovers: Mapped[int] = mapped_column(Integer, default=0)
+    # The bot left because the session was over (room_empty, slot_over…): no worker takes
+    # the session again; the row stays as the record of it (bot/manager.py's ``ended``).
+    ended_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    ended_reason: Mapped[str] = mapped_column(String(40), default="", server_default="")
 
 
 class WorkerLoad(Base):

@@ -75,3 +75,19 @@ def test_the_load_counts_the_host_s_bots(engine) -> None:
     assert one.over_threshold(one.report(running_bots=2)), "a 4th bot: 1.0 > 0.75"
     one.forget()
     assert two.report(running_bots=0).host_bots == 0
+
+
+def test_a_lease_ended_with_its_session_is_never_taken_again(engine) -> None:
+    """The bot left because the session was over (room_empty): a late or duplicate message,
+    even long after, starts no bot; its own release does not free it either."""
+    leases = BotLeases(engine, timeout_s=5)
+    now = utcnow()
+    assert leases.take("s-4", "a", now=now)
+    assert not leases.end("s-4", "b", "room_empty"), "only the holder ends it"
+    assert leases.end("s-4", "a", "room_empty")
+    leases.release("s-4", "a")
+    holder = leases.holder("s-4")
+    assert holder is not None and holder.ended_at is not None
+    assert holder.ended_reason == "room_empty" and not leases.is_fresh(holder)
+    assert not leases.take("s-4", "b", now=now + dt.timedelta(hours=1))
+    assert not leases.take("s-4", "a", now=now + dt.timedelta(hours=1))

@@ -37,3 +37,15 @@ def test_a_due_session_without_a_bot_is_enqueued_once(app_context) -> None:
     watch.enqueue(held)  # the scheduler's bot_join goes through the watch: remembered
     leases.release(held, "worker-a")
     assert watch.sweep() == [] and queues.sent == [due, due, held]
+
+
+def test_a_session_whose_bot_left_because_it_was_over_is_not_enqueued(app_context) -> None:
+    """Seen in the cluster test: the emptied room's session stayed due until its slot's end
+    and was enqueued every 2 minutes, each new bot holding back its hand-over."""
+    over, _ = make_session(app_context, utcnow() - dt.timedelta(minutes=1))
+    leases = BotLeases(app_context.engine, timeout_s=5)
+    assert leases.take(over, "worker-a")
+    assert leases.end(over, "worker-a", "room_empty")
+    queues = SentBots()
+    watch = OrphanWatch(app_context, leases, queues, resend_after_s=60)
+    assert watch.sweep() == [] and queues.sent == []
