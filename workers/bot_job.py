@@ -87,7 +87,9 @@ class BotJob:
             await asyncio.sleep(min(1.0, self.leases.timeout_s / 4))
 
     async def _run_bot(self, session_id: str) -> str:
-        manager = BotManager(self.ctx, plugins=self.plugins(), after_session=self._hand_over)
+        # no after_session here: the hand-over is enqueued once the lease says the session
+        # is over (below), or the analysis job would find the bot's lease still fresh
+        manager = BotManager(self.ctx, plugins=self.plugins())
         await manager.join(session_id)
         await asyncio.to_thread(self.load.report, len(self.running))
         period = self.leases.timeout_s / 3
@@ -112,6 +114,7 @@ class BotJob:
         if session_id in manager.ended:
             reason = manager.ended[session_id]
             await asyncio.to_thread(self.leases.end, session_id, self.worker_id, reason)
+            await self.queues.enqueue_analysis(session_id)
             return f"done: the session is over ({reason})"
         # it crashed before the end (its recording is kept): the session goes on in a new bot
         await asyncio.to_thread(self.queues.send_bot, session_id, delay_s=REFUSED_DELAY_S)
@@ -124,9 +127,6 @@ class BotJob:
         except Exception:  # noqa: BLE001 - the database away for a moment: keep recording
             log.exception("session %s: lease heartbeat failed", session_id)
             return True
-
-    async def _hand_over(self, session_id: str) -> None:
-        await self.queues.enqueue_analysis(session_id)
 
     def _session_over(self, session_id: str) -> bool:
         """Finished, cancelled, unknown, or past its end and the longest overrun."""
