@@ -30,8 +30,9 @@ EVERY = 2.5
 CONTEXT = 10.0
 
 
-def track_frames(scorer, track: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # noqa: ANN001
-    """(times, features) of the frames the live detector judges, in order."""
+def track_frames(scorer, track: np.ndarray, lag: float = 0.0) -> tuple[np.ndarray, np.ndarray]:  # noqa: ANN001
+    """(times, features) of the frames the live detector judges, in order: the newest
+    2.5 s of each chunk, or with ``lag`` the 2.5 s that end ``lag`` seconds before it."""
     times, feats = [], []
     seconds = len(track) / SR
     end = EVERY
@@ -40,7 +41,9 @@ def track_frames(scorer, track: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  #
         start = max(0.0, end - CONTEXT)
         scores = scorer.frame_scores(track[int(start * SR) : int(end * SR)])
         t = start + np.arange(len(scores.overlap)) * scores.step
-        new = t >= end - EVERY
+        new = (t >= end - EVERY - lag) & (t < end - lag)
+        if end >= seconds:  # the last chunk judges everything not judged yet
+            new = t >= end - EVERY - lag
         times.append(t[new])
         feats.append(scores.features[new])
         if end >= seconds:
@@ -73,28 +76,42 @@ def collect(args: argparse.Namespace) -> dict[str, np.ndarray]:
     models = AudioModels(DetectionSettings(torch_threads=1))
     scorer = models.overlap
     part = load_part(EVALDATA, "tuning")
-    X, y, who = [], [], []
+    X, y, who, track, when, turn_id, masked = [], [], [], [], [], [], []
     t0, c0 = time.perf_counter(), time.process_time()
-    for mix in prompted_mixtures(part, args.mixtures, args.turns, seed=31):
-        times, feats = track_frames(scorer, mix.track)
-        label = np.zeros(len(times), bool)
-        for turn in mix.turns:
-            label |= (times >= turn.start) & (times < turn.end)
-        keep = ~near_examiner(times, mix.examiner)
-        X.append(feats[keep])
-        y.append(label[keep])
-        who += [mix.student] * int(keep.sum())
-    for alone in alone_tracks(part, args.fa_hours, seed=32):
-        times, feats = track_frames(scorer, alone.track)
-        keep = ~near_examiner(times, alone.examiner)
-        X.append(feats[keep])
-        y.append(np.zeros(int(keep.sum()), bool))
-        who += [alone.student] * int(keep.sum())
+    tracks = [
+        (m.student, m.track, m.examiner, m.turns)
+        for m in prompted_mixtures(part, args.mixtures, args.turns, seed=31)
+    ]
+    tracks += [
+        (a.student, a.track, a.examiner, []) for a in alone_tracks(part, args.fa_hours, seed=32)
+    ]
+    n_turn = 0
+    for k, (student, audio, examiner, turns) in enumerate(tracks):
+        times, feats = track_frames(scorer, audio, args.lag)
+        ids = np.full(len(times), -1)
+        for turn in turns:
+            ids[(times >= turn.start) & (times < turn.end)] = n_turn
+            n_turn += 1
+        X.append(feats)
+        y.append(ids >= 0)
+        turn_id.append(ids)
+        masked.append(near_examiner(times, examiner))
+        who += [student] * len(times)
+        track.append(np.full(len(times), k))
+        when.append(times)
     print(
         f"collected {sum(len(v) for v in y)} frames in {time.perf_counter() - t0:.0f} s wall, "
         f"{time.process_time() - c0:.0f} s CPU"
     )
-    return {"X": np.concatenate(X), "y": np.concatenate(y), "who": np.asarray(who)}
+    return {
+        "X": np.concatenate(X),
+        "y": np.concatenate(y),
+        "who": np.asarray(who),
+        "track": np.concatenate(track),
+        "time": np.concatenate(when),
+        "turn": np.concatenate(turn_id),
+        "masked": np.concatenate(masked),
+    }
 
 
 def fit(X: np.ndarray, y: np.ndarray, c: float):  # noqa: ANN201
@@ -112,6 +129,7 @@ def main() -> int:
     parser.add_argument("--turns", type=int, default=6)
     parser.add_argument("--fa-hours", type=float, default=0.5)
     parser.add_argument("--c", type=float, default=0.1)
+    parser.add_argument("--lag", type=float, default=0.0, help="judge frames this much older")
     parser.add_argument("--features", type=Path, default=None)
     parser.add_argument("--out", type=Path, default=None, help="head JSON (default: shipped)")
     args = parser.parse_args()
@@ -121,7 +139,8 @@ def main() -> int:
         data = collect(args)
         if args.features is not None:
             np.savez(args.features, **data)
-    X, y, who = data["X"], data["y"], data["who"]
+    keep = ~data["masked"] if "masked" in data else np.ones(len(data["y"]), bool)
+    X, y, who = data["X"][keep], data["y"][keep], data["who"][keep]
     print(f"{len(y)} frames, {int(y.sum())} with a prompter, speakers {sorted(set(who))}")
     from sklearn.metrics import roc_auc_score
 

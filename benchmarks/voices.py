@@ -400,6 +400,9 @@ def main() -> int:
         default=None,
         help="tuning-cv: NAME=v1,v2 … (ThirdPartyConfig fields) replacing the default grid",
     )
+    parser.add_argument(
+        "--config", nargs="*", default=None, help="NAME=VALUE … (ThirdPartyConfig fields)"
+    )
     parser.add_argument("--json", action="store_true", help="end with one JSON line")
     args = parser.parse_args()
     if not EVALDATA.is_dir():
@@ -437,6 +440,9 @@ def main() -> int:
         )
         if args.second_voice is not None:
             config = replace(config, second_voice_threshold=args.second_voice)
+        for item in args.config or []:  # NAME=VALUE
+            name, _, value = item.partition("=")
+            config = replace(config, **{name: float(value)})
         return voices_heldout.main(models, config, args)
 
     if "voices" not in args.skip:

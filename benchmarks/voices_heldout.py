@@ -333,13 +333,14 @@ def _choose(
     results: dict[tuple[float, ...], SetResult], students: tuple[str, ...], max_fa: float
 ) -> tuple[float, ...]:
     """The grid point with the best recall on ``students`` among those with ≤ ``max_fa``
-    false alarms per hour there (the fewest alarms, then the best recall, when none is)."""
+    false alarms per hour there (the fewest alarms, then the best recall, when none is;
+    among equals the first in grid order)."""
 
     def score(point: tuple[float, ...]) -> tuple[float, ...]:
         fig = figures(results[point], students)
         rate = fig["false_alarms"]["per_hour"] or 0.0
         recall = fig["overall"]["recall"] or 0.0
-        return (rate <= max_fa, recall if rate <= max_fa else -rate, -rate)
+        return (rate <= max_fa, recall if rate <= max_fa else -rate, recall, -rate)
 
     return max(results, key=score)
 
@@ -422,7 +423,8 @@ def heldout(models: Any, config: Any, args: Any) -> dict[str, Any]:
         fig = figures(res)
         print(
             f"{name}: similarity {cfg.similarity_threshold}, overlap {cfg.overlap_threshold}, "
-            f"second voice {cfg.second_voice_threshold or 'off'}"
+            f"second voice {cfg.second_voice_threshold or 'off'} (lag {cfg.second_voice_lag} s, "
+            f"smoothing {cfg.second_voice_smooth} s)"
         )
         print_figures(fig, res if n == 0 else SetResult())
         data["figures" if n == 0 else "baseline_figures"] = fig
@@ -433,6 +435,8 @@ def heldout(models: Any, config: Any, args: Any) -> dict[str, Any]:
                 "similarity": cfg.similarity_threshold,
                 "overlap": cfg.overlap_threshold,
                 "second_voice": cfg.second_voice_threshold,
+                "second_voice_lag": cfg.second_voice_lag,
+                "second_voice_smooth": cfg.second_voice_smooth,
             }
     data["load_average"] = os.getloadavg()[0]
     return data

@@ -214,6 +214,44 @@ def test_real_whisper_over_the_student_is_overlap(audio_models, evaldata):
     assert overlaps(result.overlap + result.third_party, start, end), result
 
 
+# (student, prompter file, onset s): the onset falls inside the student's answers. Of ten
+# such placements (tuning students, a 3-s prompter piece at -15 dB), the detector finds 6
+# with or without the second-voice head; these are the four it misses.
+UNDER_SPEECH_CASES = (("2609", 4, 7.0), ("1688", 10, 12.0), ("2609", 14, 10.0), ("3080", 16, 12.0))
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 16: a prompter 15 dB under the student's own speech is still missed "
+    "(0 of these 4 found, with or without the second-voice head); remove when it passes",
+)
+def test_real_prompter_under_the_students_speech_at_minus_15_db(audio_models, evaldata):
+    """A prompter 15 dB under the student, over the student's own answers (no pause): CAM++
+    still hears the student (cosine 0.7-0.8) and segmentation-3.0 gives P(two voices)
+    < 0.3 there. Goal: at least 3 of the 4 found, no finding elsewhere."""
+    from proctorbot.detection.audio_input import load_audio
+
+    found, outside = 0, []
+    for speaker, prompter, at in UNDER_SPEECH_CASES:
+        enroll, talk = _speaker_track(evaldata, speaker, 3)
+        track = talk.copy()
+        piece = load_audio(
+            sorted((evaldata / SINGLE / "librispeech_train_clean_100_20spk").glob("*.wav"))[
+                prompter
+            ]
+        ).samples[SR : 4 * SR]
+        start, end = place(track, piece, at, -15.0, ref=talk)
+        result = _analyze(audio_models, track, enroll)
+        found += overlaps(result.third_party + result.overlap, start, end)
+        outside += [
+            f
+            for f in result.third_party + result.overlap
+            if f["end"] < start - 1.0 or f["start"] > end + 1.0
+        ]
+    assert outside == [], f"false alarms on the student's own speech: {outside}"
+    assert found >= 3, f"{found} of {len(UNDER_SPEECH_CASES)} prompters under speech found"
+
+
 def test_real_student_alone_and_examiner_echo_raise_nothing(audio_models, evaldata):
     enroll, talk = _speaker_track(evaldata, "367", 3)
     _, examiner_talk = _speaker_track(evaldata, "533", 1)
