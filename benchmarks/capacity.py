@@ -381,6 +381,16 @@ def machine_busy() -> tuple[float, float]:
     return float(sum(values) - idle), float(sum(values))
 
 
+def thread_ticks(native_id: int | None) -> int | None:
+    """utime + stime of one thread of this process, in clock ticks (None: gone)."""
+    try:
+        stat = Path(f"/proc/self/task/{native_id}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat.rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
+
+
 @dataclass
 class Timings:
     calls: int = 0
@@ -442,23 +452,32 @@ class WorkerProbe:
             self.lag.append((time.time(), loop.time() - before - every))
 
     def sample_stacks(self, every: float = 0.02) -> None:
-        """A thread: where each thread is, every 20 ms (waits left out)."""
+        """A thread: where each thread is, every 20 ms, counted only for threads whose CPU
+        time (/proc/self/task/<id>/stat) moved since the last look: a thread blocked in C
+        (a queue, a socket) shows its Python frame but uses no CPU, and is left out."""
         waits = {"wait", "get", "select", "_worker", "sleep", "acquire", "poll", "_recv", "recv"}
         me = threading.get_ident()
+        last: dict[int, int] = {}
         while True:
             time.sleep(every)
             if not self.profiling:
                 continue
-            names = {t.ident: t.name.rstrip("0123456789_") for t in threading.enumerate()}
+            threads = {t.ident: t for t in threading.enumerate()}
             for ident, frame in sys._current_frames().items():
-                if ident == me or frame.f_code.co_name in waits:
+                thread = threads.get(ident)
+                if ident == me or thread is None or frame.f_code.co_name in waits:
                     continue
+                ticks = thread_ticks(thread.native_id)
+                if ticks is None or ticks == last.get(ident):
+                    continue
+                last[ident] = ticks
                 where = []
                 while frame is not None and len(where) < 3:
                     code = frame.f_code
                     where.append(f"{Path(code.co_filename).name}:{code.co_name}")
                     frame = frame.f_back
-                self.samples[f"{names.get(ident, '?')} | {' < '.join(where)}"] += 1
+                name = thread.name.rstrip("0123456789_")
+                self.samples[f"{name} | {' < '.join(where)}"] += 1
 
     def thread_cpu(self) -> dict[str, float]:
         """CPU seconds by thread name (digits dropped), from /proc/self/task."""
