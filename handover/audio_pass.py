@@ -16,9 +16,16 @@ EXAMINER_PRINT_SECONDS = 120.0
 
 
 def load_track(track: AnalysisTrack) -> np.ndarray:
-    from proctorbot.detection.audio_input import load_audio
+    """The track's samples; none for a WAV that holds only its header (a participant whose
+    microphone sent nothing: nothing to find in it, not a failed step)."""
+    from proctorbot.detection.audio_input import AudioInputError, load_audio
 
-    return load_audio(track.path).samples
+    try:
+        return load_audio(track.path).samples
+    except AudioInputError as exc:
+        if "holds no audio samples" in str(exc):
+            return np.zeros(0, dtype=np.float32)
+        raise
 
 
 class FullAudioPass:
@@ -42,6 +49,14 @@ class FullAudioPass:
             if track.path not in self._audio:
                 self._audio[track.path] = load_track(track)
             return self._audio[track.path]
+
+    def has_speech(self, track: AnalysisTrack) -> bool:
+        samples = self.samples(track)
+        if samples.size == 0:
+            return False
+        vad = self.models.new_vad()
+        vad.feed(samples)
+        return bool(vad.segments())
 
     def speech(self, session_dir: Path, tracks: list[AnalysisTrack]) -> dict[str, list[dict]]:
         result: dict[str, list[dict[str, float]]] = {}
@@ -70,7 +85,7 @@ class FullAudioPass:
         student_print = load_voiceprint(session_dir)
         examiner_print = None
         examiners = [t for t in tracks if t.role == "examiner"]
-        if examiners:
+        if examiners and self.samples(examiners[0]).size:
             head = self.samples(examiners[0])[: int(EXAMINER_PRINT_SECONDS * SAMPLE_RATE)]
             examiner_print = enroll(head, self.models.embedder, self.models.new_vad()).voiceprint
         diarizer = StudentTrackDiarizer(self.models)
@@ -102,6 +117,8 @@ class FullAudioPass:
         engine = self.transcriber()
         segments: list[dict[str, Any]] = []
         for track in tracks:
+            if not self.has_speech(track):
+                continue  # Whisper on a track without speech only makes up words, slowly
             transcript = engine.transcribe(self.samples(track), self.language)
             for seg in transcript.segments:
                 line = {
