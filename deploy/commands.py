@@ -41,18 +41,10 @@ def host_address() -> tuple[str, str] | None:
 
 def print_links(cluster: LocalCluster) -> None:
     from proctorbot.conference.links import session_links
-    from proctorbot.config.settings import load_settings
     from proctorbot.report.demo_sign_in import demo_sign_in_lines
     from proctorbot.storage.models import ExamSession
 
-    from proctorbot.context import AppContext
-
-    settings = load_settings(
-        data_dir=cluster.data_dir,
-        database_url=cluster.database_url,
-        server={"secret_key": cluster.secret_key, "public_url": cluster.public_url},
-    )
-    ctx = AppContext.build(settings, migrate=False)
+    ctx = cluster.app_context()
     try:
         with ctx.db() as db:
             sessions = [db.get(ExamSession, sid) for sid in cluster.demo_sessions]

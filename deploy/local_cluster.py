@@ -17,6 +17,7 @@ import secrets
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from proctorbot.deploy.services import (
     ServiceProcess,
@@ -30,6 +31,8 @@ from proctorbot.deploy.services import (
     wait_until_ready,
 )
 from proctorbot.deploy.tcp_balancer import TcpBalancer
+
+from proctorbot.context import AppContext
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +79,30 @@ class LocalCluster:
     @property
     def data_dir(self) -> Path:
         return self.plan.folder / "var"
+
+    def app_context(self, *, migrate: bool = False) -> AppContext:
+        """A context on the cluster's database, for the commands run beside it (seeding,
+        links); the caller disposes of its engine."""
+        from proctorbot.config.settings import load_settings
+
+        settings = load_settings(
+            data_dir=self.data_dir,
+            database_url=self.database_url,
+            server={"secret_key": self.secret_key, "public_url": self.public_url},
+        )
+        return AppContext.build(settings, migrate=migrate)
+
+    def s3_client(self) -> Any:
+        """A boto3 client on the cluster's S3 store (moto_server)."""
+        import boto3
+
+        return boto3.client(
+            "s3",
+            endpoint_url=self.services["s3"].url,
+            aws_access_key_id=S3_KEY,
+            aws_secret_access_key=S3_KEY,
+            region_name="us-east-1",
+        )
 
     def env(self) -> dict[str, str]:
         """The settings every node and worker runs with (environment variables only)."""
@@ -184,37 +211,20 @@ async def _start(cluster: LocalCluster) -> None:
 
 
 def _prepare_database(cluster: LocalCluster) -> None:
-    """Migrate once before the nodes start, and make the S3 bucket."""
-    from proctorbot.config.settings import load_settings
-
-    from proctorbot.context import AppContext
-
-    settings = load_settings(
-        data_dir=cluster.data_dir,
-        database_url=cluster.database_url,
-        server={"secret_key": cluster.secret_key},
-    )
-    ctx = AppContext.build(settings)
+    """Migrate once before the nodes start, seed the demo day, make the S3 bucket."""
+    ctx = cluster.app_context(migrate=True)
     try:
         if cluster.plan.seed_demo:  # before the nodes start: their scheduler plans its jobs
             from proctorbot.storage.demo import seed_demo
 
+            settings = ctx.settings
             day = seed_demo(ctx.db, profile=settings.default_profile, language=settings.language)
             cluster.demo_sessions = list(day.session_ids)
             cluster.demo_organization = day.organization_id
     finally:
         ctx.engine.dispose()
     if "s3" in cluster.services:
-        import boto3
-
-        client = boto3.client(
-            "s3",
-            endpoint_url=cluster.services["s3"].url,
-            aws_access_key_id=S3_KEY,
-            aws_secret_access_key=S3_KEY,
-            region_name="us-east-1",
-        )
-        client.create_bucket(Bucket=S3_BUCKET)
+        cluster.s3_client().create_bucket(Bucket=S3_BUCKET)
 
 
 async def _stop(cluster: LocalCluster) -> None:

@@ -90,16 +90,8 @@ def make_all_due(database_url: str, session_ids: list[str]) -> None:
 
 def student_token(cluster, session_id: str, role: str = "student") -> str:  # noqa: ANN001
     from proctorbot.conference.links import session_links
-    from proctorbot.config.settings import load_settings
 
-    from proctorbot.context import AppContext
-
-    settings = load_settings(
-        data_dir=cluster.data_dir,
-        database_url=cluster.database_url,
-        server={"secret_key": cluster.secret_key, "public_url": cluster.public_url},
-    )
-    ctx = AppContext.build(settings, migrate=False)
+    ctx = cluster.app_context()
     try:
         return next(link.token for link in session_links(ctx, session_id) if link.role == role)
     finally:
@@ -144,16 +136,9 @@ async def wait_until(check, timeout: float, what: str) -> float:  # noqa: ANN001
 
 def s3_objects(cluster, prefix: str) -> dict[str, dict[str, str]]:  # noqa: ANN001
     """Key → {sha256 metadata, body sha256} of every object under ``prefix``."""
-    import boto3
-    from proctorbot.deploy.local_cluster import S3_BUCKET, S3_KEY
+    from proctorbot.deploy.local_cluster import S3_BUCKET
 
-    client = boto3.client(
-        "s3",
-        endpoint_url=cluster.services["s3"].url,
-        aws_access_key_id=S3_KEY,
-        aws_secret_access_key=S3_KEY,
-        region_name="us-east-1",
-    )
+    client = cluster.s3_client()
     found = {}
     for page in client.get_paginator("list_objects_v2").paginate(Bucket=S3_BUCKET, Prefix=prefix):
         for item in page.get("Contents", []):

@@ -38,15 +38,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from proctorbot.deploy.janus_config import janus_lib_dir, write_janus_config
 
 JANUS_BIN = "/usr/bin/janus"
 JANUS_PP_REC = "/usr/bin/janus-pp-rec"
-JANUS_LIB_DIRS = (
-    Path("/usr/lib/x86_64-linux-gnu/janus"),
-    Path("/usr/lib/aarch64-linux-gnu/janus"),
-    Path("/usr/lib/janus"),
-    Path("/opt/janus/lib/janus"),
-)
 VETH = "jv0"
 VETH_PEER = "jv1"
 JANUS_ICE_ADDRESS = "10.77.0.1"
@@ -79,13 +74,6 @@ class JanusProcess:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(timeout=5)
-
-
-def janus_lib_dir() -> Path | None:
-    for folder in JANUS_LIB_DIRS:
-        if (folder / "plugins" / "libjanus_videoroom.so").exists():
-            return folder
-    return None
 
 
 def skip_reason() -> str | None:
@@ -153,54 +141,16 @@ def free_port(host: str = "127.0.0.1") -> int:
 def write_config(
     folder: Path, *, port: int, record_dir: Path, api_secret: str | None = None
 ) -> Path:
-    """A minimal Janus config folder: HTTP on 127.0.0.1:<port>, VideoRoom only, ICE on jv0."""
-    lib = janus_lib_dir()
-    assert lib is not None
-    plugins = folder / "plugins"
-    transports = folder / "transports"
-    empty = folder / "none"
-    for sub in (plugins, transports, empty, record_dir):
-        sub.mkdir(parents=True, exist_ok=True)
-    (plugins / "libjanus_videoroom.so").symlink_to(lib / "plugins" / "libjanus_videoroom.so")
-    (transports / "libjanus_http.so").symlink_to(lib / "transports" / "libjanus_http.so")
-    secret_line = f'\tapi_secret = "{api_secret}"\n' if api_secret else ""
-    (folder / "janus.jcfg").write_text(
-        "general: {\n"
-        f'\tconfigs_folder = "{folder}"\n'
-        f'\tplugins_folder = "{plugins}"\n'
-        f'\ttransports_folder = "{transports}"\n'
-        f'\tevents_folder = "{empty}"\n'
-        f'\tloggers_folder = "{empty}"\n'
-        f'\tinterface = "{JANUS_ICE_ADDRESS}"\n'
-        "\tdebug_level = 4\n"
-        "\tsession_timeout = 60\n"
-        f"{secret_line}"
-        "}\n"
-        "media: {\n\tno_media_timer = 2\n}\n"
-        "nat: {\n"
-        f'\tice_enforce_list = "{VETH}"\n'
-        "\tnice_debug = false\n"
-        "\tignore_mdns = true\n"
-        "\tfull_trickle = false\n"
-        "}\n"
-        "plugins: {\n}\n"
-        "transports: {\n}\n"
-        "loggers: {\n}\n"
-        "events: {\n\tbroadcast = false\n}\n"
+    """A minimal Janus config folder: HTTP on 127.0.0.1:<port>, VideoRoom only, ICE on jv0
+    (the product's own writer, deploy/janus_config.py, which cluster-demo uses too)."""
+    return write_janus_config(
+        folder,
+        http_port=port,
+        ice_address=JANUS_ICE_ADDRESS,
+        ice_interface=VETH,
+        record_dir=record_dir,
+        api_secret=api_secret,
     )
-    (folder / "janus.transport.http.jcfg").write_text(
-        "general: {\n"
-        '\tjson = "plain"\n'
-        '\tbase_path = "/janus"\n'
-        "\thttp = true\n"
-        f"\tport = {port}\n"
-        '\tip = "127.0.0.1"\n'
-        "\thttps = false\n"
-        "}\n"
-        "admin: {\n\tadmin_http = false\n\tadmin_https = false\n}\n"
-    )
-    (folder / "janus.plugin.videoroom.jcfg").write_text("general: {\n}\n")
-    return folder / "janus.jcfg"
 
 
 def janus_info(url: str, timeout: float = 2.0) -> dict[str, object]:
