@@ -208,6 +208,25 @@ async def _start(cluster: LocalCluster) -> None:
         cluster.start_worker("bots", index)
     for index in range(plan.analysis_workers):
         cluster.start_worker("analysis", index)
+    if plan.seed_demo and plan.bot_workers:
+        await asyncio.to_thread(_enqueue_due_bots, cluster)
+
+
+def _enqueue_due_bots(cluster: LocalCluster) -> None:
+    """The demo day has no scheduler jobs (``proctorbot plan`` makes those): its sessions
+    that are due get their bot now, not at the active node's first orphan sweep."""
+    from proctorbot.bot.service import sessions_due
+    from proctorbot.config.settings import ClusterSettings
+    from proctorbot.workers.queues import job_queues
+
+    ctx = cluster.app_context()
+    try:
+        due = sessions_due(ctx)
+    finally:
+        ctx.engine.dispose()
+    queues = job_queues(ClusterSettings(redis_url=cluster.services["redis"].url))
+    for session_id in due:
+        queues.send_bot(session_id)
 
 
 def _prepare_database(cluster: LocalCluster) -> None:

@@ -165,9 +165,7 @@ def _as_postgres(command: list[str]) -> list[str]:
 
 
 def _postgres_can_enter(folder: Path) -> bool:
-    probe = subprocess.run(
-        _as_postgres(["test", "-x", str(folder), "-a", "-w", str(folder)]), capture_output=True
-    )
+    probe = subprocess.run(_as_postgres(["test", "-x", str(folder)]), capture_output=True)
     return probe.returncode == 0
 
 
