@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -54,28 +53,19 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 @pytest.fixture
 def redis_url(tmp_path: Path) -> Iterator[str]:
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.skip("redis-server is not installed")
-    port = free_port()
-    process = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        cwd=tmp_path,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    """A throwaway redis-server (deploy/services.py, what cluster-demo starts)."""
+    from proctorbot.deploy.services import ServiceMissing, start_redis
+
     try:
-        deadline = time.monotonic() + 10
-        while True:
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
-                break
-            if time.monotonic() > deadline or process.poll() is not None:
-                pytest.skip("redis-server did not start")
-            time.sleep(0.05)
-        yield f"redis://127.0.0.1:{port}/0"
+        service = start_redis(tmp_path / "redis")
+    except ServiceMissing as exc:
+        pytest.skip(str(exc))
+    except RuntimeError as exc:
+        pytest.skip(f"redis-server did not start: {exc}")
+    try:
+        yield service.url
     finally:
-        process.kill()
-        process.wait(timeout=10)
+        service.kill_9()
 
 
 @dataclass

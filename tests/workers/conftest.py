@@ -3,10 +3,7 @@
 
 from __future__ import annotations
 
-import shutil
 import socket
-import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -22,34 +19,17 @@ def free_port() -> int:
 
 @pytest.fixture
 def redis_url(tmp_path: Path):
-    server = shutil.which("redis-server")
-    if server is None:
-        pytest.skip("redis-server is not installed")
+    """A throwaway redis-server (deploy/services.py, what cluster-demo starts)."""
     pytest.importorskip("dramatiq", reason="dramatiq (the `cluster` extra) is not installed")
-    port = free_port()
-    folder = tmp_path / "redis"
-    folder.mkdir()
-    process = subprocess.Popen(
-        [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-        + ["--dir", str(folder)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                break
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                pytest.skip("redis-server did not start")
-            time.sleep(0.05)
+    from proctorbot.deploy.services import ServiceMissing, start_redis
+
     try:
-        yield f"redis://127.0.0.1:{port}/0"
+        service = start_redis(tmp_path / "redis")
+    except ServiceMissing as exc:
+        pytest.skip(str(exc))
+    except RuntimeError as exc:
+        pytest.skip(f"redis-server did not start: {exc}")
+    try:
+        yield service.url
     finally:
-        process.terminate()
-        try:
-            process.wait(5)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        service.stop()
