@@ -179,6 +179,24 @@ class SignalingClient:
                 self.inbox.append(message)
 
 
+async def offer_answer_ice_relayed(offerer: SignalingClient, answerer: SignalingClient) -> None:
+    """An offer, its answer and an ICE candidate go through unchanged, each with the
+    sender's ``from`` added (one node or across web nodes)."""
+    await offerer.send({"type": "offer", "to": answerer.peer_id, "sdp": "v=0 offer"})
+    offer = await answerer.receive("offer")
+    assert offer == {
+        "type": "offer",
+        "to": answerer.peer_id,
+        "sdp": "v=0 offer",
+        "from": offerer.peer_id,
+    }
+    await answerer.send({"type": "answer", "to": offerer.peer_id, "sdp": "v=0 answer"})
+    assert (await offerer.receive("answer"))["from"] == answerer.peer_id
+    candidate = {"candidate": "candidate:1 1 udp 1 127.0.0.1 5000 typ host", "sdpMid": "0"}
+    await answerer.send({"type": "ice", "to": offerer.peer_id, "candidate": candidate})
+    assert (await offerer.receive("ice"))["candidate"] == candidate
+
+
 @contextlib.asynccontextmanager
 async def signaling_client(
     server: RunningServer,

@@ -9,7 +9,7 @@ import json
 import aiohttp
 import pytest
 
-from tests.browser_helpers import signaling_client
+from tests.browser_helpers import offer_answer_ice_relayed, signaling_client
 
 
 async def test_welcome_lists_peers_and_newcomer_is_announced(running_server) -> None:
@@ -30,21 +30,7 @@ async def test_offer_answer_ice_are_relayed_with_from(running_server) -> None:
         signaling_client(running_server, "student") as student,
         signaling_client(running_server, "examiner") as examiner,
     ):
-        await examiner.send({"type": "offer", "to": student.peer_id, "sdp": "v=0 offer"})
-        offer = await student.receive("offer")
-        assert offer == {
-            "type": "offer",
-            "to": student.peer_id,
-            "sdp": "v=0 offer",
-            "from": examiner.peer_id,
-        }
-
-        await student.send({"type": "answer", "to": examiner.peer_id, "sdp": "v=0 answer"})
-        assert (await examiner.receive("answer"))["from"] == student.peer_id
-
-        candidate = {"candidate": "candidate:1 1 udp 1 127.0.0.1 5000 typ host", "sdpMid": "0"}
-        await student.send({"type": "ice", "to": examiner.peer_id, "candidate": candidate})
-        assert (await examiner.receive("ice"))["candidate"] == candidate
+        await offer_answer_ice_relayed(examiner, student)
         await student.send({"type": "ice", "to": examiner.peer_id, "candidate": None})
         assert (await examiner.receive("ice"))["candidate"] is None
 

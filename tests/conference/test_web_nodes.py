@@ -15,6 +15,7 @@ from pathlib import Path
 
 from proctorbot.conference.presence import PresenceStore
 
+from tests.browser_helpers import offer_answer_ice_relayed
 from tests.conference.web_nodes import (
     TIMEOUT_S,
     client,
@@ -55,19 +56,7 @@ async def test_two_web_nodes_share_a_room(tmp_path: Path, database_url, redis_ur
             assert joined["peer"]["person_id"] == cluster.person("examiner")
 
             # offer / answer / ice both ways, `from` added by the sender's node
-            await examiner.send({"type": "offer", "to": student.peer_id, "sdp": "v=0 offer"})
-            offer = await student.receive("offer")
-            assert offer == {
-                "type": "offer",
-                "to": student.peer_id,
-                "sdp": "v=0 offer",
-                "from": examiner.peer_id,
-            }
-            await student.send({"type": "answer", "to": examiner.peer_id, "sdp": "v=0 answer"})
-            assert (await examiner.receive("answer"))["from"] == student.peer_id
-            candidate = {"candidate": "candidate:1 1 udp 1 127.0.0.1 5000 typ host", "sdpMid": "0"}
-            await student.send({"type": "ice", "to": examiner.peer_id, "candidate": candidate})
-            assert (await examiner.receive("ice"))["candidate"] == candidate
+            await offer_answer_ice_relayed(examiner, student)
 
             # an SDP far above PostgreSQL NOTIFY's 8000 bytes goes through Redis whole
             big = "v=0\r\n" + "a=candidate:x\r\n" * 12000  # 180 kB, under 256 KiB
