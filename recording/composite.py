@@ -122,10 +122,14 @@ class PersonFrames:
 
     def _decode(self) -> Iterator[tuple[float, object]]:
         """Packet by packet: a damaged packet (lost on the way, cut by a crash) is skipped
-        and decoding goes on with the next one, so one bad frame never blanks the rest."""
+        and decoding goes on with the next one, so one bad frame never blanks the rest.
+        A damaged packet still says the person was there at its time: it repeats the last
+        picture decoded from its file (the one it was meant to change), as a call freezes
+        the picture until the next keyframe, instead of going black after ``HOLD_S``."""
         import av
 
         for record in self.files:
+            last: object | None = None
             path = self.session_dir / record.path
             try:
                 container = av.open(str(path))
@@ -146,9 +150,12 @@ class PersonFrames:
                             frames = packet.decode()
                         except av.error.FFmpegError:
                             damaged += 1
+                            if last is not None:
+                                yield record.started_at + (packet.pts - first) * base, last
                             continue
                         for frame in frames:
                             pts = frame.pts if frame.pts is not None else packet.pts
+                            last = frame
                             yield record.started_at + (pts - first) * base, frame
                 except (av.error.FFmpegError, OSError) as exc:  # a file cut mid-frame
                     logger.warning("composite: %s read to its damage (%s)", path.name, exc)

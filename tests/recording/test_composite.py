@@ -101,6 +101,39 @@ def test_the_student_tile_follows_every_connection(tmp_path: Path) -> None:
     assert len(gaps) >= 2
 
 
+def test_damaged_frames_hold_the_last_picture_instead_of_black(tmp_path: Path) -> None:
+    """A lost packet leaves a run of frames the decoder refuses until the next keyframe
+    (seen in the journey under load: 1.9 s of them); the person was there all along, so
+    the tile keeps the last picture over them (real gaps stay black: the test above)."""
+    import dataclasses
+
+    frames = vp8_frames(80, fps=FPS, keyframe_every=30, start=ORIGIN)
+    damaged = range(41, 59)  # 4.1 s to 5.8 s; the keyframe at 6.0 s mends it
+    frames = [
+        dataclasses.replace(f, data=f.data[:4]) if i in damaged else f for i, f in enumerate(frames)
+    ]
+    closed: list[RecordedFile] = []
+    writer = SegmentedTrackWriter(
+        tmp_path,
+        "student-s1",
+        "video-01",
+        participant="student-s1",
+        role="student",
+        codec="vp8",
+        segment_seconds=60.0,
+        on_closed=closed.append,
+    )
+    for frame in frames:
+        writer.write(frame)
+    writer.close()
+    manifest = Manifest("s", started_at=ORIGIN, ended_at=ORIGIN + 8.0, files=closed)
+    made = build_composite(tmp_path, manifest, tmp_path / "composite.mp4")
+    assert made is not None
+    student_area = (slice(0, BIG[1]), slice(0, BIG[0]))
+    luma = {t: float(frame_at(made, t)[student_area].mean()) for t in (3.5, 5.3, 5.7, 6.5)}
+    assert min(luma.values()) > 40, f"black over damaged frames: {luma}"
+
+
 def test_the_student_is_the_large_tile() -> None:
     layout = plan_layout(
         [("examiner-a", "examiner"), ("student-b", "student"), ("expert-c", "expert")],
