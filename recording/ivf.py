@@ -23,14 +23,20 @@ IVF_HEADER = struct.Struct("<4sHH4sHHIII4x")
 FRAME_HEADER = struct.Struct("<IQ")
 
 
+VP8_START_CODE = b"\x9d\x01\x2a"
+
+
 def vp8_is_keyframe(data: bytes) -> bool:
-    """The VP8 frame tag's P bit is 0 on keyframes (RFC 6386 §9.1)."""
-    return len(data) >= 3 and (data[0] & 0x01) == 0
+    """The VP8 frame tag's P bit is 0 on keyframes and the start code follows it (RFC 6386
+    §9.1). The start code matters: after aiortc's jitter buffer overflows it may hand over
+    a frame from a packet in its middle, whose first byte has the P bit clear half of the
+    time; taken for a keyframe, a segment started on it and nothing in it decoded."""
+    return len(data) >= 10 and (data[0] & 0x01) == 0 and data[3:6] == VP8_START_CODE
 
 
 def vp8_dimensions(data: bytes) -> tuple[int, int] | None:
     """Width and height from a VP8 keyframe header, or None for inter frames."""
-    if not vp8_is_keyframe(data) or len(data) < 10 or data[3:6] != b"\x9d\x01\x2a":
+    if not vp8_is_keyframe(data):
         return None
     width, height = struct.unpack_from("<HH", data, 6)
     return width & 0x3FFF, height & 0x3FFF

@@ -117,6 +117,25 @@ def test_segments_start_on_keyframes_and_list_hashes(tmp_path: Path) -> None:
     assert closed[0].started_at == pytest.approx(frames[15].wall)
 
 
+def test_a_frame_from_the_middle_of_a_keyframe_is_not_a_keyframe(tmp_path: Path) -> None:
+    """Seen in the journey: after a jitter-buffer overflow a fragment whose first byte had
+    the P bit clear started a segment; nothing in it decoded until the real keyframe."""
+    frames = vp8_frames(30, keyframe_every=15)
+    keyframe = frames[15]
+    fragment = dataclasses.replace(keyframe, data=bytes([0x1C]) + keyframe.data[700:])
+    assert is_keyframe("vp8", keyframe.data) and not is_keyframe("vp8", fragment.data)
+    closed: list[RecordedFile] = []
+    writer = _vp8_writer(tmp_path, 0.5, closed)
+    for frame in frames[:15]:
+        writer.write(frame)
+    writer.write(dataclasses.replace(fragment, keyframe=is_keyframe("vp8", fragment.data)))
+    for frame in frames[16:]:
+        writer.write(frame)
+    writer.close()
+    assert len(closed) == 1, "no segment starts on the fragment"
+    assert closed[0].frames == 30
+
+
 def test_full_disk_suspends_one_track_and_resumes_by_itself(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
