@@ -554,11 +554,15 @@
   // is left: a start, then an end with the duration measured here (bot/page_focus.py
   // makes them events). Full screen needs a click: a box with a button asks for it.
   const FULLSCREEN_GRACE_MS = 30000;  // to read the box and press the button
-  const focus = { watching: false, fullscreen: false, open: new Map(), exempt: 0, graceTimer: null };
+  // leaving: the page is being unloaded (a reload, a reconnect, closing the tab): the
+  // tab hides and the window blurs as it goes, which is not the student looking away.
+  const focus = {
+    watching: false, fullscreen: false, open: new Map(), exempt: 0, graceTimer: null, leaving: false,
+  };
   const mainDevice = !new URLSearchParams(location.search).get("device");
 
   function focusReport(kind, state, extra) {
-    if (!focus.watching) return;
+    if (!focus.watching || (focus.leaving && state === "start")) return;
     const now = performance.now();
     if (state === "start") {
       if (focus.open.has(kind)) return;
@@ -639,6 +643,8 @@
       if (!focus.exempt && focus.fullscreen && !inFullscreen()) focusReport("fullscreen_left", "start");
     }
   }
+  window.addEventListener("pagehide", () => { focus.leaving = true; });
+  window.addEventListener("pageshow", () => { focus.leaving = false; });
   document.addEventListener("visibilitychange", () => {
     focusReport("page_hidden", document.hidden ? "start" : "end");
   });

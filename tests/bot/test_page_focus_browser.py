@@ -97,6 +97,18 @@ async def test_page_focus_hidden_tab_and_full_screen_left_become_findings(
             await wait_for(page, "document.fullscreenElement !== null")
             await wait_for(page, "window.proctorbot.focusState().open.length === 0")
             await asyncio.sleep(0.5)  # the last report reaches the bot
+
+            # 3. a reload (the student reconnecting): the tab hides and the window blurs
+            # as the page unloads; that is not looking away and is not reported
+            await page.evaluate(
+                "window.addEventListener('pagehide', () => {"
+                " Object.defineProperty(document, 'hidden', {value: true, configurable: true});"
+                " document.dispatchEvent(new Event('visibilitychange'));"
+                " window.dispatchEvent(new Event('blur')); })"
+            )
+            await page.reload()
+            await page.wait_for_selector("body[data-ready='1']")
+            await asyncio.sleep(1.0)
         finally:
             await browser.close()
         await manager.leave(server.session_id)
@@ -116,6 +128,10 @@ async def test_page_focus_hidden_tab_and_full_screen_left_become_findings(
     assert abs(hidden["details"]["page_duration"] - (hidden["end"] - hidden["start"])) < 1.0
     opened = [e for e in events if e["kind"] == "page_hidden" and e["details"].get("open")]
     assert opened and opened[0]["start"] == hidden["start"], "written at once, same start"
+    unload = [e for e in events if e["kind"] in ("page_hidden", "window_blur")]
+    assert len({e["start"] for e in unload if e["kind"] == "page_hidden"}) == 1, (
+        f"the reload was reported as looking away: {unload}"
+    )
 
     written = report_for_folder(folder, profile)
     data = json.loads(written.data.read_text())
