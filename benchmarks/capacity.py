@@ -4,7 +4,11 @@
         .venv/bin/python benchmarks/capacity.py --rooms 1,2,4,6 --seconds 60 --json'
 
 (a loopback-only network namespace, as ``make test`` runs WebRTC; ICE is restricted to
-127.0.0.1 either way.) For each N of ``--rooms`` a fresh worker process is started: the
+127.0.0.1 either way.) ``--bot-processes per-room`` gives each room a worker process of
+its own (its own data folder), as the scale-out's bot workers run one bot a process
+(``proctorbot worker --processes K``): no room waits for another's Python (the GIL);
+the default ``one`` puts every room in one process, as ``proctorbot serve`` does.
+For each N of ``--rooms`` a fresh worker process is started: the
 server built as ``proctorbot serve`` builds it (``build_app`` with the bot, the live watch
 and hand-over, the disk watch; the real models of ``ctx.models``, loaded before the
 clock starts as in a server that already ran a session), joining N sessions of the
@@ -456,6 +460,7 @@ class WorkerProbe:
         time (/proc/self/task/<id>/stat) moved since the last look: a thread blocked in C
         (a queue, a socket) shows its Python frame but uses no CPU, and is left out."""
         waits = {"wait", "get", "select", "_worker", "sleep", "acquire", "poll", "_recv", "recv"}
+        depth = int(os.environ.get("PROCTORBOT_BENCH_STACK_DEPTH", "3"))
         me = threading.get_ident()
         last: dict[int, int] = {}
         while True:
@@ -472,7 +477,7 @@ class WorkerProbe:
                     continue
                 last[ident] = ticks
                 where = []
-                while frame is not None and len(where) < 3:
+                while frame is not None and len(where) < depth:
                     code = frame.f_code
                     where.append(f"{Path(code.co_filename).name}:{code.co_name}")
                     frame = frame.f_back
@@ -598,6 +603,10 @@ async def worker(url_file: Path, enroll_wav: Path) -> None:
 
     ctx = AppContext.build(load_settings(), migrate=False)
     models = await asyncio.to_thread(ctx.models.audio_models)
+    # every model in memory before the clock (AudioModels loads each on first use: the
+    # segmentation model's first use imports pyannote and torch._dynamo, about 1 core-s,
+    # which landed in the first measured window and was read as a per-call cost)
+    await asyncio.to_thread(lambda: (models.embedder, models.overlap, models.new_vad()))
     await asyncio.to_thread(ctx.models.face_analyzer)
     with wave.open(str(enroll_wav)) as handle:
         pcm = np.frombuffer(handle.readframes(handle.getnframes()), "<i2")
@@ -750,13 +759,55 @@ def outbox_delays(
     return delays
 
 
+@dataclass
+class WorkerRun:
+    """One worker process of a row: its data folder (database, recordings), its sessions."""
+
+    ctx: Any
+    session_ids: list[str]
+    process: subprocess.Popen
+    url_file: Path
+    url: str = ""
+
+
+def merge_stats(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """The ``/bench/stats`` of several worker processes as one (threads, detector times,
+    drops and profile samples added; tracks, alerts and loop lags put together)."""
+    threads: collections.Counter = collections.Counter()
+    samples: collections.Counter = collections.Counter()
+    for part in parts:
+        threads.update(part["threads"])
+        samples.update(dict((where, n) for where, n in part["profile"]))
+    return {
+        "wall": max(part["wall"] for part in parts),
+        "threads": dict(threads),
+        "bots_in_rooms": sum(part["bots_in_rooms"] for part in parts),
+        "tracks": {k: v for part in parts for k, v in part["tracks"].items()},
+        "alerts": [alert for part in parts for alert in part["alerts"]],
+        "lag": [lag for part in parts for lag in part["lag"]],
+        "video": {key: sum(part["video"][key] for part in parts) for key in parts[0]["video"]},
+        "audio": {key: sum(part["audio"][key] for part in parts) for key in parts[0]["audio"]},
+        "decoder_dropped": sum(part["decoder_dropped"] for part in parts),
+        "audio_dropped": sum(part["audio_dropped"] for part in parts),
+        "profile": samples.most_common(25),
+    }
+
+
 async def run_rooms(
-    rooms: int, seconds: float, media: Media, profile: bool, janus_mode: bool = False
+    rooms: int,
+    seconds: float,
+    media: Media,
+    profile: bool,
+    janus_mode: bool = False,
+    per_room: bool = False,
 ) -> dict[str, Any]:
-    """One worker, N rooms, ``seconds`` of media: one row of the table. ``janus_mode``: a
-    Janus of its own for this N (tests/conference/janus_fixture.py, on the veth pair the
-    caller made), the worker with ``conference.mode = "janus"``, the senders publishing
-    into the session's VideoRoom and the bot subscribing there."""
+    """N rooms, ``seconds`` of media: one row of the table. One worker process holds every
+    room, or (``per_room``) each room has a worker process of its own, as the bot workers
+    of the scale-out run one bot per process (``proctorbot worker --processes K``); each
+    such process has its own data folder. ``janus_mode``: a Janus of its own for this N
+    (tests/conference/janus_fixture.py, on the veth pair the caller made), the workers
+    with ``conference.mode = "janus"``, the senders publishing into the session's VideoRoom
+    and the bot subscribing there."""
     from proctorbot.conference.links import session_links
     from proctorbot.config.settings import load_settings
     from proctorbot.recording.manifest import read_manifest
@@ -769,7 +820,6 @@ async def run_rooms(
     os.environ.pop("PROCTORBOT_CONFIG", None)
     env = {
         **os.environ,
-        "PROCTORBOT_DATA_DIR": str(workdir / "var"),
         "PROCTORBOT_CONFERENCE__ALLOW_LOOPBACK": "true",
         "PROCTORBOT_RECORDING__MAKE_COMPOSITE": "false",
         "PYANNOTE_METRICS_ENABLED": "0",
@@ -787,52 +837,76 @@ async def run_rooms(
                 "PROCTORBOT_JANUS__RECORD_DIR": str(workdir / "janus-rec"),
             }
         )
-    os.environ.update(env)
-    ctx = AppContext.build(load_settings())
-    session_ids = make_sessions(ctx, rooms)
-    url_file = workdir / "url"
     load_before = os.getloadavg()
-    worker_process = subprocess.Popen(
-        [sys.executable, __file__, "--worker", str(url_file), "--enroll", str(media.enroll_wav)],
-        env=env,
-        cwd=workdir,
-    )
+    workers: list[WorkerRun] = []
+    for index, count in enumerate([1] * rooms if per_room else [rooms]):
+        folder = workdir / f"worker-{index}"
+        folder.mkdir()
+        worker_env = {**env, "PROCTORBOT_DATA_DIR": str(folder / "var")}
+        os.environ.update(worker_env)
+        ctx = AppContext.build(load_settings())
+        url_file = folder / "url"
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                __file__,
+                "--worker",
+                str(url_file),
+                "--enroll",
+                str(media.enroll_wav),
+            ],
+            env=worker_env,
+            cwd=folder,
+        )
+        workers.append(WorkerRun(ctx, make_sessions(ctx, count), process, url_file))
+    session_ids = [sid for w in workers for sid in w.session_ids]
     people: list[tuple[str, str, Any]] = []
     client: Any = None
+
+    async def stats_of_all(since: float = 0.0, with_profile: bool = False) -> dict[str, Any]:
+        parts = [await fetch_stats(w.url, since, with_profile) for w in workers]
+        return merge_stats(parts)
+
     try:
 
-        async def worker_up() -> bool:
-            if worker_process.poll() is not None:
-                raise RuntimeError(f"the worker exited ({worker_process.returncode})")
-            return url_file.exists() and bool(url_file.read_text())
+        async def workers_up() -> bool:
+            for w in workers:
+                if w.process.poll() is not None:
+                    raise RuntimeError(f"a worker exited ({w.process.returncode})")
+            return all(w.url_file.exists() and bool(w.url_file.read_text()) for w in workers)
 
-        await wait_for(worker_up, 300, "the worker")
-        url = url_file.read_text()
-        ctx.settings.server.public_url = url
+        await wait_for(workers_up, 300 + 60 * (len(workers) - 1), "the workers")
+        for w in workers:
+            w.url = w.url_file.read_text()
+            w.ctx.settings.server.public_url = w.url
 
         async def bots_in() -> bool:
-            return (await fetch_stats(url))["bots_in_rooms"] >= rooms
+            return (await stats_of_all())["bots_in_rooms"] >= rooms
 
-        await wait_for(bots_in, 60, "the bots")
-        ws = url.replace("http://", "ws://")
-        for session_id in session_ids:
-            for link in session_links(ctx, session_id):
-                student = link.role == "student"
-                video = track_class(
-                    "video",
-                    media.student_video if student else media.examiner_video,
-                    1 / FPS,
-                    90000,
-                )
-                audio = track_class(
-                    "audio", media.student_audio if student else media.examiner_audio, 0.02, 48000
-                )
-                if janus is None:
-                    person: Any = ScriptedParticipant(f"{ws}/ws?t={link.token}")
-                    person.video, person.audio = video, audio
-                else:
-                    person = JanusSender(f"{ws}/ws?t={link.token}", video, audio)
-                people.append((session_id, link.role, person))
+        await wait_for(bots_in, 60 + 10 * len(workers), "the bots")
+        for w in workers:
+            ws = w.url.replace("http://", "ws://")
+            for session_id in w.session_ids:
+                for link in session_links(w.ctx, session_id):
+                    student = link.role == "student"
+                    video = track_class(
+                        "video",
+                        media.student_video if student else media.examiner_video,
+                        1 / FPS,
+                        90000,
+                    )
+                    audio = track_class(
+                        "audio",
+                        media.student_audio if student else media.examiner_audio,
+                        0.02,
+                        48000,
+                    )
+                    if janus is None:
+                        person: Any = ScriptedParticipant(f"{ws}/ws?t={link.token}")
+                        person.video, person.audio = video, audio
+                    else:
+                        person = JanusSender(f"{ws}/ws?t={link.token}", video, audio)
+                    people.append((session_id, link.role, person))
         if janus is None:
             for _, _, person in people:
                 await person.join()
@@ -840,16 +914,20 @@ async def run_rooms(
             from proctorbot.conference.janus.client import JanusClient
             from proctorbot.conference.janus.placement import JanusRooms
 
-            placement = JanusRooms(ctx.db, ctx.settings)
+            places = {}
+            for w in workers:
+                placement = JanusRooms(w.ctx.db, w.ctx.settings)
+                for sid in w.session_ids:
+                    places[sid] = placement
 
             async def placed() -> bool:
-                return all([await placement.lookup(sid) is not None for sid in session_ids])
+                return all([await places[sid].lookup(sid) is not None for sid in session_ids])
 
             await wait_for(placed, 60, "the bots in their Janus rooms")
             client = JanusClient(janus.url)
             await client.__aenter__()
             for session_id, _, person in people:
-                place = await placement.lookup(session_id)
+                place = await places[session_id].lookup(session_id)
                 await person.join(client, place.room, JANUS_ICE_ADDRESS)
         await asyncio.wait_for(asyncio.gather(*(p.connected.wait() for _, _, p in people)), 60)
 
@@ -861,34 +939,30 @@ async def run_rooms(
             }
 
         async def all_received() -> bool:  # Janus: the bot subscribes once a feed is up
-            tracks = (await fetch_stats(url))["tracks"]
+            tracks = (await stats_of_all())["tracks"]
             return all(tracks.get(key, {}).get("frames", 0) > 0 for key in sent_now())
 
         await wait_for(all_received, 30, "every track at the bot")
-        start = await fetch_stats(url, profile=profile)
+        start = await stats_of_all(with_profile=profile)
         sent_before = sent_now()
-        cpu_start, mine_start, busy_start = (
-            cpu_seconds(worker_process.pid),
-            cpu_seconds(),
-            machine_busy(),
-        )
+
+        def workers_cpu() -> float:
+            return sum(cpu_seconds(w.process.pid) for w in workers)
+
+        cpu_start, mine_start, busy_start = workers_cpu(), cpu_seconds(), machine_busy()
         janus_start = cpu_seconds(janus.process.pid) if janus is not None else 0.0
         wall_start = time.monotonic()
         loads = []
         while time.monotonic() - wall_start < seconds:
             await asyncio.sleep(min(5.0, seconds - (time.monotonic() - wall_start)))
             loads.append(os.getloadavg()[0])
-        cpu_end, mine_end, busy_end = (
-            cpu_seconds(worker_process.pid),
-            cpu_seconds(),
-            machine_busy(),
-        )
+        cpu_end, mine_end, busy_end = workers_cpu(), cpu_seconds(), machine_busy()
         janus_cpu = cpu_seconds(janus.process.pid) - janus_start if janus is not None else None
         window = time.monotonic() - wall_start
         for _, _, person in people:
             person.pause_media()
         await asyncio.sleep(3.0)  # the last packets reach the bot, the last alerts go out
-        end = await fetch_stats(url, since=start["wall"])
+        end = await stats_of_all(since=start["wall"])
         sent = sent_now()
         injected = [
             (sid, what, person.video.first_frame_at + at)
@@ -910,20 +984,23 @@ async def run_rooms(
                 pass
         if client is not None:
             await client.__aexit__(None, None, None)
-        worker_process.send_signal(signal.SIGTERM)
-        try:
-            worker_process.wait(120)
-        except subprocess.TimeoutExpired:
-            worker_process.kill()
+        for w in workers:
+            w.process.send_signal(signal.SIGTERM)
+        for w in workers:
+            try:
+                w.process.wait(120)
+            except subprocess.TimeoutExpired:
+                w.process.kill()
         if janus is not None:
             janus.stop()
 
     recorded: dict[str, int] = collections.Counter()
-    for session_id in session_ids:
-        manifest = read_manifest(ctx.settings.recordings_dir / session_id)
-        for file in manifest.files:
-            if file.kind in ("audio", "video"):
-                recorded[f"{session_id}/{file.role}/{file.kind}"] += file.frames
+    for w in workers:
+        for session_id in w.session_ids:
+            manifest = read_manifest(w.ctx.settings.recordings_dir / session_id)
+            for file in manifest.files:
+                if file.kind in ("audio", "video"):
+                    recorded[f"{session_id}/{file.role}/{file.kind}"] += file.frames
     received = {key: value["frames"] for key, value in end["tracks"].items()}
     tracks = {
         key: {"sent": sent[key], "received": received.get(key, 0), "recorded": recorded[key]}
@@ -948,8 +1025,13 @@ async def run_rooms(
         for (_, _, onset), index in zip(injected, matched, strict=True)
     ]
     unmatched = len(end["alerts"]) - sum(1 for index in matched if index is not None)
-    to_outbox = outbox_delays(injected, matched, end["alerts"], outbox_alerts(ctx, session_ids))
-    ctx.engine.dispose()
+    outbox = sorted(
+        (row for w in workers for row in outbox_alerts(w.ctx, w.session_ids)),
+        key=lambda row: row[1],
+    )
+    to_outbox = outbox_delays(injected, matched, end["alerts"], outbox)
+    for w in workers:
+        w.ctx.engine.dispose()
     shutil.rmtree(workdir, ignore_errors=True)
     got = [d for d in delays if d is not None]
     threads_start, threads_end = start["threads"], end["threads"]
@@ -962,6 +1044,7 @@ async def run_rooms(
     busy = (busy_end[0] - busy_start[0]) / max(1.0, busy_end[1] - busy_start[1])
     row = {
         "rooms": rooms,
+        "worker_processes": len(workers),
         "seconds": round(window, 1),
         "cpu_core_s_per_s": round((cpu_end - cpu_start) / window, 3),
         "cpu_per_room": round((cpu_end - cpu_start) / window / rooms, 3),
@@ -1014,6 +1097,7 @@ async def run_rooms(
 
 COLUMNS = (
     ("rooms", "N"),
+    ("worker_processes", "procs"),
     ("cpu_core_s_per_s", "cpu"),
     ("cpu_per_room", "cpu/room"),
     ("senders_cpu_core_s_per_s", "senders"),
@@ -1035,7 +1119,7 @@ COLUMNS = (
 
 
 def print_table(mode: str, rows: list[dict[str, Any]]) -> None:
-    print(f"\n{mode}: live-watched rooms on one worker ({os.cpu_count()} cores)")
+    print(f"\n{mode}: live-watched rooms on one worker machine ({os.cpu_count()} cores)")
     print(" ".join(f"{title:>9}" for _, title in COLUMNS))
     for row in rows:
         print(" ".join(f"{str(row.get(key)):>9}" for key, _ in COLUMNS))
@@ -1070,7 +1154,12 @@ def summary(mode: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 async def run_mode(
-    mode: str, counts: list[int], seconds: float, profile: bool, faces: tuple[str, str]
+    mode: str,
+    counts: list[int],
+    seconds: float,
+    profile: bool,
+    faces: tuple[str, str],
+    per_room: bool = False,
 ) -> dict:
     veth = None
     if mode == "janus":
@@ -1089,7 +1178,7 @@ async def run_mode(
             for rooms in counts:
                 print(f"{mode}: {rooms} room(s) for {seconds:g} s ...", file=sys.stderr)
                 try:
-                    row = await run_rooms(rooms, seconds, media, profile, mode == "janus")
+                    row = await run_rooms(rooms, seconds, media, profile, mode == "janus", per_room)
                     rows.append({"mode": mode, **row})
                 except Exception as exc:  # noqa: BLE001 - the next N still runs
                     print(f"{mode}: {rooms} room(s) failed: {exc!r}", file=sys.stderr)
@@ -1107,11 +1196,22 @@ def main() -> None:
     parser.add_argument("--rooms", default="1,2,4,6,8", help="room counts to ramp through")
     parser.add_argument("--seconds", type=float, default=60.0, help="media per room count")
     parser.add_argument("--mode", choices=("one-process", "janus", "both"), default="one-process")
-    parser.add_argument("--profile", action="store_true", help="sample where the time goes")
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="sample where the time goes (PROCTORBOT_BENCH_STACK_DEPTH frames a sample, 3)",
+    )
     parser.add_argument(
         "--faces",
         default=f"{STUDENT_FACE},{SECOND_FACE}",
         help="the student's and the second person's photo in evaldata/faces/one_face",
+    )
+    parser.add_argument(
+        "--bot-processes",
+        choices=("one", "per-room"),
+        default="one",
+        help="every room's bot in one worker process, or one process a room (as the "
+        "scale-out's bot workers run them: proctorbot worker --processes K)",
     )
     parser.add_argument("--json", action="store_true", help="end with one JSON line")
     parser.add_argument("--worker", type=Path, default=None, help=argparse.SUPPRESS)
@@ -1128,7 +1228,10 @@ def main() -> None:
     results = []
     for mode in modes:
         faces = tuple(args.faces.split(",", 1))
-        results.append(asyncio.run(run_mode(mode, counts, args.seconds, args.profile, faces)))
+        per_room = args.bot_processes == "per-room"
+        result = asyncio.run(run_mode(mode, counts, args.seconds, args.profile, faces, per_room))
+        result["bot_processes"] = args.bot_processes
+        results.append(result)
     for result in results:
         print_table(result["mode"], result["rows"])
         print(
